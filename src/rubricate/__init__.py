@@ -1,0 +1,39 @@
+"""Rubricate: tell RL and agent teams why their agents fail, and turn the diagnosis into rewards.
+
+    import rubricate
+    traces = rubricate.load_episodes("runs/qwen4b")
+    rubric = rubricate.load_rubric("tool-discipline")
+    verdicts = rubricate.score(traces, rubric)
+"""
+
+__version__ = "0.1.0"
+
+from .analyzer import Run, Verdict, open_run, score, score_run
+from .errors import RubricateError
+from .rubrics import CheckContext, Outcome, Rubric, check, failed, load_rubric, not_applicable, passed
+from .traces import Episode, LoadIssue, Step, ToolCall, detect, load_episodes, trace_format
+
+__all__ = [
+    "CheckContext",
+    "Episode",
+    "LoadIssue",
+    "Outcome",
+    "Rubric",
+    "RubricateError",
+    "Run",
+    "Step",
+    "ToolCall",
+    "Verdict",
+    "__version__",
+    "check",
+    "detect",
+    "failed",
+    "load_episodes",
+    "load_rubric",
+    "not_applicable",
+    "open_run",
+    "passed",
+    "score",
+    "score_run",
+    "trace_format",
+]

@@ -1,0 +1,98 @@
+"""Reading a run directory back: run.json, verdicts, episodes, issues, and the per-item summary."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+import duckdb
+import msgspec
+import polars as pl
+
+from ..errors import RunError
+from ..traces import LoadIssue
+from ._store import EPISODES_FILE, ISSUES_FILE, RUN_FILE, RUN_FORMAT, VERDICTS_FILE
+
+
+class Run:
+    """A finished run directory. Tables come back as polars DataFrames; `sql` runs DuckDB over them."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        marker = os.path.join(self.path, RUN_FILE)
+        if not os.path.isdir(self.path):
+            raise RunError(f"{self.path}: no such run directory", path=self.path,
+                           hint="pass the --out directory of a `rubricate score` run")
+        if not os.path.isfile(marker):
+            raise RunError(f"{self.path}: incomplete run (no {RUN_FILE})", path=self.path,
+                           hint="the scoring run was interrupted or failed; run `rubricate score` again")
+        with open(marker, "rb") as f:
+            self.info: dict[str, Any] = msgspec.json.decode(f.read())
+        if self.info.get("run_format") != RUN_FORMAT:
+            raise RunError(f"{self.path}: run format {self.info.get('run_format')!r}, this version reads "
+                           f"{RUN_FORMAT}", path=self.path, hint="re-score the traces with this version")
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    @property
+    def item_order(self) -> list[str]:
+        return [i["id"] for i in self.info["rubric"]["items"]]
+
+    def verdicts(self) -> pl.DataFrame:
+        return pl.read_parquet(self.file(VERDICTS_FILE))
+
+    def episodes(self) -> pl.DataFrame:
+        return pl.read_parquet(self.file(EPISODES_FILE))
+
+    def issues(self, limit: int | None = None) -> list[LoadIssue]:
+        out = []
+        dec = msgspec.json.Decoder(LoadIssue)
+        with open(self.file(ISSUES_FILE), "rb") as f:
+            for line in f:
+                if limit is not None and len(out) >= limit:
+                    break
+                out.append(dec.decode(line))
+        return out
+
+    @cached_property
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        con.execute(f"CREATE VIEW verdicts AS SELECT * FROM read_parquet('{_quote(self.file(VERDICTS_FILE))}')")
+        con.execute(f"CREATE VIEW episodes AS SELECT * FROM read_parquet('{_quote(self.file(EPISODES_FILE))}')")
+        return con
+
+    def sql(self, query: str) -> pl.DataFrame:
+        """Run DuckDB SQL over the views `verdicts` and `episodes`."""
+        return self._db.sql(query).pl()
+
+    def summary(self) -> pl.DataFrame:
+        """Per item: pass / fail / na / error counts and the pass rate (na and error left out of it)."""
+        frame = self.sql("""
+            SELECT item, any_value(behavior) AS behavior,
+                   count(*) FILTER (verdict = 'pass')  AS pass,
+                   count(*) FILTER (verdict = 'fail')  AS fail,
+                   count(*) FILTER (verdict = 'na')    AS na,
+                   count(*) FILTER (verdict = 'error') AS error
+            FROM verdicts GROUP BY item
+        """)
+        order = {item: k for k, item in enumerate(self.item_order)}
+        return (
+            frame.with_columns(
+                pass_rate=pl.when(pl.col("pass") + pl.col("fail") > 0)
+                .then(pl.col("pass") / (pl.col("pass") + pl.col("fail"))).otherwise(None),
+                _order=pl.col("item").replace_strict(order, default=len(order), return_dtype=pl.Int64),
+            )
+            .sort("_order", "item")
+            .drop("_order")
+        )
+
+
+def _quote(path: str) -> str:
+    return path.replace("'", "''")
+
+
+def open_run(path: str | os.PathLike[str]) -> Run:
+    """Open a run directory written by `score_run` / `rubricate score`."""
+    return Run(path)

@@ -1,0 +1,264 @@
+"""`score_run`: trace files to a run directory, streamed, in worker processes split by file/byte range.
+
+The parent lists the files and cuts large JSONL files into line-aligned byte ranges; each worker
+gets a contiguous share of that work (so the run keeps input order), reads, scores and writes its
+own Parquet parts; the parent only shows progress and stitches the parts at the end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import __version__
+from ..errors import LoadIssueError, RunError
+from ..rubrics import CheckContext, Rubric, load_checks_file, rubric_from_spec, run_check
+from ..traces import LoadIssue, Span, TraceFile, find_trace_files, get_format, read_file
+from ..traces._files import split_jsonl
+from ._score import SCORES, require_scorable
+from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
+
+CHUNK_BYTES = 32 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A piece of work: one file, or one byte range of a large JSONL file."""
+
+    trace: TraceFile
+    span: Span
+    size: int
+
+
+@dataclass
+class RunSummary:
+    """What `score_run` did: where the run is and its counts and timings (also in run.json)."""
+
+    path: str
+    info: dict[str, Any]
+
+    @property
+    def episodes(self) -> int:
+        return int(self.info["counts"]["episodes"])
+
+    @property
+    def issues(self) -> int:
+        return int(self.info["counts"]["issues"])
+
+
+@dataclass
+class _WorkerJob:
+    units: list[Unit]
+    part: int
+    parts_dir: str
+    rubric_spec: Any
+    rubric_path: str | None
+    checks_files: tuple[str, ...]
+    forced_format: str | None
+    strict: bool
+    progress: Any = None
+    formats: dict[str, int] = field(default_factory=dict)
+
+
+def plan_units(files: Sequence[TraceFile], workers: int) -> list[Unit]:
+    units = []
+    for trace in files:
+        if trace.size > CHUNK_BYTES and workers > 1:
+            spans = split_jsonl(trace.path, max(workers, trace.size // CHUNK_BYTES))
+        else:
+            spans = [Span()]
+        for span in spans:
+            end = trace.size if span.end is None else span.end
+            units.append(Unit(trace, span, end - span.start))
+    return units
+
+
+def share(units: list[Unit], workers: int) -> list[list[Unit]]:
+    """Contiguous shares of about equal bytes (contiguous keeps the input order in the output)."""
+    total = sum(u.size for u in units) or 1
+    shares: list[list[Unit]] = [[] for _ in range(workers)]
+    done = 0
+    for unit in units:
+        k = min(workers - 1, done * workers // total)
+        shares[k].append(unit)
+        done += unit.size
+    return [s for s in shares if s] or [[]]
+
+
+def _score_share(job: _WorkerJob) -> dict[str, Any]:
+    """Run in a worker (or in-process): read, score and write one share of the units."""
+    for path in job.checks_files:
+        load_checks_file(path)
+    rubric = rubric_from_spec(job.rubric_spec, path=job.rubric_path)
+    items = [(item.id, item.behavior, item.check.fn, item.params) for item in rubric.items]  # type: ignore[union-attr]
+    writer = PartWriter(job.parts_dir, job.part)
+    progress = job.progress
+    pending_bytes = 0
+    last = time.monotonic()
+    try:
+        for unit in job.units:
+            unit_bytes = 0
+            for item in read_file(unit.trace, job.forced_format, unit.span):
+                if isinstance(item, LoadIssue):
+                    if job.strict:
+                        raise LoadIssueError(str(item), issue=item, path=item.path, line=item.line,
+                                             hint="fix or remove the record, or run without --strict")
+                    writer.add_issue(item)
+                    continue
+                rows = []
+                for item_id, behavior, fn, params in items:
+                    outcome = run_check(fn, CheckContext(item, params))
+                    rows.append((item_id, behavior, outcome.verdict, SCORES[outcome.verdict], outcome.reason,
+                                 outcome.evidence))
+                writer.add_episode(item, rows)
+                job.formats[item.format] = job.formats.get(item.format, 0) + 1
+                if item.raw is not None:
+                    unit_bytes += len(item.raw)
+                    pending_bytes += len(item.raw)
+                now = time.monotonic()
+                if progress is not None and now - last > 0.2:
+                    progress(pending_bytes, 0)
+                    pending_bytes, last = 0, now
+            if progress is not None:
+                progress(pending_bytes + max(0, unit.size - unit_bytes), 0)
+                pending_bytes = 0
+    finally:
+        writer.close()
+    return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
+            "formats": job.formats}
+
+
+def _worker_main(job: _WorkerJob, out: Any) -> None:
+    def progress(nbytes: int, _: int) -> None:
+        out.put(("progress", job.part, nbytes))
+
+    job.progress = progress
+    try:
+        out.put(("done", job.part, _score_share(job)))
+    except LoadIssueError as exc:
+        out.put(("strict", job.part, exc.issue))
+    except BaseException as exc:  # report, the parent decides
+        out.put(("error", job.part, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+def score_run(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    rubric: Rubric,
+    out: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    format: str | None = None,
+    strict: bool = False,
+    checks_files: Sequence[str] = (),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Score every episode under `paths` with `rubric` and write the run directory `out`.
+
+    `workers` defaults to all cores (capped by the amount of work); load issues are written to the
+    run, or raise LoadIssueError on the first one with `strict`. `on_progress(done, total)` gets
+    byte counts. Returns the run's summary; run.json is written last.
+    """
+    require_scorable(rubric)
+    if rubric.spec is None:
+        raise RunError("score_run needs a rubric loaded from a file or built-in name",
+                       hint="use load_rubric(...) or parse_rubric(...)")
+    if format:
+        get_format(format)
+    out = os.fspath(out)
+    started = time.perf_counter()
+    files = find_trace_files(paths)
+    total_bytes = sum(f.size for f in files)
+    n = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    n = min(n, max(1, total_bytes // (4 << 20)), len(files) * 64 or 1)
+    units = plan_units(files, n)
+    shares = share(units, n)
+    parts_dir = begin_run(out)
+    jobs = [_WorkerJob(s, k, parts_dir, rubric.spec, rubric.path, tuple(map(os.fspath, checks_files)),
+                       format, strict) for k, s in enumerate(shares)]
+    done = 0
+
+    def progress(nbytes: int, _: int) -> None:
+        nonlocal done
+        done += nbytes
+        if on_progress is not None:
+            on_progress(min(done, total_bytes), total_bytes)
+
+    if len(jobs) == 1:
+        jobs[0].progress = progress
+        results = [_score_share(jobs[0])]
+    else:
+        results = _run_workers(jobs, progress)
+    info = _run_info(rubric, paths, format, len(jobs), files, results, total_bytes, time.perf_counter() - started)
+    finish_run(out, parts_dir, len(jobs), info)
+    return RunSummary(out, info)
+
+
+def _run_workers(jobs: list[_WorkerJob], progress: Callable[[int, int], None]) -> list[dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    channel = ctx.Queue()
+    procs = [ctx.Process(target=_worker_main, args=(job, channel), daemon=True) for job in jobs]
+    for p in procs:
+        p.start()
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        while len(results) < len(procs):
+            try:
+                kind, part, payload = channel.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for k, p in enumerate(procs) if not p.is_alive() and k not in results]
+                if dead and channel.empty():
+                    raise RunError(f"a scoring worker died (exit code {dead[0].exitcode})",
+                                   hint="rerun with --workers 1 to see the error in this process") from None
+                continue
+            if kind == "progress":
+                progress(payload, 0)
+            elif kind == "done":
+                results[part] = payload
+            elif kind == "strict":
+                raise LoadIssueError(str(payload), issue=payload, path=payload.path, line=payload.line,
+                                     hint="fix or remove the record, or run without --strict")
+            else:
+                raise RunError(f"a scoring worker failed: {payload}", hint="rerun with --debug for details")
+    except BaseException:
+        for p in procs:
+            p.terminate()
+        raise
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+    return [results[k] for k in sorted(results)]
+
+
+def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, files: Sequence[TraceFile],
+              results: list[dict[str, Any]], total_bytes: int, seconds: float) -> dict[str, Any]:
+    verdicts = {"pass": 0, "fail": 0, "na": 0, "error": 0}
+    formats: dict[str, int] = {}
+    episodes = issues = 0
+    for r in results:
+        episodes += r["episodes"]
+        issues += r["issues"]
+        for k, v in r["verdicts"].items():
+            verdicts[k] += v
+        for k, v in r["formats"].items():
+            formats[k] = formats.get(k, 0) + v
+    inputs = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return {
+        "run_format": RUN_FORMAT,
+        "rubricate_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "inputs": [os.path.abspath(os.fspath(p)) for p in inputs],
+        "format": format,
+        "rubric": rubric.describe(),
+        "counts": {"files": len(files), "episodes": episodes, "issues": issues, "verdicts": verdicts,
+                   "formats": dict(sorted(formats.items()))},
+        "timings": {"seconds": round(seconds, 3), "workers": workers, "bytes": total_bytes,
+                    "episodes_per_s": round(episodes / seconds, 1) if seconds else None,
+                    "mb_per_s": round(total_bytes / seconds / 1e6, 2) if seconds else None},
+    }

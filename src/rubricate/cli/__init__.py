@@ -1,0 +1,64 @@
+"""The `rubricate` command. Each command parses its options, calls one API function, prints.
+
+Exit codes: 0 ok; 1 a threshold or --strict load issue; 2 usage error (bad option, rubric, format);
+3 could not complete (unreadable run, worker failure, internal error).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from ..errors import CheckError, FormatError, LoadIssueError, RubricateError, RubricError
+from ._app import app
+from . import rubrics as _rubrics, score as _score, summary as _summary, traces as _traces  # noqa: F401
+
+EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+def exit_code(exc: RubricateError) -> int:
+    if isinstance(exc, LoadIssueError):
+        return EXIT_THRESHOLD
+    if isinstance(exc, (RubricError, CheckError, FormatError)):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the app, turning errors into `error:` / `hint:` lines and exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:  # accepted anywhere on the line, not only before the command
+        args = ["--debug", *(a for a in args if a != "--debug")]
+    try:
+        app.main(args=args, prog_name="rubricate", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        return EXIT_FAILED
+    except RubricateError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001  (last resort: no traceback unless asked)
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: rerun with --debug for the traceback, and report it", err=True)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "app", "main"]

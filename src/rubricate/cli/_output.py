@@ -1,0 +1,42 @@
+"""Printing helpers shared by commands: the rich console, tables of run summaries, load issues."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, highlight=False)
+
+
+def rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def summary_table(frame: pl.DataFrame, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("item", "left"), ("behavior", "left"), ("pass", "right"), ("fail", "right"),
+                          ("na", "right"), ("error", "right"), ("pass rate", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in frame.iter_rows(named=True):
+        table.add_row(row["item"], row["behavior"], str(row["pass"]), str(row["fail"]), str(row["na"]),
+                      str(row["error"]), rate(row["pass_rate"]))
+    return table
+
+
+def wants_progress(disabled: bool) -> bool:
+    return not disabled and sys.stderr.isatty()
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def json_out(data: Any) -> None:
+    import msgspec
+
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n")

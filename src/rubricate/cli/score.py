@@ -1,0 +1,47 @@
+"""`rubricate score`: trace files or directories to a run directory of verdicts."""
+
+from __future__ import annotations
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from ..analyzer import open_run, score_run
+from ..rubrics import load_checks_file, load_rubric
+from ._app import app
+from ._output import err_console, wants_progress
+from .summary import print_summary
+
+
+@app.command("score")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--rubric", "-r", "rubric_ref", required=True,
+              help="Built-in rubric name (see `rubricate rubrics list`) or path of a rubric .toml file.")
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False),
+              help="Run directory to write (run.json, episodes.parquet, verdicts.parquet, issues.jsonl).")
+@click.option("--format", "-f", "format_", default=None, help="Read every file in this format (no detection).")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: all cores; small inputs use one).")
+@click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Python file with @check functions for custom items (repeatable).")
+@click.option("--strict", is_flag=True, help="Stop at the first load issue (exit code 1).")
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the summary.")
+def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
+                  checks_files: tuple[str, ...], strict: bool, no_progress: bool, quiet: bool) -> None:
+    """Score every episode under PATHS with a rubric and write a run directory."""
+    for path in checks_files:
+        load_checks_file(path)
+    rubric = load_rubric(rubric_ref)
+    kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files)
+    if wants_progress(no_progress):
+        columns = (TextColumn("scoring"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("scoring", total=None)
+            result = score_run(list(paths), rubric, out,
+                               on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               **kwargs)  # type: ignore[arg-type]
+    else:
+        result = score_run(list(paths), rubric, out, **kwargs)  # type: ignore[arg-type]
+    if not quiet:
+        print_summary(open_run(result.path))
+        err_console.print(f"run written to {result.path}")

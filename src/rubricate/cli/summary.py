@@ -1,0 +1,43 @@
+"""`rubricate summary RUN`: per-item verdict counts and pass rates, and the run's load issues."""
+
+from __future__ import annotations
+
+import click
+
+from ..analyzer import Run, open_run
+from ._app import app
+from ._output import console, json_out, plural, summary_table
+
+
+def print_summary(run: Run, *, issues_shown: int = 10) -> None:
+    info = run.info
+    counts = info["counts"]
+    rubric = info["rubric"]
+    console.print(summary_table(run.summary(),
+                                f"{rubric['id']} {rubric['version']} ({rubric['hash']}) on "
+                                f"{plural(counts['episodes'], 'episode')}"))
+    if counts["issues"]:
+        console.print(f"[bold]{plural(counts['issues'], 'load issue')}[/] (records that could not be read; "
+                      f"all in {run.file('issues.jsonl')}):")
+        for issue in run.issues(limit=issues_shown):
+            console.print(f"  {issue}", markup=False)
+        if counts["issues"] > issues_shown:
+            console.print(f"  ... and {counts['issues'] - issues_shown:,} more")
+    else:
+        console.print("no load issues")
+    t = info["timings"]
+    console.print(f"scored in {t['seconds']:.2f}s with {plural(t['workers'], 'worker')} "
+                  f"({t['episodes_per_s'] or 0:,.0f} episodes/s, {t['mb_per_s'] or 0:.1f} MB/s)")
+
+
+@app.command("summary")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def summary_command(run_dir: str, as_json: bool) -> None:
+    """Per item: pass / fail / na / error counts and pass rates (na and error left out of rates)."""
+    run = open_run(run_dir)
+    if as_json:
+        json_out({"run": run.info, "items": run.summary().to_dicts(),
+                  "issues": [i for i in run.issues(limit=100)]})
+        return
+    print_summary(run)

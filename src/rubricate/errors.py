@@ -1,0 +1,70 @@
+"""Every exception Rubricate raises on purpose.
+
+The tree::
+
+    RubricateError                 base of all of them; `.hint` says what to do next
+    ├── TraceError                 a trace file or record could not be read
+    │   ├── FormatError            no format, or two equally good formats, claim a file
+    │   └── LoadIssueError         a load issue under `strict=True` (carries the LoadIssue)
+    ├── RubricError                a rubric file is invalid (path, location, name)
+    │   └── UnknownCheckError      an item names a check nobody registered
+    ├── CheckError                 a check was registered wrongly (not raised while scoring:
+    │                              a check that raises while scoring gives an `error` verdict)
+    └── RunError                   a run directory is missing, incomplete or of another version
+
+Messages say what happened and where first, then the hint on its own line when printed by the CLI.
+A damaged record is never an exception while loading: it is a `LoadIssue` (see traces.LoadIssue).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RubricateError(Exception):
+    """Base class. `hint` is an optional next step for the user."""
+
+    def __init__(self, message: str, *, hint: str | None = None, **attrs: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        for key, value in attrs.items():
+            setattr(self, key, value)
+
+
+class TraceError(RubricateError):
+    """A trace file or record could not be read. Attributes: path, line."""
+
+    path: str | None = None
+    line: int | None = None
+
+
+class FormatError(TraceError):
+    """No registered format claims a file, or two claim it with the same priority."""
+
+
+class LoadIssueError(TraceError):
+    """Raised instead of recording a load issue when loading with strict=True. Attribute: issue."""
+
+
+class RubricError(RubricateError):
+    """A rubric file or rubric name is invalid. Attributes: path, location."""
+
+    path: str | None = None
+    location: str | None = None
+
+
+class UnknownCheckError(RubricError):
+    """A rubric item names a check that is not registered. Attribute: name."""
+
+    name: str | None = None
+
+
+class CheckError(RubricateError):
+    """A check was registered wrongly (duplicate name, bad signature)."""
+
+
+class RunError(RubricateError):
+    """A run directory is missing, incomplete, or written by an incompatible version. Attribute: path."""
+
+    path: str | None = None

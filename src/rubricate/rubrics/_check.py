@@ -1,0 +1,249 @@
+"""Programmatic rubric items: the `@check` decorator, its registry, and what a check returns.
+
+A check is a function of one `CheckContext` (the episode plus the item's parameters) returning
+`True`/`False` (pass/fail), `None` (not applicable) or an `Outcome` with a reason and the step
+indices it rests on. A check that raises gives an `error` verdict, never a `fail`.
+
+    @check(behavior="discovery")
+    def lists_tables_first(ctx: CheckContext) -> Outcome | bool | None: ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+import msgspec
+
+from ..errors import CheckError, UnknownCheckError
+from ..traces import Episode, ToolCall
+
+VerdictValue = Literal["pass", "fail", "na", "error"]
+VERDICTS: tuple[VerdictValue, ...] = ("pass", "fail", "na", "error")
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """What a check decided: verdict, a one-sentence reason, and the step indices it rests on."""
+
+    verdict: VerdictValue
+    reason: str = ""
+    evidence: tuple[int, ...] = ()
+
+
+def passed(reason: str, *evidence: int) -> Outcome:
+    return Outcome("pass", reason, tuple(sorted(set(evidence))))
+
+
+def failed(reason: str, *evidence: int) -> Outcome:
+    return Outcome("fail", reason, tuple(sorted(set(evidence))))
+
+
+def not_applicable(reason: str) -> Outcome:
+    return Outcome("na", reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The episode's final answer as the rubric defines it: the text and the step it is in."""
+
+    text: str
+    step: int
+
+
+class CheckContext:
+    """The one input of a check: `episode`, the item's `params`, and derived views of the episode."""
+
+    __slots__ = ("episode", "params", "_answer")
+
+    def __init__(self, episode: Episode, params: Mapping[str, Any]) -> None:
+        self.episode = episode
+        self.params = params
+        self._answer: Answer | None | bool = False
+
+    def tools(self, role: str) -> frozenset[str]:
+        """Tool names playing `role` (parameter `<role>_tools`), lower-cased."""
+        value = self.params.get(f"{role}_tools", ())
+        return value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
+
+    def calls(self, role: str | None = None) -> Iterator[tuple[int, ToolCall]]:
+        """(step index, call) of every tool call, or of the calls whose tool plays `role`."""
+        names = self.tools(role) if role else None
+        for step in self.episode.steps:
+            if step.tool_calls:
+                for call in step.tool_calls:
+                    if names is None or call.name.lower() in names:
+                        yield step.index, call
+
+    def succeeded(self, call: ToolCall) -> bool:
+        """True when the call got a result that is not an error."""
+        result = self.episode.result_of(call)
+        return result is not None and not result.is_error
+
+    @property
+    def answer(self) -> Answer | None:
+        """The last call of an answer tool (its `answer` argument), else the final assistant text."""
+        if self._answer is False:
+            self._answer = self._find_answer()
+        return self._answer  # type: ignore[return-value]
+
+    def _find_answer(self) -> Answer | None:
+        answer_tools = self.tools("answer")
+        if answer_tools:
+            last = None
+            for index, call in self.calls("answer"):
+                last = (index, call)
+            if last is not None:
+                index, call = last
+                args = call.arguments or {}
+                value = args.get("answer", next((v for v in args.values() if isinstance(v, (str, int, float))),
+                                                call.arguments_raw))
+                return Answer(str(value), index)
+        final = self.episode.final_answer
+        if final is None:
+            return None
+        for step in reversed(self.episode.steps):
+            if step.role == "assistant" and step.content == final:
+                return Answer(final, step.index)
+        return Answer(final, len(self.episode.steps) - 1)
+
+
+_EMPTY = Outcome("na", "the episode has no steps")
+CheckFn = Callable[[CheckContext], "Outcome | bool | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A registered check: its name, default behavior, description, version and function."""
+
+    name: str
+    behavior: str
+    description: str
+    version: str
+    fn: CheckFn
+    params: dict[str, Any]
+
+
+_CHECKS: dict[str, Check] = {}
+_namespace: str | None = None
+_plugins_loaded = False
+
+
+def check(behavior: str, *, name: str | None = None, description: str | None = None,
+          version: str = "1", params: Mapping[str, Any] | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register a function of one CheckContext as a programmatic rubric item.
+
+    `params` are the check's defaults; a rubric's `[params]` and an item's `params` override them.
+    """
+
+    def register(fn: CheckFn) -> CheckFn:
+        if not callable(fn):
+            raise CheckError(f"@check must decorate a function, got {type(fn).__name__}")
+        key = name or fn.__name__
+        if _namespace:
+            key = f"{_namespace}/{key}"
+        existing = _CHECKS.get(key)
+        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+            raise CheckError(f"check '{key}' is registered twice ({existing.fn.__module__} and {fn.__module__})",
+                             hint="rename one of them with @check(..., name='...')")
+        doc = description or (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        _CHECKS[key] = Check(key, behavior, doc, version, fn, dict(params or {}))
+        return fn
+
+    return register
+
+
+def _load_builtins_and_plugins() -> None:
+    global _plugins_loaded, _namespace
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from . import checks  # noqa: F401  (built-in checks register on import)
+
+    if os.environ.get("RUBRICATE_NO_PLUGINS"):
+        return
+    for ep in entry_points(group="rubricate.checks"):
+        _namespace = ep.name
+        try:
+            ep.load()
+        finally:
+            _namespace = None
+
+
+def registered_checks() -> dict[str, Check]:
+    _load_builtins_and_plugins()
+    return dict(sorted(_CHECKS.items()))
+
+
+def get_check(name: str, *, where: str = "") -> Check:
+    checks = registered_checks()
+    if name in checks:
+        return checks[name]
+    close = difflib.get_close_matches(name, checks, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else \
+        "register it with @check in a module passed to --checks, or see `rubricate rubrics checks`"
+    prefix = f"{where}: " if where else ""
+    raise UnknownCheckError(f"{prefix}unknown check '{name}'", name=name, hint=hint)
+
+
+def load_checks_file(path: str | os.PathLike[str]) -> None:
+    """Import a Python file whose `@check` functions register custom items (`--checks FILE`)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckError(f"{path}: no such checks file", hint="pass the path of a .py file with @check functions")
+    _load_builtins_and_plugins()
+    module_name = f"rubricate_user_checks_{abs(hash(os.path.abspath(path)))}"
+    if module_name in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CheckError(f"{path}: cannot import as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise CheckError(f"{path}: importing the checks file failed: {type(exc).__name__}: {exc}") from exc
+
+
+def run_check(fn: CheckFn, ctx: CheckContext) -> Outcome:
+    """Call a check and turn whatever it returns (or raises) into an Outcome.
+
+    An episode without steps is `na` for every item: there is nothing to judge.
+    """
+    if not ctx.episode.steps:
+        return _EMPTY
+    try:
+        result = fn(ctx)
+    except Exception as exc:  # a broken check is an error verdict, never a fail
+        return Outcome("error", f"check raised {type(exc).__name__}: {exc}"[:500])
+    if result is True:
+        return Outcome("pass", "check returned True")
+    if result is False:
+        return Outcome("fail", "check returned False")
+    if result is None:
+        return Outcome("na", "check returned None (not applicable)")
+    if isinstance(result, Outcome):
+        steps = len(ctx.episode.steps)
+        if any(not (0 <= i < steps) for i in result.evidence):
+            return Outcome(result.verdict, result.reason, tuple(i for i in result.evidence if 0 <= i < steps))
+        return result
+    return Outcome("error", f"check returned {type(result).__name__}; expected Outcome, bool or None")
+
+
+@contextlib.contextmanager
+def isolated_registry() -> Iterator[None]:
+    """Test helper: register checks inside the block without leaking them to other tests."""
+    saved = dict(_CHECKS)
+    try:
+        yield
+    finally:
+        _CHECKS.clear()
+        _CHECKS.update(saved)

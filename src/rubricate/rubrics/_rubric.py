@@ -1,0 +1,158 @@
+"""Loaded rubrics: items resolved to their checks and parameters, versioned and content-hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import msgspec
+from pydantic import ValidationError
+
+from ..errors import RubricError
+from ._check import Check, get_check
+from ._schema import ItemSpec, RubricSpec
+
+BUILTIN_PACKAGE = "rubricate.rubrics.builtin"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One resolved rubric item. `params` merges check defaults, rubric params and item params;
+    `*_tools` lists become lower-cased frozensets."""
+
+    id: str
+    kind: str
+    behavior: str
+    description: str
+    weight: float
+    version: str
+    params: dict[str, Any]
+    check: Check | None = None
+    spec: ItemSpec | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A rubric ready to score: id, version, content hash, items in file order."""
+
+    id: str
+    version: str
+    description: str
+    items: tuple[Item, ...]
+    hash: str
+    path: str | None = None
+    spec: RubricSpec | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def checks(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.kind == "check")
+
+    @property
+    def judges(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.kind == "judge")
+
+    def item(self, item_id: str) -> Item:
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+    def describe(self) -> dict[str, Any]:
+        """What a run records about its rubric."""
+        return {
+            "id": self.id, "version": self.version, "hash": self.hash, "path": self.path,
+            "items": [{"id": i.id, "kind": i.kind, "behavior": i.behavior, "weight": i.weight,
+                       "version": i.version, "check": i.check.name if i.check else None,
+                       "check_version": i.check.version if i.check else None} for i in self.items],
+        }
+
+
+def _resolve_params(*layers: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    for key, value in merged.items():
+        if key.endswith("_tools") and isinstance(value, (list, tuple, set, frozenset)):
+            merged[key] = frozenset(str(v).lower() for v in value)
+        elif isinstance(value, list):
+            merged[key] = tuple(value)
+    return merged
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def rubric_from_spec(spec: RubricSpec, *, path: str | None = None) -> Rubric:
+    """Resolve a validated spec: look up each item's check and merge its parameters."""
+    where = path or f"rubric '{spec.id}'"
+    items = []
+    for i, s in enumerate(spec.items):
+        check = None
+        if s.kind == "check":
+            check = get_check(s.check or s.id, where=f"{where}: items[{i}].check")
+        params = _resolve_params(check.params if check else {}, spec.params, s.params)
+        items.append(Item(
+            id=s.id, kind=s.kind, behavior=s.behavior or (check.behavior if check else "judgement"),
+            description=s.description or (check.description if check else s.question or ""),
+            weight=s.weight, version=s.version, params=params, check=check, spec=s,
+        ))
+    canonical = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    canonical.pop("$schema", None)
+    canonical["_checks"] = {i.id: i.check.version for i in items if i.check}
+    digest = hashlib.sha256(msgspec.json.encode(canonical, order="sorted")).hexdigest()
+    return Rubric(spec.id, spec.version, spec.description, tuple(items), f"sha256:{digest[:16]}", path, spec)
+
+
+def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
+    """Parse rubric TOML text; errors name the file and the location (`items[3].check`)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RubricError(f"{path}: not valid TOML: {exc}", path=path,
+                          hint="check the line and column named above") from None
+    try:
+        spec = RubricSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = _location(tuple(first["loc"]))
+        msg = first["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise RubricError(f"{path}: {loc}: {msg}{more}", path=path, location=loc,
+                          hint="`rubricate rubrics schema` prints the rubric file schema") from None
+    return rubric_from_spec(spec, path=path)
+
+
+def builtin_rubrics() -> dict[str, str]:
+    """Names of the built-in rubrics and their descriptions."""
+    out = {}
+    for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text("utf-8"))
+            out[entry.name[:-5]] = str(data.get("description", "")).strip().split("\n")[0]
+    return out
+
+
+def load_rubric(name_or_path: str | os.PathLike[str]) -> Rubric:
+    """A built-in rubric by name (`tool-discipline`) or a rubric TOML file by path."""
+    ref = os.fspath(name_or_path)
+    if os.path.isfile(ref):
+        with open(ref, encoding="utf-8") as f:
+            return parse_rubric(f.read(), path=ref)
+    builtin = resources.files(BUILTIN_PACKAGE).joinpath(f"{ref}.toml")
+    if builtin.is_file():
+        return parse_rubric(builtin.read_text("utf-8"), path=f"builtin:{ref}")
+    import difflib
+
+    names = list(builtin_rubrics())
+    close = difflib.get_close_matches(ref, names, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else \
+        f"built-in rubrics: {', '.join(names)}; or pass the path of a rubric .toml file"
+    raise RubricError(f"no rubric file or built-in rubric named '{ref}'", path=ref, hint=hint)

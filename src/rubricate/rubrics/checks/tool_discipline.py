@@ -1,0 +1,233 @@
+"""Built-in checks of the `tool-discipline` rubric: discover, inspect, recover, ground, be right.
+
+Tool roles come from item parameters (`discovery_tools`, `schema_tools`, `query_tools`,
+`answer_tools`), so the same checks serve SQL agents and other tool users (search, view, read).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
+from .._numbers import Number, NumberPool, close, numbers
+from .._sql import tables_in
+
+
+ROLES = {
+    "discovery_tools": ("get_table_names", "get_descriptions", "list_tables", "show_tables"),
+    "schema_tools": ("get_table_info", "describe_table", "get_schema"),
+    "query_tools": ("sql_query", "run_sql", "execute_sql", "query"),
+    "answer_tools": ("submit_answer", "final_answer"),
+}
+ENTITIES = {
+    **ROLES,
+    "entity_args": ("table_name", "table", "table_names", "tables"),
+    "sql_args": ("query", "sql", "sql_query", "statement"),
+    "entity_separator": "",
+}
+
+
+def _names(tools: frozenset[str]) -> str:
+    return ", ".join(sorted(tools)) or "(none configured)"
+
+
+@check(behavior="discovery", params=ROLES)
+def discovers_tables(ctx: CheckContext) -> Outcome:
+    """A discovery tool (list tables, search) is called before the first query and before the answer."""
+    calls = list(ctx.calls())
+    if not calls:
+        return failed("no tool was called")
+    discovery, query = ctx.tools("discovery"), ctx.tools("query")
+    first_discovery = next((i for i, c in calls if c.name.lower() in discovery), None)
+    first_query = next((i for i, c in calls if c.name.lower() in query), None)
+    if first_discovery is None:
+        where = (first_query,) if first_query is not None else ()
+        return failed(f"no discovery tool ({_names(discovery)}) was called", *where)
+    if first_query is not None and first_query <= first_discovery:
+        return failed(f"first query at step {first_query} comes before discovery at step {first_discovery}",
+                      first_query, first_discovery)
+    answer = ctx.answer
+    if answer is not None and answer.step <= first_discovery:
+        return failed(f"answer at step {answer.step} comes before discovery at step {first_discovery}",
+                      answer.step, first_discovery)
+    return passed(f"discovery at step {first_discovery} precedes the first query and the answer", first_discovery)
+
+
+def _entities(ctx: CheckContext, args: dict[str, Any] | None, *, sql: bool) -> set[str]:
+    """Tables (or other entities) a call names: FROM/JOIN of its SQL and its entity arguments."""
+    if not args:
+        return set()
+    found: set[str] = set()
+    sep = ctx.params.get("entity_separator") or ""
+    for key in ctx.params.get("entity_args", ()):
+        value = args.get(key)
+        for v in value if isinstance(value, list) else (value,):
+            if isinstance(v, str) and v.strip():
+                found.add((v.split(sep, 1)[0] if sep else v).strip().lower())
+    if sql:
+        for key in ctx.params.get("sql_args", ()):
+            value = args.get(key)
+            if isinstance(value, str):
+                found |= tables_in(value)
+    return found
+
+
+@check(behavior="schema-inspection", params=ENTITIES)
+def inspects_schema(ctx: CheckContext) -> Outcome:
+    """Every table queried had its schema inspected (successfully) before its first query."""
+    inspected: dict[str, int] = {}
+    any_inspection: int | None = None
+    first_query: dict[str, int] = {}
+    schema, query = ctx.tools("schema"), ctx.tools("query")
+    for index, call in ctx.calls():
+        name = call.name.lower()
+        if name in schema and ctx.succeeded(call):
+            any_inspection = index if any_inspection is None else any_inspection
+            for entity in _entities(ctx, call.arguments, sql=False):
+                inspected.setdefault(entity, index)
+        elif name in query:
+            for entity in _entities(ctx, call.arguments, sql=True):
+                first_query.setdefault(entity, index)
+    if not first_query:
+        answer = ctx.answer
+        end = answer.step if answer is not None else len(ctx.episode.steps)
+        if any_inspection is not None and any_inspection < end:
+            return passed(f"no table was queried; schema inspected at step {any_inspection}", any_inspection)
+        return failed("no table was queried and no schema was inspected before the answer")
+    missing = [(e, s) for e, s in first_query.items() if inspected.get(e, s) >= s]
+    if missing:
+        shown = ", ".join(f"{e} (step {s})" for e, s in missing[:5])
+        return failed(f"queried without inspecting the schema first: {shown}", *(s for _, s in missing))
+    return passed(f"all {len(first_query)} queried tables were inspected first",
+                  *inspected.values(), *first_query.values())
+
+
+def _argument_key(args: dict[str, Any] | None, raw: str) -> bytes | str:
+    if args is None:
+        return raw.strip()
+    return msgspec.json.encode(args, order="sorted")
+
+
+@check(behavior="error-recovery", params=ROLES)
+def recovers_from_errors(ctx: CheckContext) -> Outcome:
+    """Every failed tool call is followed, before the answer, by a successful call of the same tool
+    with changed arguments."""
+    calls = list(ctx.calls())
+    failures = [(i, c) for i, c in calls if (r := ctx.episode.result_of(c)) is not None and r.is_error]
+    if not failures:
+        return not_applicable("no tool call returned an error")
+    answer = ctx.answer
+    end = answer.step if answer is not None else len(ctx.episode.steps)
+    evidence: list[int] = []
+    for index, call in failures:
+        error_step = call.result_step
+        key = _argument_key(call.arguments, call.arguments_raw)
+        fix = next((j for j, later in calls
+                    if error_step is not None and error_step < j < end and later.name == call.name
+                    and _argument_key(later.arguments, later.arguments_raw) != key and ctx.succeeded(later)), None)
+        if fix is None:
+            return failed(f"{call.name} failed at step {error_step} and was not retried successfully with "
+                          f"changed arguments before the answer", index, *((error_step,) if error_step else ()))
+        evidence += [error_step or index, fix]
+    return passed(f"all {len(failures)} failed calls were recovered", *evidence)
+
+
+@check(behavior="error-recovery", params=ROLES)
+def no_repeated_failing_call(ctx: CheckContext) -> Outcome:
+    """No call repeats (same tool, same arguments) a call that already failed."""
+    failed_keys: dict[tuple[str, bytes | str], int] = {}
+    any_error = False
+    for index, call in ctx.calls():
+        key = (call.name, _argument_key(call.arguments, call.arguments_raw))
+        earlier = failed_keys.get(key)
+        if earlier is not None and earlier < index:
+            return failed(f"step {index} repeats the {call.name} call that failed at step {earlier}", earlier, index)
+        result = ctx.episode.result_of(call)
+        if result is not None and result.is_error:
+            any_error = True
+            failed_keys.setdefault(key, result.index)
+    if not any_error:
+        return not_applicable("no tool call returned an error")
+    return passed("no failed call was repeated unchanged")
+
+
+def _number_at(haystack: str, digits: str) -> bool:
+    """True when `digits` occurs in `haystack` as a whole number (not inside a longer one)."""
+    start = haystack.find(digits)
+    n = len(digits)
+    while start != -1:
+        before = haystack[start - 1] if start else " "
+        after = haystack[start + n: start + n + 2]
+        if not before.isdigit() and before not in ".," and not (after[:1].isdigit() or
+                                                             (after[:1] in ".," and after[1:2].isdigit())):
+            return True
+        start = haystack.find(digits, start + 1)
+    return False
+
+
+def _question_values(ctx: CheckContext) -> list[float]:
+    return [n.value for n in numbers(ctx.episode.question or "")]
+
+
+@check(behavior="grounding", params=ROLES)
+def grounded_answer(ctx: CheckContext) -> Outcome:
+    """Every number in the final answer (apart from those in the question) comes from a successful
+    tool output, directly or by one arithmetic step, units and rounding allowed."""
+    answer = ctx.answer
+    if answer is None:
+        return not_applicable("no final answer")
+    stated = numbers(answer.text)
+    if not stated:
+        return not_applicable("the answer states no number")
+    in_question = _question_values(ctx)
+    targets = [n for n in stated if not any(close(q, n.value, n.decimals, rel=0.0) for q in in_question)]
+    if not targets:
+        return passed("every number in the answer appears in the question", answer.step)
+    outputs = [(s.index, s.content) for s in ctx.episode.steps[: answer.step]
+               if s.role == "tool" and not s.is_error and s.content]
+    if not outputs:
+        return failed(f"the answer states {targets[0].text} but no tool returned a successful output",
+                      answer.step)
+    pool: NumberPool | None = None
+    evidence: list[int] = [answer.step]
+    missing: list[str] = []
+    for target in targets:
+        source = _literal_source(target, outputs)
+        if source is None:
+            if pool is None:
+                pool = NumberPool([(n_val, i) for i, text in outputs for num in numbers(text)
+                                   for n_val in num.candidates()])
+            source = _pool_source(target, pool)
+        if source is None:
+            missing.append(target.text)
+        else:
+            evidence += source
+    if missing:
+        return failed(f"{len(missing)} of {len(targets)} numbers in the answer are not in any tool output "
+                      f"nor one step from them: {', '.join(missing[:5])}", answer.step)
+    return passed(f"all {len(targets)} numbers in the answer come from tool outputs", *evidence)
+
+
+def _literal_source(target: Number, outputs: list[tuple[int, str]]) -> list[int] | None:
+    digits = target.text.lstrip("$-\u2212").split()[0].rstrip("%")
+    digits = digits.rstrip("kmbnKMBN") if digits[-1:].isalpha() else digits
+    plain = digits.replace(",", "")
+    for index, text in outputs:
+        if _number_at(text, digits) or (plain != digits and _number_at(text, plain)):
+            return [index]
+    return None
+
+
+def _pool_source(target: Number, pool: NumberPool) -> list[int] | None:
+    for value in target.candidates():
+        j = pool.find(value, target.decimals)
+        if j is not None:
+            return [pool.steps[j]]
+    for value in target.candidates():
+        derived = pool.derive(value, target.decimals)
+        if derived is not None:
+            i, j, _ = derived
+            return [pool.steps[i], pool.steps[j]]
+    return None

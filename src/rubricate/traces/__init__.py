@@ -1,0 +1,15 @@
+"""traces: load episode traces from any run into one typed Episode model."""
+
+from ._files import Span
+from ._loader import TraceFile, Traces, find_trace_files, iter_traces, load_episodes, read_file
+from ._model import Episode, LoadIssue, Role, Source, Step, ToolCall
+from ._normalise import looks_like_error, parse_arguments
+from ._registry import Detection, NotAnEpisode, RecordFormat, Sample, TraceFormat, detect, formats, \
+    get_format, trace_format
+
+__all__ = [
+    "Detection", "Episode", "LoadIssue", "NotAnEpisode", "RecordFormat", "Role", "Sample", "Source", "Span",
+    "Step", "ToolCall", "TraceFile", "TraceFormat", "Traces", "detect", "find_trace_files", "formats",
+    "get_format", "iter_traces", "load_episodes", "looks_like_error", "parse_arguments", "read_file",
+    "trace_format",
+]

@@ -1,0 +1,166 @@
+"""Reading trace files: compression, containers (JSONL, JSON object, JSON array), byte ranges.
+
+A record is one decoded JSON value plus where it came from. JSONL is streamed line by line and can
+be read in byte ranges (for parallel workers); a JSON document is read whole, one file at a time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+import msgspec
+
+TRACE_SUFFIXES = (".jsonl", ".json", ".ndjson")
+COMPRESSED_SUFFIXES = (".zst", ".gz")
+HEAD_BYTES = 1 << 16
+_decode = msgspec.json.decode
+
+Container = Literal["jsonl", "json"]
+
+
+def is_trace_file(path: str) -> bool:
+    name = path.lower()
+    for comp in COMPRESSED_SUFFIXES:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+            return name.endswith(TRACE_SUFFIXES) or "." not in os.path.basename(name)
+    return name.endswith(TRACE_SUFFIXES)
+
+
+def compression(path: str) -> str | None:
+    lower = path.lower()
+    for comp in COMPRESSED_SUFFIXES:
+        if lower.endswith(comp):
+            return comp[1:]
+    return None
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """Open a trace file for reading bytes, decompressing .zst and .gz transparently."""
+    comp = compression(path)
+    if comp == "gz":
+        return gzip.open(path, "rb")
+    if comp == "zst":
+        import zstandard
+
+        raw = open(path, "rb")
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+        return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+    return open(path, "rb", buffering=1 << 20)
+
+
+def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
+    with open_binary(path) as f:
+        return f.read(size)
+
+
+def container_of(path: str, head: bytes) -> Container:
+    """JSONL or a single JSON document, from the name and, for unclear names, the content."""
+    name = path.lower()
+    comp = compression(name)
+    if comp:
+        name = name[: -len(comp) - 1]
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if name.endswith(".json"):
+        return "json"
+    stripped = head.lstrip()
+    if stripped.startswith(b"["):
+        return "json"
+    first, _, rest = stripped.partition(b"\n")
+    try:
+        _decode(first)
+    except msgspec.DecodeError:
+        return "json"
+    return "jsonl" if rest.strip() else "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A byte range [start, end) of an uncompressed JSONL file that starts on a line boundary."""
+
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """An undecoded JSONL line with its 1-based line number."""
+
+    data: bytes
+    line: int
+
+
+def iter_lines(path: str, span: Span = Span()) -> Iterator[RawRecord]:
+    """Non-blank lines of a JSONL file (within `span`), undecoded, with their line numbers."""
+    line_no = span.first_line - 1
+    with open_binary(path) as f:
+        if span.start:
+            f.seek(span.start)
+        pos = span.start
+        end = span.end
+        for line in f:
+            line_no += 1
+            if end is not None:
+                if pos >= end:
+                    break
+                pos += len(line)
+            if line.strip():
+                yield RawRecord(line, line_no)
+
+
+_kept: tuple[tuple[str, int, int], Any] | None = None
+
+
+def read_document(path: str, *, keep: bool = False) -> Any:
+    """Decode a whole JSON document (raises msgspec.DecodeError on bad JSON).
+
+    `keep=True` (used by sniffing) holds the decoded document for the next read of the same,
+    unchanged file, so a file that is sniffed and then read is parsed once.
+    """
+    global _kept
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    if _kept is not None and _kept[0] == key:
+        doc = _kept[1]
+        if not keep:
+            _kept = None
+        return doc
+    with open_binary(path) as f:
+        doc = _decode(f.read())
+    _kept = (key, doc) if keep else None
+    return doc
+
+
+def split_jsonl(path: str, parts: int) -> list[Span]:
+    """Cut an uncompressed JSONL file into about `parts` spans on line boundaries, with line numbers."""
+    size = os.path.getsize(path)
+    if parts <= 1 or size < (1 << 20) or compression(path):
+        return [Span()]
+    cuts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(size * k // parts)
+            f.readline()
+            pos = f.tell()
+            if cuts[-1] < pos < size:
+                cuts.append(pos)
+    cuts.append(size)
+    spans, line = [], 1
+    with open(path, "rb") as f:
+        for start, end in zip(cuts, cuts[1:]):
+            spans.append(Span(start, end, line))
+            remaining = end - start
+            while remaining:
+                block = f.read(min(remaining, 1 << 24))
+                if not block:
+                    break
+                remaining -= len(block)
+                line += block.count(b"\n")
+    return spans

@@ -1,0 +1,113 @@
+"""Loading traces: walk a file or directory, choose each file's format, stream episodes and issues."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..errors import FormatError, LoadIssueError
+from ._files import Span, is_trace_file
+from ._model import Episode, LoadIssue
+from ._registry import TraceFormat, detect, display_path, formats, get_format
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFile:
+    """A trace file to read, with the root its episodes' source paths are relative to."""
+
+    path: str
+    root: str
+    size: int
+
+
+def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[TraceFile]:
+    """Trace files under `paths` (files or directories, recursive), sorted, companions left out."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: list[TraceFile] = []
+    for p in map(os.fspath, paths):
+        if os.path.isfile(p):
+            found.append(TraceFile(p, os.path.dirname(p) or ".", os.path.getsize(p)))
+            continue
+        if not os.path.isdir(p):
+            raise FormatError(f"{p}: no such file or directory", path=p,
+                              hint="pass a trace file or a directory of trace files")
+        companions = [f for f in formats().values() if type(f).companion is not TraceFormat.companion]
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                if name.startswith(".") or not is_trace_file(full):
+                    continue
+                if any(f.companion(full) for f in companions):
+                    continue
+                found.append(TraceFile(full, p, os.path.getsize(full)))
+    return found
+
+
+def choose_format(path: str, root: str | None, forced: str | None) -> TraceFormat | LoadIssue:
+    """The format to read `path` with, or a LoadIssue saying why there is none."""
+    if forced:
+        return get_format(forced)
+    found = detect(path)
+    if found.chosen is None:
+        hint = " (pass --format to choose)" if found.claimed else ""
+        return LoadIssue(display_path(path, root), found.reason + hint)
+    return get_format(found.chosen)
+
+
+def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span()) -> Iterator[Episode | LoadIssue]:
+    """Episodes and load issues of one file (or one span of it), in file order."""
+    fmt = choose_format(trace.path, trace.root, forced)
+    if isinstance(fmt, LoadIssue):
+        yield fmt
+        return
+    try:
+        yield from fmt.read(trace.path, span, trace.root)
+    except (OSError, EOFError, ValueError) as exc:  # truncated .gz/.zst, unreadable file
+        yield LoadIssue(display_path(trace.path, trace.root), f"cannot read the file: {exc}", format=fmt.name)
+
+
+def iter_traces(path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
+                format: str | None = None) -> Iterator[Episode | LoadIssue]:
+    """Every episode and load issue under `path`, streamed file by file."""
+    if format:
+        get_format(format)  # fail early on an unknown name
+    for trace in find_trace_files(path):
+        yield from read_file(trace, format)
+
+
+class Traces:
+    """An iterable of episodes that keeps the load issues it met in `.issues`.
+
+    >>> traces = load_episodes("runs/")
+    >>> for episode in traces: ...
+    >>> traces.issues          # [LoadIssue(path=..., line=..., reason=...)]
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
+                 format: str | None = None, strict: bool = False) -> None:
+        self.path, self.format, self.strict = path, format, strict
+        self.issues: list[LoadIssue] = []
+
+    def __iter__(self) -> Iterator[Episode]:
+        self.issues = []
+        for item in iter_traces(self.path, format=self.format):
+            if isinstance(item, LoadIssue):
+                if self.strict:
+                    raise LoadIssueError(str(item), issue=item, path=item.path, line=item.line,
+                                         hint="fix or remove the record, or load without strict")
+                self.issues.append(item)
+            else:
+                yield item
+
+
+def load_episodes(path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
+                  format: str | None = None, strict: bool = False) -> Traces:
+    """Load episodes from a trace file or directory (JSON, JSONL, .zst, .gz; format auto-detected).
+
+    Streams: nothing is read until you iterate. Damaged records are collected in `.issues`
+    (or raise LoadIssueError with strict=True); every good episode beside them is yielded.
+    """
+    return Traces(path, format=format, strict=strict)

@@ -1,0 +1,238 @@
+"""The trace-format registry: `@trace_format` readers, sniffing, and choosing one format per file.
+
+A format is a class with `sniff(sample) -> bool` (cheap: the first record and the first 64 KiB)
+and `read(path, span, root) -> Iterator[Episode | LoadIssue]`. Most formats are one JSON record
+per episode: subclass `RecordFormat` and write `sniff_record` and `episode`. When several formats
+claim a file, the highest `priority` wins; a tie at the top is an error that names both, never
+decided by registration order. Third-party formats register under the `rubricate.formats` entry
+point (loaded lazily, named `package/name`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, TypeVar
+
+import msgspec
+
+from ..errors import FormatError
+from ._files import Container, Span, container_of, iter_lines, read_document, read_head
+from ._model import Episode, LoadIssue, Source
+
+_decode = msgspec.json.decode
+
+
+class NotAnEpisode(ValueError):
+    """Raised by a reader for a record that is valid JSON but not an episode of its format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What sniffing sees of a file: its path, first bytes, container and first record (if any)."""
+
+    path: str
+    head: bytes
+    container: Container
+    record: Any
+
+
+class TraceFormat:
+    """Base of every reader. Subclasses set `name`, `priority`, `description`."""
+
+    name: ClassVar[str] = ""
+    priority: ClassVar[int] = 0
+    description: ClassVar[str] = ""
+
+    def sniff(self, sample: Sample) -> bool:
+        raise NotImplementedError
+
+    def read(self, path: str, span: Span = Span(), root: str | None = None) -> Iterator[Episode | LoadIssue]:
+        raise NotImplementedError
+
+    def companion(self, path: str) -> bool:
+        """True for files this format reads beside its traces (e.g. a run's metadata.json)."""
+        return False
+
+
+class RecordFormat(TraceFormat):
+    """A format whose files hold one episode per JSON record (JSONL line, array element, object)."""
+
+    def sniff(self, sample: Sample) -> bool:
+        return isinstance(sample.record, dict) and self.sniff_record(sample.record)
+
+    def sniff_record(self, record: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def episode(self, record: dict[str, Any], source: Source, raw: bytes | None) -> Episode:
+        """Normalise one record; raise NotAnEpisode (or ValueError/TypeError/KeyError) if it is none."""
+        raise NotImplementedError
+
+    def file_metadata(self, path: str) -> dict[str, Any]:
+        """Metadata every episode of `path` shares (e.g. the model of a run); the record's own wins."""
+        return {}
+
+    def read(self, path: str, span: Span = Span(), root: str | None = None) -> Iterator[Episode | LoadIssue]:
+        rel = display_path(path, root)
+        shared = self.file_metadata(path)
+        for item in self._records(path, span, rel):
+            if shared and isinstance(item, Episode):
+                item.metadata = {**shared, **item.metadata}
+            yield item
+
+    def _records(self, path: str, span: Span, rel: str) -> Iterator[Episode | LoadIssue]:
+        head = read_head(path, 4096)
+        if container_of(path, head) == "jsonl":
+            for rec in iter_lines(path, span):
+                try:
+                    value = _decode(rec.data)
+                except msgspec.DecodeError as exc:
+                    yield LoadIssue(rel, f"invalid JSON: {exc}", line=rec.line, format=self.name)
+                    continue
+                yield self._convert(value, Source(rel, line=rec.line), rec.data)
+            return
+        try:
+            doc = read_document(path)
+        except (msgspec.DecodeError, OSError, EOFError, ValueError) as exc:
+            yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
+            return
+        if isinstance(doc, list):
+            for i, value in enumerate(doc):
+                yield self._convert(value, Source(rel, index=i), None)
+        else:
+            yield self._convert(doc, Source(rel), None)
+
+    def _convert(self, value: Any, source: Source, raw: bytes | None) -> Episode | LoadIssue:
+        if not isinstance(value, dict):
+            return LoadIssue(source.path, f"record is a JSON {type(value).__name__}, not an object",
+                             line=source.line, index=source.index, format=self.name)
+        try:
+            return self.episode(value, source, raw)
+        except (NotAnEpisode, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            reason = str(exc) if isinstance(exc, NotAnEpisode) else f"{type(exc).__name__}: {exc}"
+            return LoadIssue(source.path, f"not a {self.name} episode: {reason}",
+                             line=source.line, index=source.index, format=self.name)
+
+
+F = TypeVar("F", bound=type[TraceFormat])
+_FORMATS: dict[str, TraceFormat] = {}
+_PLUGINS_LOADED = False
+
+
+def trace_format(name: str, *, priority: int = 0, description: str = "") -> Callable[[F], F]:
+    """Register a reader class under `name` (built-ins use this too)."""
+
+    def register(cls: F) -> F:
+        if name in _FORMATS and type(_FORMATS[name]) is not cls:
+            raise FormatError(f"trace format '{name}' is registered twice "
+                              f"({type(_FORMATS[name]).__qualname__} and {cls.__qualname__})",
+                              hint="give the plugin's format a namespaced name such as 'package/name'")
+        cls.name, cls.priority = name, priority
+        cls.description = description or (cls.__doc__ or "").strip().splitlines()[0]
+        _FORMATS[name] = cls()
+        return cls
+
+    return register
+
+
+def _load_plugins() -> None:
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    import_module(f"{__package__}.formats")  # built-ins register on import
+
+    if os.environ.get("RUBRICATE_NO_PLUGINS"):
+        return
+    for ep in entry_points(group="rubricate.formats"):
+        ep.load()
+
+
+def formats() -> dict[str, TraceFormat]:
+    """Every registered format by name, highest priority first."""
+    _load_plugins()
+    return dict(sorted(_FORMATS.items(), key=lambda kv: (-kv[1].priority, kv[0])))
+
+
+def get_format(name: str) -> TraceFormat:
+    known = formats()
+    if name not in known:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known formats: {', '.join(known)}"
+        raise FormatError(f"unknown trace format '{name}'", hint=hint)
+    return known[name]
+
+
+def sample_of(path: str) -> Sample:
+    """Read what sniffing needs: the head and the first record, without parsing the whole file
+    (a JSON document is parsed whole only when it is under 64 MiB)."""
+    head = read_head(path)
+    container = container_of(path, head)
+    record: Any = None
+    if container == "jsonl":
+        for line in head.split(b"\n")[:20]:
+            if line.strip():
+                try:
+                    record = _decode(line)
+                except msgspec.DecodeError:
+                    record = None
+                break
+    elif os.path.getsize(path) < (64 << 20):
+        try:
+            doc = read_document(path, keep=True)
+        except (msgspec.DecodeError, OSError, EOFError, ValueError):
+            doc = None
+        record = doc[0] if isinstance(doc, list) and doc else doc
+    return Sample(path=path, head=head, container=container, record=record)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """Which formats claimed a file and which one was chosen (None with a reason when none was)."""
+
+    path: str
+    chosen: str | None
+    claimed: tuple[str, ...]
+    reason: str
+
+
+def detect(path: str) -> Detection:
+    """Choose the format of one file, explaining the choice (see `rubricate traces detect`)."""
+    try:
+        sample = sample_of(path)
+    except (OSError, EOFError, ValueError) as exc:
+        return Detection(path, None, (), f"cannot read the file: {exc}")
+    claimed = [f for f in formats().values() if _safe_sniff(f, sample)]
+    if not claimed:
+        what = "no record could be decoded" if sample.record is None else \
+            f"first record has keys {sorted(sample.record)[:12]}" if isinstance(sample.record, dict) else \
+            f"first record is a JSON {type(sample.record).__name__}"
+        return Detection(path, None, (), f"no format recognises it ({sample.container}; {what})")
+    names = tuple(f.name for f in claimed)
+    top = [f for f in claimed if f.priority == claimed[0].priority]
+    if len(top) > 1:
+        return Detection(path, None, names,
+                         f"formats {', '.join(repr(f.name) for f in top)} claim it with equal priority "
+                         f"{top[0].priority}")
+    others = f"; also claimed by {', '.join(names[1:])} (lower priority)" if len(names) > 1 else ""
+    return Detection(path, claimed[0].name, names,
+                     f"{claimed[0].name} (priority {claimed[0].priority}){others}")
+
+
+def _safe_sniff(fmt: TraceFormat, sample: Sample) -> bool:
+    try:
+        return bool(fmt.sniff(sample))
+    except Exception:  # a plugin's broken sniff must not stop detection of other files
+        return False
+
+
+def display_path(path: str, root: str | None) -> str:
+    if root is None:
+        return os.path.basename(path) if os.path.isabs(path) else path
+    rel = os.path.relpath(path, root)
+    return os.path.basename(path) if rel == "." else rel
