@@ -67,11 +67,11 @@ class _WorkerJob:
     formats: dict[str, int] = field(default_factory=dict)
 
 
-def plan_units(files: Sequence[TraceFile], workers: int) -> list[Unit]:
+def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUNK_BYTES) -> list[Unit]:
     units = []
     for trace in files:
-        if trace.size > CHUNK_BYTES and workers > 1:
-            spans = split_jsonl(trace.path, max(workers, trace.size // CHUNK_BYTES))
+        if trace.size > chunk_bytes and workers > 1:
+            spans = split_jsonl(trace.path, max(workers, trace.size // chunk_bytes))
         else:
             spans = [Span()]
         for span in spans:
@@ -132,7 +132,13 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     finally:
         writer.close()
     return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
-            "formats": job.formats}
+            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _worker_main(job: _WorkerJob, out: Any) -> None:
@@ -158,12 +164,14 @@ def score_run(
     strict: bool = False,
     checks_files: Sequence[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> RunSummary:
     """Score every episode under `paths` with `rubric` and write the run directory `out`.
 
     `workers` defaults to all cores (capped by the amount of work); load issues are written to the
     run, or raise LoadIssueError on the first one with `strict`. `on_progress(done, total)` gets
-    byte counts. Returns the run's summary; run.json is written last.
+    byte counts. JSONL files larger than `chunk_bytes` are split into line-aligned byte ranges.
+    Returns the run's summary; run.json is written last.
     """
     require_scorable(rubric)
     if rubric.spec is None:
@@ -177,7 +185,7 @@ def score_run(
     total_bytes = sum(f.size for f in files)
     n = max(1, workers if workers is not None else (os.cpu_count() or 1))
     n = min(n, max(1, total_bytes // (4 << 20)), len(files) * 64 or 1)
-    units = plan_units(files, n)
+    units = plan_units(files, n, chunk_bytes)
     shares = share(units, n)
     parts_dir = begin_run(out)
     jobs = [_WorkerJob(s, k, parts_dir, rubric.spec, rubric.path, tuple(map(os.fspath, checks_files)),
@@ -240,6 +248,7 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, file
               results: list[dict[str, Any]], total_bytes: int, seconds: float) -> dict[str, Any]:
     verdicts = {"pass": 0, "fail": 0, "na": 0, "error": 0}
     formats: dict[str, int] = {}
+    peak = [r["peak_rss_mb"] for r in results]
     episodes = issues = 0
     for r in results:
         episodes += r["episodes"]
@@ -260,5 +269,6 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, file
                    "formats": dict(sorted(formats.items()))},
         "timings": {"seconds": round(seconds, 3), "workers": workers, "bytes": total_bytes,
                     "episodes_per_s": round(episodes / seconds, 1) if seconds else None,
-                    "mb_per_s": round(total_bytes / seconds / 1e6, 2) if seconds else None},
+                    "mb_per_s": round(total_bytes / seconds / 1e6, 2) if seconds else None,
+                    "peak_rss_mb_per_worker": peak},
     }
