@@ -7,6 +7,7 @@ own Parquet parts; the parent only shows progress and stitches the parts at the 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import queue
@@ -19,7 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import LoadIssueError, RunError
-from ..rubrics import CheckContext, Rubric, load_checks_file, rubric_from_spec, run_check
+from ..rubrics import CheckContext, EpisodeFacts, Rubric, load_checks_file, rubric_from_spec, run_check
 from ..traces import LoadIssue, Span, TraceFile, find_trace_files, get_format, read_file
 from ..traces._files import split_jsonl
 from ._score import SCORES, require_scorable
@@ -100,6 +101,9 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     items = [(item.id, item.behavior, item.check.fn, item.params) for item in rubric.items]  # type: ignore[union-attr]
     writer = PartWriter(job.parts_dir, job.part)
     progress = job.progress
+    gc_threshold = gc.get_threshold()
+    gc.freeze()  # the hot loop allocates millions of short-lived acyclic objects: collect less often
+    gc.set_threshold(50_000, 20, 100)
     pending_bytes = 0
     last = time.monotonic()
     try:
@@ -113,8 +117,9 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
                     writer.add_issue(item)
                     continue
                 rows = []
+                facts = EpisodeFacts(item)
                 for item_id, behavior, fn, params in items:
-                    outcome = run_check(fn, CheckContext(item, params))
+                    outcome = run_check(fn, CheckContext(item, params, facts))
                     rows.append((item_id, behavior, outcome.verdict, SCORES[outcome.verdict], outcome.reason,
                                  outcome.evidence))
                 writer.add_episode(item, rows)
@@ -131,6 +136,8 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
                 pending_bytes = 0
     finally:
         writer.close()
+        gc.set_threshold(*gc_threshold)
+        gc.unfreeze()
     return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
             "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1)}
 

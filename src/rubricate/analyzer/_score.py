@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from ..errors import RubricError
-from ..rubrics import CheckContext, Outcome, Rubric, VerdictValue, run_check
+from ..rubrics import CheckContext, EpisodeFacts, Outcome, Rubric, VerdictValue, run_check
 from ..traces import Episode
 
 SCORES: dict[str, float | None] = {"pass": 1.0, "fail": 0.0, "na": None, "error": None}
@@ -38,11 +38,9 @@ def require_scorable(rubric: Rubric) -> None:
 
 def score_episode(episode: Episode, rubric: Rubric) -> list[tuple[Any, Outcome]]:
     """(item, outcome) for every item of the rubric, in rubric order."""
-    out = []
-    for item in rubric.items:
-        ctx = CheckContext(episode, item.params)
-        out.append((item, run_check(item.check.fn, ctx)))  # type: ignore[union-attr]
-    return out
+    facts = EpisodeFacts(episode)
+    return [(item, run_check(item.check.fn, CheckContext(episode, item.params, facts)))  # type: ignore[union-attr]
+            for item in rubric.items]
 
 
 def iter_verdicts(episodes: Iterable[Episode], rubric: Rubric) -> Iterator[Verdict]:

@@ -57,48 +57,35 @@ class Answer:
     step: int
 
 
-class CheckContext:
-    """The one input of a check: `episode`, the item's `params`, and derived views of the episode."""
+class EpisodeFacts:
+    """What every item of a rubric asks of one episode, computed once per episode and shared:
+    the tool calls as (step index, call, lower-cased name), and the answer per answer-tool set."""
 
-    __slots__ = ("episode", "params", "_answer")
+    __slots__ = ("episode", "_calls", "_answers")
 
-    def __init__(self, episode: Episode, params: Mapping[str, Any]) -> None:
+    def __init__(self, episode: Episode) -> None:
         self.episode = episode
-        self.params = params
-        self._answer: Answer | None | bool = False
-
-    def tools(self, role: str) -> frozenset[str]:
-        """Tool names playing `role` (parameter `<role>_tools`), lower-cased."""
-        value = self.params.get(f"{role}_tools", ())
-        return value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
-
-    def calls(self, role: str | None = None) -> Iterator[tuple[int, ToolCall]]:
-        """(step index, call) of every tool call, or of the calls whose tool plays `role`."""
-        names = self.tools(role) if role else None
-        for step in self.episode.steps:
-            if step.tool_calls:
-                for call in step.tool_calls:
-                    if names is None or call.name.lower() in names:
-                        yield step.index, call
-
-    def succeeded(self, call: ToolCall) -> bool:
-        """True when the call got a result that is not an error."""
-        result = self.episode.result_of(call)
-        return result is not None and not result.is_error
+        self._calls: list[tuple[int, ToolCall, str]] | None = None
+        self._answers: dict[frozenset[str], Answer | None] = {}
 
     @property
-    def answer(self) -> Answer | None:
-        """The last call of an answer tool (its `answer` argument), else the final assistant text."""
-        if self._answer is False:
-            self._answer = self._find_answer()
-        return self._answer  # type: ignore[return-value]
+    def calls(self) -> list[tuple[int, ToolCall, str]]:
+        if self._calls is None:
+            self._calls = [(s.index, c, c.name.lower()) for s in self.episode.steps if s.tool_calls
+                           for c in s.tool_calls]
+        return self._calls
 
-    def _find_answer(self) -> Answer | None:
-        answer_tools = self.tools("answer")
+    def answer(self, answer_tools: frozenset[str]) -> Answer | None:
+        if answer_tools not in self._answers:
+            self._answers[answer_tools] = self._find_answer(answer_tools)
+        return self._answers[answer_tools]
+
+    def _find_answer(self, answer_tools: frozenset[str]) -> Answer | None:
         if answer_tools:
             last = None
-            for index, call in self.calls("answer"):
-                last = (index, call)
+            for index, call, name in self.calls:
+                if name in answer_tools:
+                    last = (index, call)
             if last is not None:
                 index, call = last
                 args = call.arguments or {}
@@ -112,6 +99,39 @@ class CheckContext:
             if step.role == "assistant" and step.content == final:
                 return Answer(final, step.index)
         return Answer(final, len(self.episode.steps) - 1)
+
+
+class CheckContext:
+    """The one input of a check: `episode`, the item's `params`, and derived views of the episode."""
+
+    __slots__ = ("episode", "params", "facts")
+
+    def __init__(self, episode: Episode, params: Mapping[str, Any], facts: EpisodeFacts | None = None) -> None:
+        self.episode = episode
+        self.params = params
+        self.facts = facts if facts is not None else EpisodeFacts(episode)
+
+    def tools(self, role: str) -> frozenset[str]:
+        """Tool names playing `role` (parameter `<role>_tools`), lower-cased."""
+        value = self.params.get(f"{role}_tools", ())
+        return value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
+
+    def calls(self, role: str | None = None) -> list[tuple[int, ToolCall]]:
+        """(step index, call) of every tool call, or of the calls whose tool plays `role`."""
+        if role is None:
+            return [(i, c) for i, c, _ in self.facts.calls]
+        names = self.tools(role)
+        return [(i, c) for i, c, n in self.facts.calls if n in names]
+
+    def succeeded(self, call: ToolCall) -> bool:
+        """True when the call got a result that is not an error."""
+        result = self.episode.result_of(call)
+        return result is not None and not result.is_error
+
+    @property
+    def answer(self) -> Answer | None:
+        """The last call of an answer tool (its `answer` argument), else the final assistant text."""
+        return self.facts.answer(self.tools("answer"))
 
 
 _EMPTY = Outcome("na", "the episode has no steps")

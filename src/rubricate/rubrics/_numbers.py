@@ -10,6 +10,9 @@ import math
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9,
            "b": 1e9, "trillion": 1e12, "tn": 1e12}
@@ -42,17 +45,39 @@ class Number:
         return tuple(dict.fromkeys(out))
 
 
+_DIGIT = re.compile(r"\d").search
+
+
+def _parse(neg: str, num: str, pct: str, word: str, abbr: str) -> tuple[float, int, float, bool]:
+    digits = num.replace(",", "")
+    value = -float(digits) if neg else float(digits)
+    decimals = len(digits) - digits.index(".") - 1 if "." in digits else 0
+    unit = (word or abbr).lower()
+    return value, decimals, _SCALES.get(unit, 1.0) if unit else 1.0, bool(pct)
+
+
 def numbers(text: str) -> list[Number]:
     """Every number in `text`, with commas, currency, percent and thousand/million/billion understood."""
-    out = []
+    out: list[Number] = []
+    if not _DIGIT(text):
+        return out
     for m in NUMBER.finditer(text):
-        digits = m.group("num").replace(",", "")
-        value = float(digits)
-        if m.group("neg"):
-            value = -value
-        word = (m.group("word") or m.group("abbr") or "").lower()
-        decimals = len(digits) - digits.index(".") - 1 if "." in digits else 0
-        out.append(Number(m.group(0).strip(), value, decimals, _SCALES.get(word, 1.0), bool(m.group("pct"))))
+        value, decimals, scale, percent = _parse(*m.groups(default=""))
+        out.append(Number(m.group(0).strip(), value, decimals, scale, percent))
+    return out
+
+
+def candidate_values(text: str) -> list[float]:
+    """Every value the numbers in `text` may stand for (see Number.candidates), for NumberPool."""
+    out: list[float] = []
+    if not _DIGIT(text):
+        return out
+    for neg, num, pct, word, abbr in NUMBER.findall(text):
+        if not (pct or word or abbr):
+            out.append(-float(num.replace(",", "")) if neg else float(num.replace(",", "")))
+            continue
+        value, decimals, scale, percent = _parse(neg, num, pct, word, abbr)
+        out.extend(Number("", value, decimals, scale, percent).candidates())
     return out
 
 
@@ -65,8 +90,9 @@ def close(value: float, target: float, decimals: int, *, rel: float = 0.01, abs_
 class NumberPool:
     """Numbers from tool outputs, searchable by value and by one arithmetic step between two of them.
 
-    Values are kept sorted once; a lookup is a bisection, a derivation is one bisection per value
-    per operation (sum, difference, product, ratio, percent, percent change).
+    Values are sorted once. A lookup is a bisection; a derivation computes, for every pooled value
+    a and every operation (sum, difference, product, ratio, percent, percent change), the partner
+    b it would need, finds the nearest pooled b by vectorised bisection, and checks the result.
     """
 
     MAX = 4000
@@ -79,6 +105,7 @@ class NumberPool:
         items = sorted(best.items())[: self.MAX]
         self.values = [v for v, _ in items]
         self.steps = [s for _, s in items]
+        self._array: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -94,41 +121,32 @@ class NumberPool:
 
     def derive(self, target: float, decimals: int) -> tuple[int, int, str] | None:
         """Two pooled values and the operation that gives `target` in one step, or None."""
-        for i, a in enumerate(self.values):
-            needs = (
-                ("sum", target - a), ("difference", a - target), ("difference", a + target),
-                ("product", target / a if a else math.nan), ("ratio", a / target if target else math.nan),
-                ("ratio", a * target), ("percent", a * 100 / target if target else math.nan),
-                ("percent change", a * (1 + target / 100)),
-            )
-            for op, b in needs:
-                if not math.isfinite(b):
-                    continue
-                j = self._near(b)
-                if j is not None and close(_apply(op, a, self.values[j], target), target, decimals):
-                    return i, j, op
+        if not self.values:
+            return None
+        if self._array is None:
+            self._array = np.asarray(self.values, dtype=np.float64)
+        a = self._array
+        tol = max(0.5 * 10.0 ** -decimals + 1e-9, 0.01 * abs(target))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for op, needed, result in _operations(a, target):
+                j = np.clip(np.searchsorted(a, needed), 0, len(a) - 1)
+                for cand in (j, np.maximum(j - 1, 0)):
+                    hits = np.flatnonzero(np.abs(result(a, a[cand]) - target) <= tol)
+                    if hits.size:
+                        i = int(hits[0])
+                        return i, int(cand[i]), op
         return None
 
-    def _near(self, b: float) -> int | None:
-        values = self.values
-        i = bisect_left(values, b)
-        if i < len(values) and (i == 0 or abs(values[i] - b) <= abs(values[i - 1] - b)):
-            return i
-        return i - 1 if i > 0 else None
 
-
-def _apply(op: str, a: float, b: float, target: float) -> float:
-    """The result of `op` on a and b, choosing the direction that the target suggests."""
-    if op == "sum":
-        return a + b
-    if op == "difference":
-        return a - b if abs(a - b - target) <= abs(b - a - target) else b - a
-    if op == "product":
-        return a * b
-    if op == "ratio":
-        r1 = a / b if b else math.inf
-        r2 = b / a if a else math.inf
-        return r1 if abs(r1 - target) <= abs(r2 - target) else r2
-    if op == "percent":
-        return a / b * 100 if b else math.inf
-    return (b - a) / a * 100 if a else math.inf  # percent change from a to b
+def _operations(a: np.ndarray, t: float) -> list[tuple[str, np.ndarray, Any]]:
+    """(name, partner b each a needs, result of a op b) for the one-step derivations."""
+    return [
+        ("sum", t - a, lambda x, y: x + y),
+        ("difference", a - t, lambda x, y: x - y),
+        ("difference", a + t, lambda x, y: y - x),
+        ("product", t / a, lambda x, y: x * y),
+        ("ratio", a / t, lambda x, y: x / y),
+        ("ratio", a * t, lambda x, y: y / x),
+        ("percent", a * 100 / t, lambda x, y: x / y * 100),
+        ("percent change", a * (1 + t / 100), lambda x, y: (y - x) / x * 100),
+    ]

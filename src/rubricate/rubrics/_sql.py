@@ -23,13 +23,27 @@ def normalise_table(name: str) -> str:
     return name.strip().rsplit(".", 1)[-1].strip("`\"[]").lower()
 
 
+_SIMPLE = re.compile(r"\b(?:from|join)\s+([A-Za-z_][\w$]*)\b(?!\s*[.,(])", re.IGNORECASE)
+_FUNCTIONS = ("extract", "trim", "substring", "overlay", "position")
+_CLAUSE_HINTS = (",", "\"", "`", "[", ".")
+
+
 @lru_cache(maxsize=8192)
 def tables_in(sql: str) -> frozenset[str]:
     """Lower-cased names of the tables `sql` reads (empty when it names none)."""
-    ctes = {normalise_table(m.group(1)) for m in _CTE.finditer(sql)}
+    low = sql.lower()
+    if "from" not in low and "join" not in low:
+        return frozenset()
+    clause = low[low.find("from"):]
+    check_functions = any(f in low for f in _FUNCTIONS)
+    if not check_functions and "with" not in low and not any(h in clause for h in _CLAUSE_HINTS):
+        # plain names only: one cheap pattern is enough
+        return frozenset(n.lower() for n in _SIMPLE.findall(sql) if n.lower() not in _KEYWORDS)
+    ctes = {normalise_table(m.group(1)) for m in _CTE.finditer(sql)} if "with" in low else set()
     found: set[str] = set()
     for m in _FROM_JOIN.finditer(sql):
-        if m.group(1).lower() == "from" and _FUNC_FROM.search(sql, max(0, m.start() - 200), m.start()):
+        if check_functions and m.group(1).lower() == "from" and \
+                _FUNC_FROM.search(sql, max(0, m.start() - 200), m.start()):
             continue
         for part in m.group(2).split(","):
             token = part.strip().split()[0] if part.strip() else ""

@@ -2,7 +2,8 @@
 
 Readers build these once; checks, judges and rewards never see a provider's shape. They are
 msgspec Structs (typed, immutable by convention, ~10x cheaper to build than pydantic models),
-because the scorer builds millions of them.
+because the scorer builds millions of them. They are not tracked by the cyclic garbage collector
+(`gc=False`): they never form reference cycles, and tracking them costs the hot path ~10%.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import msgspec
 Role = Literal["system", "user", "assistant", "tool"]
 
 
-class Source(msgspec.Struct, frozen=True, omit_defaults=True):
+class Source(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """Where a record came from: file path, 1-based line (JSONL) or 0-based index (JSON array)."""
 
     path: str
@@ -29,7 +30,7 @@ class Source(msgspec.Struct, frozen=True, omit_defaults=True):
         return self.path
 
 
-class ToolCall(msgspec.Struct, omit_defaults=True):
+class ToolCall(msgspec.Struct, omit_defaults=True, gc=False):
     """One tool call an assistant step made.
 
     `arguments` is the parsed JSON object (None when the raw text is not a JSON object);
@@ -45,7 +46,7 @@ class ToolCall(msgspec.Struct, omit_defaults=True):
     result_step: int | None = None
 
 
-class Step(msgspec.Struct, omit_defaults=True):
+class Step(msgspec.Struct, omit_defaults=True, gc=False):
     """One numbered message of an episode. `index` is the citation unit everywhere.
 
     Assistant steps carry `tool_calls`; tool steps carry `call_id`, `tool_name`, `is_error`
@@ -63,7 +64,7 @@ class Step(msgspec.Struct, omit_defaults=True):
     name: str | None = None
 
 
-class Episode(msgspec.Struct, omit_defaults=True):
+class Episode(msgspec.Struct, omit_defaults=True, gc=False):
     """One agent run: numbered steps plus what is known about its task and outcome.
 
     `id` is unique within a load (the record's own id when it has one, else its source);
@@ -107,7 +108,7 @@ class Episode(msgspec.Struct, omit_defaults=True):
         return data
 
 
-class LoadIssue(msgspec.Struct, frozen=True, omit_defaults=True):
+class LoadIssue(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """A record or file that could not be turned into an episode: where, and why."""
 
     path: str

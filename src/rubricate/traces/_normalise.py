@@ -106,15 +106,18 @@ class StepBuilder:
         self._pending: list[tuple[int, ToolCall]] = []
 
     def message(self, role: Role, content: str = "", name: str | None = None) -> Step:
-        step = Step(index=len(self.steps), role=role, content=content, name=name)
+        step = Step(len(self.steps), role, content, name=name)
         self.steps.append(step)
         return step
 
     def assistant(self, content: str, calls: list[ToolCall]) -> Step:
-        step = Step(index=len(self.steps), role="assistant", content=content, tool_calls=calls)
+        index = len(self.steps)
+        step = Step(index, "assistant", content, calls)
         self.steps.append(step)
         if calls:
-            self._pending.extend((step.index, c) for c in calls)
+            pending = self._pending
+            for c in calls:
+                pending.append((index, c))
         return step
 
     def tool_result(
@@ -134,10 +137,7 @@ class StepBuilder:
             tool_name = tool_name or call.name
         if is_error is None:
             is_error = looks_like_error(content)
-        step = Step(
-            index=index, role="tool", content=content, call_id=call_id, tool_name=tool_name,
-            is_error=is_error, call_step=call_step,
-        )
+        step = Step(index, "tool", content, [], call_id, tool_name, is_error, call_step)
         self.steps.append(step)
         return step
 

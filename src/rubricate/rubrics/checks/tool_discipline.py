@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import Number, NumberPool, close, numbers
+from .._numbers import Number, NumberPool, candidate_values, close, numbers
 from .._sql import tables_in
 
 
@@ -36,12 +36,16 @@ def _names(tools: frozenset[str]) -> str:
 @check(behavior="discovery", params=ROLES)
 def discovers_tables(ctx: CheckContext) -> Outcome:
     """A discovery tool (list tables, search) is called before the first query and before the answer."""
-    calls = list(ctx.calls())
+    calls = ctx.facts.calls
     if not calls:
         return failed("no tool was called")
     discovery, query = ctx.tools("discovery"), ctx.tools("query")
-    first_discovery = next((i for i, c in calls if c.name.lower() in discovery), None)
-    first_query = next((i for i, c in calls if c.name.lower() in query), None)
+    first_discovery = first_query = None
+    for index, _, name in calls:
+        if first_discovery is None and name in discovery:
+            first_discovery = index
+        if first_query is None and name in query:
+            first_query = index
     if first_discovery is None:
         where = (first_query,) if first_query is not None else ()
         return failed(f"no discovery tool ({_names(discovery)}) was called", *where)
@@ -55,22 +59,23 @@ def discovers_tables(ctx: CheckContext) -> Outcome:
     return passed(f"discovery at step {first_discovery} precedes the first query and the answer", first_discovery)
 
 
-def _entities(ctx: CheckContext, args: dict[str, Any] | None, *, sql: bool) -> set[str]:
-    """Tables (or other entities) a call names: FROM/JOIN of its SQL and its entity arguments."""
-    if not args:
-        return set()
+def _entities(args: dict[str, Any] | None, entity_args: tuple[str, ...], sep: str,
+              sql_args: tuple[str, ...]) -> set[str]:
+    """Tables (or other entities) a call names: its entity arguments and the FROM/JOIN of its SQL."""
     found: set[str] = set()
-    sep = ctx.params.get("entity_separator") or ""
-    for key in ctx.params.get("entity_args", ()):
+    if not args:
+        return found
+    for key in entity_args:
         value = args.get(key)
+        if value is None:
+            continue
         for v in value if isinstance(value, list) else (value,):
             if isinstance(v, str) and v.strip():
                 found.add((v.split(sep, 1)[0] if sep else v).strip().lower())
-    if sql:
-        for key in ctx.params.get("sql_args", ()):
-            value = args.get(key)
-            if isinstance(value, str):
-                found |= tables_in(value)
+    for key in sql_args:
+        value = args.get(key)
+        if isinstance(value, str):
+            found |= tables_in(value)
     return found
 
 
@@ -81,14 +86,21 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
     any_inspection: int | None = None
     first_query: dict[str, int] = {}
     schema, query = ctx.tools("schema"), ctx.tools("query")
-    for index, call in ctx.calls():
-        name = call.name.lower()
-        if name in schema and ctx.succeeded(call):
-            any_inspection = index if any_inspection is None else any_inspection
-            for entity in _entities(ctx, call.arguments, sql=False):
+    params = ctx.params
+    entity_args = tuple(params.get("entity_args", ()))
+    sql_args = tuple(params.get("sql_args", ()))
+    sep = params.get("entity_separator") or ""
+    steps = ctx.episode.steps
+    for index, call, name in ctx.facts.calls:
+        if name in schema:
+            if call.result_step is None or steps[call.result_step].is_error:
+                continue
+            if any_inspection is None:
+                any_inspection = index
+            for entity in _entities(call.arguments, entity_args, sep, ()):
                 inspected.setdefault(entity, index)
         elif name in query:
-            for entity in _entities(ctx, call.arguments, sql=True):
+            for entity in _entities(call.arguments, entity_args, sep, sql_args):
                 first_query.setdefault(entity, index)
     if not first_query:
         answer = ctx.answer
@@ -101,7 +113,7 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
         shown = ", ".join(f"{e} (step {s})" for e, s in missing[:5])
         return failed(f"queried without inspecting the schema first: {shown}", *(s for _, s in missing))
     return passed(f"all {len(first_query)} queried tables were inspected first",
-                  *inspected.values(), *first_query.values())
+                  *(inspected[e] for e in first_query), *first_query.values())
 
 
 def _argument_key(args: dict[str, Any] | None, raw: str) -> bytes | str:
@@ -114,8 +126,9 @@ def _argument_key(args: dict[str, Any] | None, raw: str) -> bytes | str:
 def recovers_from_errors(ctx: CheckContext) -> Outcome:
     """Every failed tool call is followed, before the answer, by a successful call of the same tool
     with changed arguments."""
-    calls = list(ctx.calls())
-    failures = [(i, c) for i, c in calls if (r := ctx.episode.result_of(c)) is not None and r.is_error]
+    steps = ctx.episode.steps
+    calls = ctx.calls()
+    failures = [(i, c) for i, c in calls if c.result_step is not None and steps[c.result_step].is_error]
     if not failures:
         return not_applicable("no tool call returned an error")
     answer = ctx.answer
@@ -197,8 +210,7 @@ def grounded_answer(ctx: CheckContext) -> Outcome:
         source = _literal_source(target, outputs)
         if source is None:
             if pool is None:
-                pool = NumberPool([(n_val, i) for i, text in outputs for num in numbers(text)
-                                   for n_val in num.candidates()])
+                pool = NumberPool([(value, i) for i, text in outputs for value in candidate_values(text)])
             source = _pool_source(target, pool)
         if source is None:
             missing.append(target.text)

@@ -17,22 +17,24 @@ def add_chat_messages(builder: StepBuilder, messages: Any) -> None:
     """Append OpenAI-style chat messages (dicts with role/content/tool_calls) to `builder`."""
     if not isinstance(messages, list):
         raise ValueError(f"messages must be a list, got a JSON {type(messages).__name__}")
+    roles = _ROLES
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict):
+        if type(msg) is not dict:
             raise ValueError(f"message {i} is a JSON {type(msg).__name__}, not an object")
-        role = _ROLES.get(msg.get("role"))  # type: ignore[arg-type]
+        role = roles.get(msg.get("role"))  # type: ignore[arg-type]
         if role is None:
             raise ValueError(f"message {i} has unknown role {msg.get('role')!r}")
-        content = text_of(msg.get("content"))
+        content = msg.get("content")
+        if type(content) is not str:
+            content = text_of(content)
         if role == "assistant":
-            builder.assistant(content, _calls(msg, i))
+            builder.assistant(content, _calls(msg, i) if msg.get("tool_calls") or "function_call" in msg else [])
         elif role == "tool":
             err = msg.get("is_error")
-            builder.tool_result(content, call_id=msg.get("tool_call_id") or None,
-                                tool_name=msg.get("name") or None,
-                                is_error=err if isinstance(err, bool) else None)
+            builder.tool_result(content, msg.get("tool_call_id") or None, msg.get("name") or None,
+                                err if isinstance(err, bool) else None)
         else:
-            builder.message(role, content, name=msg.get("name") or None)  # type: ignore[arg-type]
+            builder.message(role, content, msg.get("name") or None)  # type: ignore[arg-type]
 
 
 def _calls(msg: dict[str, Any], i: int) -> list[ToolCall]:

@@ -1,0 +1,149 @@
+"""score_run with worker processes: the same run as one process (many files, and one JSONL file cut
+into byte ranges), strict mode across workers, and a check that raises inside a worker.
+
+The corpora are just big enough (> 8 MB) that score_run really starts two workers.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rubricate.analyzer import open_run, score_run
+from rubricate.errors import LoadIssueError
+from rubricate.rubrics import isolated_registry, load_checks_file, load_rubric
+
+CHUNK = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def rubric():
+    return load_rubric("tool-discipline")
+
+
+@pytest.fixture(scope="module")
+def big_jsonl(tmp_path_factory: pytest.TempPathFactory, corpus) -> tuple[Path, list[tuple[int, str]]]:
+    path = tmp_path_factory.mktemp("big") / "episodes.jsonl"
+    bad = corpus.write_jsonl(path, range(900), pad=11000, bad_every=97)
+    assert path.stat().st_size > 9 << 20
+    return path, bad
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
+    root = tmp_path_factory.mktemp("many")
+    corpus.write_files(root, range(400), pad=26000)
+    assert sum(p.stat().st_size for p in root.rglob("*.json")) > 9 << 20
+    return root
+
+
+def _same_runs(one: str, two: str) -> None:
+    a, b = open_run(one), open_run(two)
+    assert a.info["timings"]["workers"] == 1
+    assert b.info["timings"]["workers"] == 2, "the corpus is too small to start two workers"
+    assert a.episodes().equals(b.episodes())
+    assert a.verdicts().equals(b.verdicts())
+    assert a.issues() == b.issues()
+    assert a.info["counts"] == b.info["counts"]
+    assert a.summary().equals(b.summary())
+    assert not [e for e in os.listdir(two) if e.startswith(".parts-")]
+
+
+def test_two_workers_on_many_files(many_files: Path, rubric, tmp_path: Path) -> None:
+    one = score_run(many_files, rubric, tmp_path / "one", workers=1)
+    two = score_run(many_files, rubric, tmp_path / "two", workers=2)
+    _same_runs(one.path, two.path)
+    episodes = open_run(two.path).episodes()
+    assert episodes["episode_id"].to_list() == [f"ep-{i:06d}" for i in range(400)]
+    assert two.info["counts"]["files"] == 400
+
+
+def test_two_workers_on_one_jsonl_cut_into_byte_ranges(big_jsonl, rubric, tmp_path: Path) -> None:
+    path, bad = big_jsonl
+    one = score_run(path, rubric, tmp_path / "one", workers=1, chunk_bytes=CHUNK)
+    two = score_run(path, rubric, tmp_path / "two", workers=2, chunk_bytes=CHUNK)
+    _same_runs(one.path, two.path)
+    run = open_run(two.path)
+    episodes = run.episodes()
+    assert episodes["episode_id"].to_list() == [f"ep-{i:06d}" for i in range(900)]
+    # line numbers survive the byte ranges: good lines are every line that is not a bad one
+    bad_lines = {line for line, _ in bad}
+    total_lines = 900 + len(bad)
+    assert episodes["source_line"].to_list() == [n for n in range(1, total_lines + 1) if n not in bad_lines]
+    assert [(i.line, reason in i.reason) for i, (_, reason) in zip(run.issues(), bad)] == \
+        [(line, True) for line, _ in bad]
+    assert two.issues == len(bad)
+
+
+def test_strict_stops_across_workers(big_jsonl, rubric, tmp_path: Path) -> None:
+    path, bad = big_jsonl
+    out = tmp_path / "run"
+    with pytest.raises(LoadIssueError) as info:
+        score_run(path, rubric, out, workers=2, strict=True, chunk_bytes=CHUNK)
+    assert info.value.line in {line for line, _ in bad}
+    assert not (out / "run.json").exists()
+
+
+RAISING_CHECKS = """
+from rubricate import check
+
+
+@check(behavior="robustness")
+def explodes_on_every_third(ctx):
+    \"\"\"Raises on every third episode (by number), passes or fails on the others.\"\"\"
+    n = int(ctx.episode.id.rsplit("-", 1)[1])
+    if n % 3 == 0:
+        raise RuntimeError(f"boom on {ctx.episode.id}")
+    return n % 3 == 1
+"""
+
+RAISING_RUBRIC = """
+id = "explosive"
+version = "0.1.0"
+description = "A built-in item beside a check that raises."
+
+[params]
+discovery_tools = ["get_table_names"]
+query_tools = ["sql_query"]
+
+[[items]]
+id = "discovers_tables"
+
+[[items]]
+id = "explodes"
+check = "explodes_on_every_third"
+"""
+
+
+def test_check_raising_in_a_worker_gives_error_verdicts(big_jsonl, tmp_path: Path) -> None:
+    path, _ = big_jsonl
+    checks = tmp_path / "my_checks.py"
+    checks.write_text(textwrap.dedent(RAISING_CHECKS))
+    rubric_file = tmp_path / "explosive.toml"
+    rubric_file.write_text(RAISING_RUBRIC)
+    with isolated_registry():
+        load_checks_file(checks)
+        rubric = load_rubric(rubric_file)
+        result = score_run(path, rubric, tmp_path / "run", workers=2, checks_files=[str(checks)],
+                           chunk_bytes=CHUNK)
+    run = open_run(result.path)
+    assert run.info["timings"]["workers"] == 2
+    verdicts = run.verdicts().filter(pl.col("item") == "explodes")
+    assert verdicts.height == 900
+    expected = {0: "error", 1: "pass", 2: "fail"}
+    for row in verdicts.iter_rows(named=True):
+        n = int(row["episode_id"].rsplit("-", 1)[1])
+        assert row["verdict"] == expected[n % 3], row
+        if n % 3 == 0:
+            assert row["score"] is None
+            assert "RuntimeError" in row["reason"] and row["episode_id"] in row["reason"]
+    assert run.info["counts"]["verdicts"]["error"] == 300
+    summary = run.summary().filter(pl.col("item") == "explodes").row(0, named=True)
+    assert (summary["pass"], summary["fail"], summary["error"]) == (300, 300, 300)
+    assert summary["pass_rate"] == pytest.approx(0.5)
+    # the built-in item beside it is unaffected
+    assert run.verdicts().filter(pl.col("item") == "discovers_tables")["verdict"].is_in(["pass", "fail"]).all()
