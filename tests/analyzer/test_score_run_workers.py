@@ -28,8 +28,8 @@ def rubric():
 @pytest.fixture(scope="module")
 def big_jsonl(tmp_path_factory: pytest.TempPathFactory, corpus) -> tuple[Path, list[tuple[int, str]]]:
     path = tmp_path_factory.mktemp("big") / "episodes.jsonl"
-    bad = corpus.write_jsonl(path, range(900), pad=11000, bad_every=97)
-    assert path.stat().st_size > 9 << 20
+    bad = corpus.write_jsonl(path, range(900), pad=12000, bad_every=97)
+    assert path.stat().st_size > 17 << 19  # 8.5 MiB: two workers need 8 MiB
     return path, bad
 
 
@@ -37,7 +37,7 @@ def big_jsonl(tmp_path_factory: pytest.TempPathFactory, corpus) -> tuple[Path, l
 def many_files(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
     root = tmp_path_factory.mktemp("many")
     corpus.write_files(root, range(400), pad=26000)
-    assert sum(p.stat().st_size for p in root.rglob("*.json")) > 9 << 20
+    assert sum(p.stat().st_size for p in root.rglob("*.json")) > 17 << 19
     return root
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import msgspec
-import polars as pl
 
 from ..errors import RunError
 from ..traces import LoadIssue
 from ._store import EPISODES_FILE, ISSUES_FILE, RUN_FILE, RUN_FORMAT, VERDICTS_FILE
+
+if TYPE_CHECKING:  # polars and duckdb load on first use: scoring workers never need them
+    import duckdb
+    import polars as pl
 
 
 class Run:
@@ -41,9 +43,13 @@ class Run:
         return [i["id"] for i in self.info["rubric"]["items"]]
 
     def verdicts(self) -> pl.DataFrame:
+        import polars as pl
+
         return pl.read_parquet(self.file(VERDICTS_FILE))
 
     def episodes(self) -> pl.DataFrame:
+        import polars as pl
+
         return pl.read_parquet(self.file(EPISODES_FILE))
 
     def issues(self, limit: int | None = None) -> list[LoadIssue]:
@@ -58,6 +64,8 @@ class Run:
 
     @cached_property
     def _db(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
         con = duckdb.connect()
         con.execute(f"CREATE VIEW verdicts AS SELECT * FROM read_parquet('{_quote(self.file(VERDICTS_FILE))}')")
         con.execute(f"CREATE VIEW episodes AS SELECT * FROM read_parquet('{_quote(self.file(EPISODES_FILE))}')")
@@ -67,15 +75,23 @@ class Run:
         """Run DuckDB SQL over the views `verdicts` and `episodes`."""
         return self._db.sql(query).pl()
 
-    def summary(self) -> pl.DataFrame:
-        """Per item: pass / fail / na / error counts and the pass rate (na and error left out of it)."""
-        frame = self.sql("""
-            SELECT item, any_value(behavior) AS behavior,
+    def summary(self, by: str | None = None) -> pl.DataFrame:
+        """Per item (and per cohort when `by` names an episode metadata key, e.g. "model"): pass / fail
+        / na / error counts and the pass rate. na and error are left out of the rate's denominator."""
+        import polars as pl
+
+        cohort, source = "", "verdicts"
+        if by:
+            path = _quote('$."' + by.replace('"', '\\"') + '"')
+            cohort = f", coalesce(json_extract_string(e.metadata, '{path}'), '(none)') AS cohort"
+            source = "verdicts v JOIN episodes e USING (episode_id)"
+        frame = self.sql(f"""
+            SELECT item{cohort}, any_value(behavior) AS behavior,
                    count(*) FILTER (verdict = 'pass')  AS pass,
                    count(*) FILTER (verdict = 'fail')  AS fail,
                    count(*) FILTER (verdict = 'na')    AS na,
                    count(*) FILTER (verdict = 'error') AS error
-            FROM verdicts GROUP BY item
+            FROM {source} GROUP BY ALL
         """)
         order = {item: k for k, item in enumerate(self.item_order)}
         return (
@@ -84,7 +100,7 @@ class Run:
                 .then(pl.col("pass") / (pl.col("pass") + pl.col("fail"))).otherwise(None),
                 _order=pl.col("item").replace_strict(order, default=len(order), return_dtype=pl.Int64),
             )
-            .sort("_order", "item")
+            .sort(["_order", "item", *(["cohort"] if by else [])])
             .drop("_order")
         )
 

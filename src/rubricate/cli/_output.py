@@ -28,6 +28,22 @@ def summary_table(frame: pl.DataFrame, title: str) -> Table:
     return table
 
 
+def cohort_table(frame: pl.DataFrame, title: str) -> Table:
+    """Items as rows, cohorts as columns: pass rate and (pass + fail) count in each cell."""
+    cohorts = sorted(frame["cohort"].unique().to_list())
+    table = Table(title=title, title_justify="left")
+    table.add_column("item")
+    for c in cohorts:
+        table.add_column(c, justify="right")
+    cells: dict[str, dict[str, str]] = {}
+    for row in frame.iter_rows(named=True):
+        n = row["pass"] + row["fail"]
+        cells.setdefault(row["item"], {})[row["cohort"]] = f"{rate(row['pass_rate'])} ({n})"
+    for item, by_cohort in cells.items():
+        table.add_row(item, *(by_cohort.get(c, "-") for c in cohorts))
+    return table
+
+
 def wants_progress(disabled: bool) -> bool:
     return not disabled and sys.stderr.isatty()
 

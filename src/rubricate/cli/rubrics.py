@@ -40,7 +40,7 @@ def show_command(rubric_ref: str, checks_files: tuple[str, ...], as_json: bool) 
         console.print(rubric.description, markup=False)
     for item in rubric.items:
         what = item.check.name if item.check else "judge"
-        console.print(f"- [bold]{item.id}[/] [{item.behavior}] weight {item.weight:g}, {item.kind} {what}")
+        console.print(f"- [bold]{item.id}[/] \\[{item.behavior}] weight {item.weight:g}, {item.kind} {what}")
         console.print(f"  {item.description}", markup=False)
 
 
@@ -54,5 +54,5 @@ def schema_command() -> None:
 def checks_command() -> None:
     """List the registered checks (built-in, entry points)."""
     for name, chk in registered_checks().items():
-        console.print(f"[bold]{name}[/] [{chk.behavior}]: ", end="")
+        console.print(f"[bold]{name}[/] \\[{chk.behavior}]: ", end="")
         console.print(chk.description, markup=False)

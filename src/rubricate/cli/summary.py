@@ -6,16 +6,18 @@ import click
 
 from ..analyzer import Run, open_run
 from ._app import app
-from ._output import console, json_out, plural, summary_table
+from ._output import cohort_table, console, json_out, plural, summary_table
 
 
-def print_summary(run: Run, *, issues_shown: int = 10) -> None:
+def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) -> None:
     info = run.info
     counts = info["counts"]
     rubric = info["rubric"]
-    console.print(summary_table(run.summary(),
-                                f"{rubric['id']} {rubric['version']} ({rubric['hash']}) on "
-                                f"{plural(counts['episodes'], 'episode')}"))
+    title = f"{rubric['id']} {rubric['version']} ({rubric['hash']}) on {plural(counts['episodes'], 'episode')}"
+    if by:
+        console.print(cohort_table(run.summary(by=by), title + f", pass rate by {by}"))
+    else:
+        console.print(summary_table(run.summary(), title))
     if counts["issues"]:
         console.print(f"[bold]{plural(counts['issues'], 'load issue')}[/] (records that could not be read; "
                       f"all in {run.file('issues.jsonl')}):")
@@ -32,12 +34,14 @@ def print_summary(run: Run, *, issues_shown: int = 10) -> None:
 
 @app.command("summary")
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--by", default=None, metavar="KEY", help="Break pass rates down by an episode metadata key "
+              "(e.g. model, run, task).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def summary_command(run_dir: str, as_json: bool) -> None:
+def summary_command(run_dir: str, by: str | None, as_json: bool) -> None:
     """Per item: pass / fail / na / error counts and pass rates (na and error left out of rates)."""
     run = open_run(run_dir)
     if as_json:
-        json_out({"run": run.info, "items": run.summary().to_dicts(),
+        json_out({"run": run.info, "items": run.summary(by=by).to_dicts(),
                   "issues": [i for i in run.issues(limit=100)]})
         return
-    print_summary(run)
+    print_summary(run, by=by)

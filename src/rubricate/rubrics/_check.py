@@ -169,7 +169,8 @@ def check(behavior: str, *, name: str | None = None, description: str | None = N
         if _namespace:
             key = f"{_namespace}/{key}"
         existing = _CHECKS.get(key)
-        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+        if existing is not None and (existing.fn.__module__, existing.fn.__qualname__) != \
+                (fn.__module__, fn.__qualname__):
             raise CheckError(f"check '{key}' is registered twice ({existing.fn.__module__} and {fn.__module__})",
                              hint="rename one of them with @check(..., name='...')")
         doc = description or (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")

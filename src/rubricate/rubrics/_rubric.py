@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from pydantic import ValidationError
 
-from ..errors import RubricError
+from ..errors import RubricError, UnknownCheckError
 from ._check import Check, get_check
 from ._schema import ItemSpec, RubricSpec
 
@@ -97,7 +97,11 @@ def rubric_from_spec(spec: RubricSpec, *, path: str | None = None) -> Rubric:
     for i, s in enumerate(spec.items):
         check = None
         if s.kind == "check":
-            check = get_check(s.check or s.id, where=f"{where}: items[{i}].check")
+            try:
+                check = get_check(s.check or s.id, where=f"{where}: items[{i}].check")
+            except UnknownCheckError as exc:
+                exc.path, exc.location = path, f"items[{i}].check"
+                raise
         params = _resolve_params(check.params if check else {}, spec.params, s.params)
         items.append(Item(
             id=s.id, kind=s.kind, behavior=s.behavior or (check.behavior if check else "judgement"),
@@ -124,6 +128,8 @@ def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
         first = exc.errors()[0]
         loc = _location(tuple(first["loc"]))
         msg = first["msg"].removeprefix("Value error, ")
+        if not first["loc"] and msg.startswith("items[") and ": " in msg:  # a whole-file rule names its item
+            loc, msg = msg.split(": ", 1)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RubricError(f"{path}: {loc}: {msg}{more}", path=path, location=loc,
                           hint="`rubricate rubrics schema` prints the rubric file schema") from None

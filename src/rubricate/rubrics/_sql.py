@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_NAME = r"[`\"\[]?[\w$\-]+[`\"\]]?(?:\.[`\"\[]?[\w$\-]+[`\"\]]?)*"
+_PART = r"(?:`[^`]+`|\"[^\"]+\"|\[[^\]]+\]|[\w$\-]+)"  # a quoted name may hold spaces
+_NAME = rf"{_PART}(?:\.{_PART})*"
+_FIRST_NAME = re.compile(_NAME)
+_LAST_PART = re.compile(rf"{_PART}$")
 _ALIAS = (r"(?:\s+(?:as\s+)?(?!(?:join|on|where|group|order|limit|inner|left|right|full|outer|cross|natural|union|"
           r"having|using|window|except|intersect)\b)\w+)?")
 _FROM_JOIN = re.compile(rf"\b(from|join)\s+(?!\()({_NAME}{_ALIAS}(?:\s*,\s*{_NAME}{_ALIAS})*)", re.IGNORECASE)
@@ -20,7 +23,8 @@ _KEYWORDS = frozenset(("select", "where", "on", "using", "lateral", "unnest", "d
 
 
 def normalise_table(name: str) -> str:
-    return name.strip().rsplit(".", 1)[-1].strip("`\"[]").lower()
+    last = _LAST_PART.search(name.strip())
+    return (last.group(0) if last else name.strip().rsplit(".", 1)[-1]).strip("`\"[]").lower()
 
 
 _SIMPLE = re.compile(r"\b(?:from|join)\s+([A-Za-z_][\w$]*)\b(?!\s*[.,(])", re.IGNORECASE)
@@ -46,7 +50,8 @@ def tables_in(sql: str) -> frozenset[str]:
                 _FUNC_FROM.search(sql, max(0, m.start() - 200), m.start()):
             continue
         for part in m.group(2).split(","):
-            token = part.strip().split()[0] if part.strip() else ""
+            first = _FIRST_NAME.match(part.strip())
+            token = first.group(0) if first else ""
             name = normalise_table(token)
             if name and name not in ctes and name not in _KEYWORDS and not name[0].isdigit():
                 found.add(name)

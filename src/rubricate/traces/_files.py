@@ -46,12 +46,52 @@ def open_binary(path: str) -> IO[bytes]:
     if comp == "gz":
         return gzip.open(path, "rb")
     if comp == "zst":
+        return io.BufferedReader(_ZstdStream(path), buffer_size=1 << 20)
+    return open(path, "rb", buffering=1 << 20)
+
+
+class _ZstdStream(io.RawIOBase):
+    """Decompressed bytes of a .zst file (any number of frames) that raises EOFError when the file
+    ends inside a frame: zstandard's own stream_reader ends silently there, losing the rest."""
+
+    def __init__(self, path: str) -> None:
         import zstandard
 
-        raw = open(path, "rb")
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
-    return open(path, "rb", buffering=1 << 20)
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._file = open(path, "rb")
+        self._obj = self._new()
+        self._in_frame = False
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        while not self._out:
+            data = self._file.read(1 << 17)  # ~1 MiB decompressed: bounded memory
+            if not data:
+                if self._in_frame:
+                    raise EOFError("zstd file ends inside a frame (truncated)")
+                return 0
+            self._out = memoryview(self._feed(data))
+        n = min(len(buf), len(self._out))
+        buf[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _feed(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            self._in_frame = True
+            out.append(self._obj.decompress(data))
+            if not self._obj.eof:
+                break
+            data, self._obj, self._in_frame = self._obj.unused_data, self._new(), False
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def read_head(path: str, size: int = HEAD_BYTES) -> bytes:

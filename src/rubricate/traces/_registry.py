@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -20,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from ..errors import FormatError
-from ._files import Container, Span, container_of, iter_lines, read_document, read_head
+from ._files import HEAD_BYTES, Container, Span, container_of, iter_lines, open_binary, read_document, read_head
 from ._model import Episode, LoadIssue, Source
 
 _decode = msgspec.json.decode
@@ -111,7 +112,7 @@ class RecordFormat(TraceFormat):
                              line=source.line, index=source.index, format=self.name)
         try:
             return self.episode(value, source, raw)
-        except (NotAnEpisode, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        except (NotAnEpisode, ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
             reason = str(exc) if isinstance(exc, NotAnEpisode) else f"{type(exc).__name__}: {exc}"
             return LoadIssue(source.path, f"not a {self.name} episode: {reason}",
                              line=source.line, index=source.index, format=self.name)
@@ -151,6 +152,18 @@ def _load_plugins() -> None:
         ep.load()
 
 
+@contextmanager
+def isolated_formats() -> Iterator[None]:
+    """For tests: formats registered inside the block are forgotten when it ends."""
+    _load_plugins()
+    saved = dict(_FORMATS)
+    try:
+        yield
+    finally:
+        _FORMATS.clear()
+        _FORMATS.update(saved)
+
+
 def formats() -> dict[str, TraceFormat]:
     """Every registered format by name, highest priority first."""
     _load_plugins()
@@ -175,8 +188,11 @@ def sample_of(path: str) -> Sample:
     container = container_of(path, head)
     record: Any = None
     if container == "jsonl":
-        for line in head.split(b"\n")[:20]:
+        lines = head.split(b"\n")
+        for i, line in enumerate(lines[:20]):
             if line.strip():
+                if i == len(lines) - 1 and len(head) >= HEAD_BYTES:  # the first record runs past the head
+                    line = _first_line(path)
                 try:
                     record = _decode(line)
                 except msgspec.DecodeError:
@@ -189,6 +205,15 @@ def sample_of(path: str) -> Sample:
             doc = None
         record = doc[0] if isinstance(doc, list) and doc else doc
     return Sample(path=path, head=head, container=container, record=record)
+
+
+def _first_line(path: str, limit: int = 64 << 20) -> bytes:
+    """The first non-blank line of a JSONL file, whole (up to `limit` bytes)."""
+    with open_binary(path) as f:
+        while line := f.readline(limit):
+            if line.strip():
+                return line
+    return b""
 
 
 @dataclass(frozen=True, slots=True)

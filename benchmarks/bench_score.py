@@ -1,0 +1,87 @@
+"""Scoring throughput against the parse floor, measured in the same run.
+
+    python benchmarks/bench_score.py [--sizes 10000,200000] [--shared ../shared] [--out benchmarks/out]
+
+For each corpus size: generate a synthetic OpenAI-chat JSONL corpus with shared/bench/gen_corpus.py
+(~10 KB episodes, 12% tool errors), measure the parse floor P with shared/bench/floor.py (msgspec
+decoding each line into typed structs), then time `rubricate score --rubric tool-discipline` end to
+end (process start, reading, scoring, Parquet writes, run.json) with 1 and 2 workers. Prints a
+Markdown table and writes it as JSON beside the corpora. Measures; never asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run(cmd: list[str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t0, done.stdout
+
+
+def corpus(shared: str, out: str, n: int) -> str:
+    path = os.path.join(out, f"corpus-{n}.jsonl")
+    if not os.path.exists(path):
+        tmp = path + ".tmp"
+        run([sys.executable, os.path.join(shared, "bench", "gen_corpus.py"), "jsonl", "0", str(n), tmp])
+        os.replace(tmp, path)
+    return path
+
+
+def floor(shared: str, path: str) -> dict[str, float]:
+    _, out = run([sys.executable, os.path.join(shared, "bench", "floor.py"), path])
+    return json.loads(out)
+
+
+def score(path: str, out: str, workers: int) -> dict[str, float]:
+    run_dir = os.path.join(out, f"run-{os.path.basename(path)}-{workers}w")
+    wall, _ = run([sys.executable, "-m", "rubricate", "score", path, "--rubric", "tool-discipline", "--out", run_dir,
+                   "--workers", str(workers), "--no-progress", "--quiet"])
+    with open(os.path.join(run_dir, "run.json")) as f:
+        info = json.load(f)
+    size = os.path.getsize(path)
+    return {"wall_s": round(wall, 2), "MBps": round(size / wall / 1e6, 1),
+            "episodes_per_s": round(info["counts"]["episodes"] / wall),
+            "workers_used": info["timings"]["workers"],
+            "peak_rss_mb_per_worker": info["timings"]["peak_rss_mb_per_worker"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,200000")
+    parser.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
+    parser.add_argument("--out", default=os.path.join(HERE, "out"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        path = corpus(args.shared, args.out, n)
+        p = floor(args.shared, path)
+        one = score(path, args.out, 1)
+        two = score(path, args.out, 2)
+        rows.append({"episodes": n, "MB": round(os.path.getsize(path) / 1e6, 1), "floor_MBps": p["floor_MBps"],
+                     "one_worker": one, "two_workers": two,
+                     "ratio_1w_to_floor": round(one["MBps"] / p["floor_MBps"], 3),
+                     "speedup_2w": round(two["MBps"] / one["MBps"], 2)})
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    with open(os.path.join(args.out, "bench_score.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | peak RSS per worker (MB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['episodes']:,} | {r['MB']:,} | {r['floor_MBps']} | {r['one_worker']['MBps']} | "
+              f"{r['ratio_1w_to_floor']} | {r['two_workers']['MBps']} | {r['speedup_2w']} | "
+              f"1w: {r['one_worker']['peak_rss_mb_per_worker']}, 2w: {r['two_workers']['peak_rss_mb_per_worker']} |")
+
+
+if __name__ == "__main__":
+    main()

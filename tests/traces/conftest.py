@@ -1,0 +1,31 @@
+"""Shared paths for the traces tests: one real fixture file per registered format, and the corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+FIXTURES = TESTS / "fixtures"
+# ../shared/corpora beside the checkout (DESIGN.md); RUBRICATE_CORPORA points elsewhere.
+CORPORA = Path(os.environ.get("RUBRICATE_CORPORA", TESTS.parents[1] / "shared" / "corpora"))
+
+VERIFIERS_DIR = FIXTURES / "verifiers-results"
+VERIFIERS_RUN = VERIFIERS_DIR / "wiki-search--gpt-4.1-nano" / "8d8aecd4"
+VERIFIERS_OLD_RUN = VERIFIERS_DIR / "wiki-search--gpt-4.1-nano" / "50fa4920"
+
+# The main fixture of every registered format (the contract tests require one per format).
+FORMAT_FIXTURES: dict[str, Path] = {
+    "verifiers-results": VERIFIERS_RUN / "results.jsonl",
+    "openai-responses": FIXTURES / "openai-responses" / "nemo-gym-rollouts.jsonl",
+    "openai-chat": FIXTURES / "openai-chat" / "tau-bench-gpt-4o-airline.jsonl",
+    "anthropic-messages": FIXTURES / "anthropic-messages" / "messages.jsonl",
+}
+DAMAGED = FIXTURES / "damaged" / "chat-damaged.jsonl"
+
+
+@pytest.fixture(scope="session")
+def format_fixtures() -> dict[str, Path]:
+    return dict(FORMAT_FIXTURES)
