@@ -64,13 +64,13 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str, str | None]:
 
 # Tool results in text-only formats carry no error flag; these are the shapes errors take.
 _ERROR_START = re.compile(
-    r"\s*(?:error\b|\w*(?:error|exception)\s*:|exception\b|invalid\b|failed\b|failure\b|"
+    r"\s*(?:error\b|[\w.]*(?:error|exception)\s*:|exception\b|invalid\b|failed\b|failure\b|"
     r"could not\b|cannot\b|unable to\b|permission denied|no such\b|unknown (?:tool|function|table|column)\b|"
     r"[\w' -]{0,40}\bnot found\b)",
     re.IGNORECASE,
 )
 _ERROR_KEY = re.compile(
-    r"""['"]error['"]\s*:\s*(?!None\b|null\b|False\b|false\b|""|''|\[\]|\{\})""",
+    r"""['"]error['"]\s*:(?!\s*(?:None\b|null\b|False\b|false\b|""|''|\[\]|\{\}))""",
 )
 
 

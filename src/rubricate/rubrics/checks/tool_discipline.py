@@ -36,10 +36,12 @@ def _names(tools: frozenset[str]) -> str:
 @check(behavior="discovery", params=ROLES)
 def discovers_tables(ctx: CheckContext) -> Outcome:
     """A discovery tool (list tables, search) is called before the first query and before the answer."""
+    discovery, query = ctx.tools("discovery"), ctx.tools("query")
+    if not discovery:
+        return not_applicable("the rubric names no discovery tools (parameter discovery_tools)")
     calls = ctx.facts.calls
     if not calls:
         return failed("no tool was called")
-    discovery, query = ctx.tools("discovery"), ctx.tools("query")
     first_discovery = first_query = None
     for index, _, name in calls:
         if first_discovery is None and name in discovery:
@@ -87,6 +89,8 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
     first_query: dict[str, int] = {}
     any_query: int | None = None
     schema, query = ctx.tools("schema"), ctx.tools("query")
+    if not schema:
+        return not_applicable("the rubric names no schema tools (parameter schema_tools)")
     params = ctx.params
     entity_args = tuple(params.get("entity_args", ()))
     sql_args = tuple(params.get("sql_args", ()))

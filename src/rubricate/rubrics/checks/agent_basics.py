@@ -1,0 +1,33 @@
+"""Built-in checks for any tool-using agent: does it answer, and does it stay within its budget."""
+
+from __future__ import annotations
+
+from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
+
+BUDGET = {"max_tool_calls": 30, "max_steps": 100}
+
+
+@check(behavior="answering", params={"answer_tools": ()})
+def answers_question(ctx: CheckContext) -> Outcome:
+    """The episode ends with an answer: an answer-tool call or a final assistant text after the last
+    tool result."""
+    answer = ctx.answer
+    if answer is None or not answer.text.strip():
+        last = len(ctx.episode.steps) - 1
+        return failed("the episode ends without an answer", last)
+    return passed("the episode ends with an answer", answer.step)
+
+
+@check(behavior="efficiency", params=BUDGET)
+def stays_within_step_budget(ctx: CheckContext) -> Outcome:
+    """At most `max_tool_calls` tool calls and `max_steps` steps (parameters)."""
+    max_calls, max_steps = ctx.params.get("max_tool_calls"), ctx.params.get("max_steps")
+    if max_calls is None and max_steps is None:
+        return not_applicable("no budget configured (max_tool_calls, max_steps)")
+    calls = ctx.facts.calls
+    steps = len(ctx.episode.steps)
+    if max_calls is not None and len(calls) > max_calls:
+        return failed(f"{len(calls)} tool calls, over the budget of {max_calls}", calls[int(max_calls)][0])
+    if max_steps is not None and steps > max_steps:
+        return failed(f"{steps} steps, over the budget of {max_steps}", int(max_steps))
+    return passed(f"{len(calls)} tool calls and {steps} steps, within budget")

@@ -1,0 +1,129 @@
+"""The inspection commands: `traces detect|formats` and `rubrics list|show|schema|checks`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rubricate.cli import EXIT_OK, EXIT_USAGE, main
+from rubricate.rubrics import load_rubric, registered_checks
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACES = ROOT / "examples" / "wiki-search" / "traces"
+TOOL_DISCIPLINE = ["discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call",
+                   "grounded_answer", "answer_correct"]
+
+
+@pytest.fixture(autouse=True)
+def _no_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUBRICATE_NO_PLUGINS", "1")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# 10. traces
+
+def test_detect_wiki_search_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "traces", "detect", str(TRACES))
+    assert code == EXIT_OK, err
+    lines = [line for line in out.splitlines() if line.strip()]
+    results = sorted(TRACES.glob("*/*/results.jsonl"))
+    assert len(results) == 4
+    for path in results:
+        line = next(line for line in lines if str(path) in line)
+        assert line.startswith("ok ") and "verifiers-results" in line
+    assert "metadata.json" not in out, "companion files are not trace files"
+    assert "LICENSE" not in out
+    assert lines[-1] == "4 files, 4 readable, 0 not"
+
+
+def test_detect_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "traces", "detect", str(TRACES), "--json")
+    assert code == EXIT_OK
+    found = json.loads(out)
+    assert len(found) == 4
+    assert {d["format"] for d in found} == {"verifiers-results"}
+    assert all(d["path"].endswith("results.jsonl") and d["reason"] for d in found)
+    assert all("verifiers-results" in d["claimed_by"] for d in found)
+
+
+def test_detect_file_no_format_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"foo": 1, "bar": [2]}\n{"foo": 3}\n')
+    code, out, err = _run(capsys, "traces", "detect", str(odd), str(TRACES / "wiki-search--gpt-4.1"))
+    assert code == EXIT_OK, err
+    line = next(line for line in out.splitlines() if "odd.jsonl" in line)
+    assert line.startswith("no ")
+    assert "no format recognises it" in line and "foo" in line
+    assert "2 files, 1 readable, 1 not" in out
+    code, out, _ = _run(capsys, "traces", "detect", str(odd), "--json")
+    [found] = json.loads(out)
+    assert found["format"] is None and found["claimed_by"] == [] and "no format" in found["reason"]
+
+
+def test_detect_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "traces", "detect", str(tmp_path / "missing.jsonl"))
+    assert code == EXIT_USAGE and "does not exist" in err
+
+
+def test_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "traces", "formats")
+    assert code == EXIT_OK
+    names = [line.split(" (priority")[0] for line in out.splitlines() if "(priority" in line]
+    assert {"openai-chat", "openai-responses", "anthropic-messages", "verifiers-results"} <= set(names)
+    assert names[0] == "verifiers-results" and names[-1] == "openai-chat", "highest priority first"
+    assert "openai-chat (priority 0): " in out
+
+
+# 10. rubrics
+
+def test_rubrics_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "rubrics", "list")
+    assert code == EXIT_OK
+    assert out.startswith("tool-discipline: ")
+    assert "Tool discipline" in out
+
+
+def test_rubrics_show(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "rubrics", "show", "tool-discipline")
+    assert code == EXIT_OK
+    rubric = load_rubric("tool-discipline")
+    assert out.startswith(f"tool-discipline {rubric.version} ({rubric.hash})")
+    items = [line[2:].split(" ")[0] for line in out.splitlines() if line.startswith("- ")]
+    assert items == TOOL_DISCIPLINE
+    assert "- discovers_tables [discovery] weight 1, check discovers_tables" in out
+    assert "- answer_correct [correctness] weight 2, check answer_correct" in out
+
+
+def test_rubrics_show_json_and_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "rubrics", "show", "tool-discipline", "--json")
+    assert code == EXIT_OK
+    data = json.loads(out)
+    assert data["id"] == "tool-discipline"
+    assert [i["id"] for i in data["items"]] == TOOL_DISCIPLINE
+    code, _, err = _run(capsys, "rubrics", "show", "tool-disiplne")
+    assert code == EXIT_USAGE
+    assert "error: no rubric file or built-in rubric named 'tool-disiplne'" in err
+    assert "hint: did you mean 'tool-discipline'?" in err
+
+
+def test_rubrics_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "rubrics", "schema")
+    assert code == EXIT_OK
+    schema = json.loads(out)
+    assert "properties" in schema
+    assert {"id", "version", "items"} <= set(schema["properties"])
+
+
+def test_rubrics_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "rubrics", "checks")
+    assert code == EXIT_OK
+    for name in TOOL_DISCIPLINE:
+        chk = registered_checks()[name]
+        assert f"{name} [{chk.behavior}]: " in out
