@@ -135,7 +135,8 @@ def test_strict_raises_and_leaves_no_run_json(tmp_path: Path, rubric: rubricate.
     assert info.value.issue.line == bad[0][0]
     assert info.value.hint
     assert not (out / "run.json").exists()
-    with pytest.raises(RunError, match="incomplete run"):
+    assert not [p for p in os.listdir(out) if p.startswith(".parts-")]  # a failed run leaves no temp parts
+    with pytest.raises(RunError, match="not a run directory"):
         open_run(out)
 
 
@@ -188,6 +189,9 @@ def test_open_missing_directory(tmp_path: Path) -> None:
 
 
 def test_open_directory_without_run_json(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="not a run directory"):
+        rubricate.open_run(tmp_path)
+    (tmp_path / "verdicts.parquet").write_bytes(b"")  # data without the marker: an interrupted run
     with pytest.raises(RunError, match="incomplete run"):
         rubricate.open_run(tmp_path)
 
@@ -273,3 +277,10 @@ def test_in_memory_score_by_rubric_name_and_single_episode(small_dir: Path, rubr
     by_name = rubricate.score(ep, "tool-discipline")
     assert [v.item for v in by_name] == [i.id for i in rubric.items]
     assert by_name == rubricate.score([ep], rubric)
+
+
+def test_run_directory_inside_the_input_is_not_read_back(small_dir: Path) -> None:
+    rubric = rubricate.load_rubric("tool-discipline")
+    first = score_run(small_dir, rubric, small_dir / "out", workers=1)
+    second = score_run(small_dir, rubric, small_dir / "out", workers=1)
+    assert second.episodes == first.episodes and second.issues == first.issues == 0

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from rubricate.analyzer import open_run, score_run
-from rubricate.errors import LoadIssueError
+from rubricate.errors import LoadIssueError, RunError
 from rubricate.rubrics import isolated_registry, load_checks_file, load_rubric
 
 CHUNK = 1 << 20
@@ -147,3 +147,35 @@ def test_check_raising_in_a_worker_gives_error_verdicts(big_jsonl, tmp_path: Pat
     assert summary["pass_rate"] == pytest.approx(0.5)
     # the built-in item beside it is unaffected
     assert run.verdicts().filter(pl.col("item") == "discovers_tables")["verdict"].is_in(["pass", "fail"]).all()
+
+
+FAILS_IN_WORKERS = """
+import multiprocessing
+
+if multiprocessing.parent_process() is not None:
+    raise RuntimeError("this checks file cannot be imported in a worker")
+
+from rubricate import check
+
+
+@check(behavior="robustness")
+def parent_only_check(ctx):
+    return True
+"""
+
+
+def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: Path) -> None:
+    path, _ = big_jsonl
+    checks = tmp_path / "parent_only.py"
+    checks.write_text(FAILS_IN_WORKERS)
+    rubric_file = tmp_path / "parent-only.toml"
+    rubric_file.write_text('id = "parent-only"\nversion = "1"\n[[items]]\nid = "parent_only_check"\n')
+    out = tmp_path / "run"
+    with isolated_registry():
+        load_checks_file(checks)
+        rubric = load_rubric(rubric_file)
+        with pytest.raises(RunError, match="a scoring worker failed") as info:
+            score_run(path, rubric, out, workers=2, checks_files=[str(checks)], chunk_bytes=CHUNK)
+    assert "cannot be imported in a worker" in info.value.message
+    assert info.value.hint
+    assert not (out / "run.json").exists()

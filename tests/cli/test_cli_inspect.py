@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rubricate.cli import EXIT_OK, EXIT_USAGE, main
-from rubricate.rubrics import load_rubric, registered_checks
+from rubricate.rubrics import builtin_rubrics, load_rubric, registered_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = ROOT / "examples" / "wiki-search" / "traces"
@@ -29,18 +29,20 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 # 10. traces
 
-def test_detect_wiki_search_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "traces", "detect", str(TRACES))
+def test_detect_wiki_search_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT)  # relative paths keep the lines short enough not to wrap
+    code, out, err = _run(capsys, "traces", "detect", "examples/wiki-search/traces")
     assert code == EXIT_OK, err
     lines = [line for line in out.splitlines() if line.strip()]
     results = sorted(TRACES.glob("*/*/results.jsonl"))
     assert len(results) == 4
     for path in results:
-        line = next(line for line in lines if str(path) in line)
+        line = next(line for line in lines if str(path.relative_to(ROOT)) in line)
         assert line.startswith("ok ") and "verifiers-results" in line
     assert "metadata.json" not in out, "companion files are not trace files"
     assert "LICENSE" not in out
     assert lines[-1] == "4 files, 4 readable, 0 not"
+    assert len(lines) == 5
 
 
 def test_detect_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,16 +55,20 @@ def test_detect_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert all("verifiers-results" in d["claimed_by"] for d in found)
 
 
-def test_detect_file_no_format_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    odd = tmp_path / "odd.jsonl"
-    odd.write_text('{"foo": 1, "bar": [2]}\n{"foo": 3}\n')
-    code, out, err = _run(capsys, "traces", "detect", str(odd), str(TRACES / "wiki-search--gpt-4.1"))
+def test_detect_file_no_format_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("odd.jsonl").write_text('{"foo": 1, "bar": [2]}\n{"foo": 3}\n')
+    Path("good").mkdir()
+    Path("good", "results.jsonl").write_bytes(next(TRACES.glob("*/*/results.jsonl")).read_bytes())
+    code, out, err = _run(capsys, "traces", "detect", "odd.jsonl", "good")
     assert code == EXIT_OK, err
     line = next(line for line in out.splitlines() if "odd.jsonl" in line)
-    assert line.startswith("no ")
+    assert line.startswith("no odd.jsonl: ")
     assert "no format recognises it" in line and "foo" in line
+    assert "ok good/results.jsonl: verifiers-results" in out
     assert "2 files, 1 readable, 1 not" in out
-    code, out, _ = _run(capsys, "traces", "detect", str(odd), "--json")
+    code, out, _ = _run(capsys, "traces", "detect", "odd.jsonl", "--json")
     [found] = json.loads(out)
     assert found["format"] is None and found["claimed_by"] == [] and "no format" in found["reason"]
 
@@ -86,8 +92,9 @@ def test_formats(capsys: pytest.CaptureFixture[str]) -> None:
 def test_rubrics_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "rubrics", "list")
     assert code == EXIT_OK
-    assert out.startswith("tool-discipline: ")
-    assert "Tool discipline" in out
+    lines = out.splitlines()
+    assert f"tool-discipline: {builtin_rubrics()['tool-discipline']}" in lines
+    assert [line.split(": ")[0] for line in lines] == sorted(builtin_rubrics())
 
 
 def test_rubrics_show(capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,3 +134,13 @@ def test_rubrics_checks(capsys: pytest.CaptureFixture[str]) -> None:
     for name in TOOL_DISCIPLINE:
         chk = registered_checks()[name]
         assert f"{name} [{chk.behavior}]: " in out
+
+
+def test_detect_shows_paths_with_brackets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("[exp1]").mkdir()
+    Path("[exp1]", "results.jsonl").write_bytes(next(TRACES.glob("*/*/results.jsonl")).read_bytes())
+    code, out, _ = _run(capsys, "traces", "detect", ".")
+    assert code == EXIT_OK
+    assert "ok ./[exp1]/results.jsonl: verifiers-results" in out

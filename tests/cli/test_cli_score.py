@@ -201,7 +201,7 @@ def test_debug_shows_traceback(damaged: Path, tmp_path: Path, capsys: pytest.Cap
 def test_summary_of_non_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "summary", str(tmp_path))
     assert code == EXIT_FAILED == 3
-    assert "error:" in err and "incomplete run" in err and "hint:" in err
+    assert "error:" in err and "not a run directory" in err and "hint:" in err
     assert "Traceback" not in err and out == ""
     code, _, err = _run(capsys, "summary", str(tmp_path / "missing"))
     assert code == EXIT_FAILED and "no such run directory" in err
@@ -321,3 +321,13 @@ def test_console_script(tmp_path: Path) -> None:
 
     done = subprocess.run([*cmd, "summary", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3 and "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_paths_with_brackets_are_printed_as_they_are(damaged: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "score", "damaged.jsonl", "-r", str(RUBRIC), "-o", "[out]")
+    assert code == EXIT_OK, err
+    assert "all in [out]/issues.jsonl" in out
+    assert "run written to [out]" in err

@@ -27,6 +27,9 @@ class Run:
             raise RunError(f"{self.path}: no such run directory", path=self.path,
                            hint="pass the --out directory of a `rubricate score` run")
         if not os.path.isfile(marker):
+            if not any(os.path.exists(self.file(n)) for n in (VERDICTS_FILE, EPISODES_FILE, ISSUES_FILE)):
+                raise RunError(f"{self.path}: not a run directory (no {RUN_FILE})", path=self.path,
+                               hint="pass the --out directory of a `rubricate score` run")
             raise RunError(f"{self.path}: incomplete run (no {RUN_FILE})", path=self.path,
                            hint="the scoring run was interrupted or failed; run `rubricate score` again")
         with open(marker, "rb") as f:

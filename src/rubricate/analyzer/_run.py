@@ -11,6 +11,7 @@ import gc
 import multiprocessing as mp
 import os
 import queue
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -188,7 +189,7 @@ def score_run(
         get_format(format)
     out = os.fspath(out)
     started = time.perf_counter()
-    files = find_trace_files(paths)
+    files = find_trace_files(paths, exclude=out)
     total_bytes = sum(f.size for f in files)
     n = max(1, workers if workers is not None else (os.cpu_count() or 1))
     n = min(n, max(1, total_bytes // (4 << 20)), len(files) * 64 or 1)
@@ -205,11 +206,15 @@ def score_run(
         if on_progress is not None:
             on_progress(min(done, total_bytes), total_bytes)
 
-    if len(jobs) == 1:
-        jobs[0].progress = progress
-        results = [_score_share(jobs[0])]
-    else:
-        results = _run_workers(jobs, progress)
+    try:
+        if len(jobs) == 1:
+            jobs[0].progress = progress
+            results = [_score_share(jobs[0])]
+        else:
+            results = _run_workers(jobs, progress)
+    except BaseException:
+        shutil.rmtree(parts_dir, ignore_errors=True)
+        raise
     info = _run_info(rubric, paths, format, len(jobs), files, results, total_bytes, time.perf_counter() - started)
     finish_run(out, parts_dir, len(jobs), info)
     return RunSummary(out, info)
@@ -251,6 +256,10 @@ def _run_workers(jobs: list[_WorkerJob], progress: Callable[[int, int], None]) -
     return [results[k] for k in sorted(results)]
 
 
+def _absolute(path: str | None) -> str | None:
+    return os.path.abspath(path) if path and os.path.isfile(path) else path
+
+
 def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, files: Sequence[TraceFile],
               results: list[dict[str, Any]], total_bytes: int, seconds: float) -> dict[str, Any]:
     verdicts = {"pass": 0, "fail": 0, "na": 0, "error": 0}
@@ -271,7 +280,7 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, file
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "inputs": [os.path.abspath(os.fspath(p)) for p in inputs],
         "format": format,
-        "rubric": rubric.describe(),
+        "rubric": {**rubric.describe(), "path": _absolute(rubric.path)},
         "counts": {"files": len(files), "episodes": episodes, "issues": issues, "verdicts": verdicts,
                    "formats": dict(sorted(formats.items()))},
         "timings": {"seconds": round(seconds, 3), "workers": workers, "bytes": total_bytes,

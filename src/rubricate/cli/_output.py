@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
@@ -18,12 +19,12 @@ def rate(value: float | None) -> str:
 
 
 def summary_table(frame: pl.DataFrame, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for name, justify in (("item", "left"), ("behavior", "left"), ("pass", "right"), ("fail", "right"),
                           ("na", "right"), ("error", "right"), ("pass rate", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in frame.iter_rows(named=True):
-        table.add_row(row["item"], row["behavior"], str(row["pass"]), str(row["fail"]), str(row["na"]),
+        table.add_row(escape(row["item"]), escape(row["behavior"]), str(row["pass"]), str(row["fail"]), str(row["na"]),
                       str(row["error"]), rate(row["pass_rate"]))
     return table
 
@@ -31,16 +32,16 @@ def summary_table(frame: pl.DataFrame, title: str) -> Table:
 def cohort_table(frame: pl.DataFrame, title: str) -> Table:
     """Items as rows, cohorts as columns: pass rate and (pass + fail) count in each cell."""
     cohorts = sorted(frame["cohort"].unique().to_list())
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("item")
     for c in cohorts:
-        table.add_column(c, justify="right")
+        table.add_column(escape(c), justify="right")
     cells: dict[str, dict[str, str]] = {}
     for row in frame.iter_rows(named=True):
         n = row["pass"] + row["fail"]
         cells.setdefault(row["item"], {})[row["cohort"]] = f"{rate(row['pass_rate'])} ({n})"
     for item, by_cohort in cells.items():
-        table.add_row(item, *(by_cohort.get(c, "-") for c in cohorts))
+        table.add_row(escape(item), *(by_cohort.get(c, "-") for c in cohorts))
     return table
 
 

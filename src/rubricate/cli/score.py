@@ -44,4 +44,4 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
         result = score_run(list(paths), rubric, out, **kwargs)  # type: ignore[arg-type]
     if not quiet:
         print_summary(open_run(result.path))
-        err_console.print(f"run written to {result.path}")
+        err_console.print(f"run written to {result.path}", markup=False)

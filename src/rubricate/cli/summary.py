@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from ..analyzer import Run, open_run
 from ._app import app
@@ -20,7 +21,7 @@ def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) ->
         console.print(summary_table(run.summary(), title))
     if counts["issues"]:
         console.print(f"[bold]{plural(counts['issues'], 'load issue')}[/] (records that could not be read; "
-                      f"all in {run.file('issues.jsonl')}):")
+                      f"all in {escape(run.file('issues.jsonl'))}):")
         for issue in run.issues(limit=issues_shown):
             console.print(f"  {issue}", markup=False)
         if counts["issues"] > issues_shown:

@@ -173,7 +173,7 @@ def check(behavior: str, *, name: str | None = None, description: str | None = N
                 (fn.__module__, fn.__qualname__):
             raise CheckError(f"check '{key}' is registered twice ({existing.fn.__module__} and {fn.__module__})",
                              hint="rename one of them with @check(..., name='...')")
-        doc = description or (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = description or " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
         _CHECKS[key] = Check(key, behavior, doc, version, fn, dict(params or {}))
         return fn
 
@@ -262,6 +262,7 @@ def run_check(fn: CheckFn, ctx: CheckContext) -> Outcome:
 @contextlib.contextmanager
 def isolated_registry() -> Iterator[None]:
     """Test helper: register checks inside the block without leaking them to other tests."""
+    _load_builtins_and_plugins()  # else built-ins first imported inside the block would vanish after it
     saved = dict(_CHECKS)
     try:
         yield

@@ -1,5 +1,8 @@
 """traces: load episode traces from any run into one typed Episode model."""
 
+# The built-in readers register on import. Importing the `formats` subpackage binds the name
+# `formats` on this package, so it comes first and the function below takes the name back.
+from . import formats as _builtin_formats  # noqa: F401
 from ._files import Span
 from ._loader import TraceFile, Traces, find_trace_files, iter_traces, load_episodes, read_file
 from ._model import Episode, LoadIssue, Role, Source, Step, ToolCall

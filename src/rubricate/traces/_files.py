@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal
@@ -18,6 +19,8 @@ import msgspec
 TRACE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 COMPRESSED_SUFFIXES = (".zst", ".gz")
 HEAD_BYTES = 1 << 16
+# What reading a damaged file raises (corrupt deflate data is a zlib.error; zstd errors become ValueError).
+READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)
 _decode = msgspec.json.decode
 
 Container = Literal["jsonl", "json"]
@@ -58,6 +61,7 @@ class _ZstdStream(io.RawIOBase):
         import zstandard
 
         self._new = zstandard.ZstdDecompressor().decompressobj
+        self._error = zstandard.ZstdError
         self._file = open(path, "rb")
         self._obj = self._new()
         self._in_frame = False
@@ -83,7 +87,10 @@ class _ZstdStream(io.RawIOBase):
         out = []
         while data:
             self._in_frame = True
-            out.append(self._obj.decompress(data))
+            try:
+                out.append(self._obj.decompress(data))
+            except self._error as exc:
+                raise ValueError(f"zstd: {exc}") from None
             if not self._obj.eof:
                 break
             data, self._obj, self._in_frame = self._obj.unused_data, self._new(), False

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import FormatError, LoadIssueError
-from ._files import Span, is_trace_file
+from ._files import READ_ERRORS, Span, is_trace_file
 from ._model import Episode, LoadIssue
 from ._registry import TraceFormat, detect, display_path, formats, get_format
 
@@ -21,10 +21,13 @@ class TraceFile:
     size: int
 
 
-def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[TraceFile]:
-    """Trace files under `paths` (files or directories, recursive), sorted, companions left out."""
+def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
+                     exclude: str | os.PathLike[str] | None = None) -> list[TraceFile]:
+    """Trace files under `paths` (files or directories, recursive), sorted, companions left out.
+    `exclude` is a directory never walked (a run's own output inside its input)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    skip = os.path.realpath(exclude) if exclude is not None else None
     found: list[TraceFile] = []
     for p in map(os.fspath, paths):
         if os.path.isfile(p):
@@ -35,7 +38,8 @@ def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
                               hint="pass a trace file or a directory of trace files")
         companions = [f for f in formats().values() if type(f).companion is not TraceFormat.companion]
         for dirpath, dirnames, filenames in os.walk(p):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                 and os.path.realpath(os.path.join(dirpath, d)) != skip)
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
                 if name.startswith(".") or not is_trace_file(full):
@@ -65,7 +69,7 @@ def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span()) 
         return
     try:
         yield from fmt.read(trace.path, span, trace.root)
-    except (OSError, EOFError, ValueError) as exc:  # truncated .gz/.zst, unreadable file
+    except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst, unreadable file
         yield LoadIssue(display_path(trace.path, trace.root), f"cannot read the file: {exc}", format=fmt.name)
 
 

@@ -21,7 +21,8 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from ..errors import FormatError
-from ._files import HEAD_BYTES, Container, Span, container_of, iter_lines, open_binary, read_document, read_head
+from ._files import HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary, read_document, \
+    read_head
 from ._model import Episode, LoadIssue, Source
 
 _decode = msgspec.json.decode
@@ -97,7 +98,7 @@ class RecordFormat(TraceFormat):
             return
         try:
             doc = read_document(path)
-        except (msgspec.DecodeError, OSError, EOFError, ValueError) as exc:
+        except READ_ERRORS as exc:
             yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
             return
         if isinstance(doc, list):
@@ -132,7 +133,7 @@ def trace_format(name: str, *, priority: int = 0, description: str = "") -> Call
                               f"({type(_FORMATS[name]).__qualname__} and {cls.__qualname__})",
                               hint="give the plugin's format a namespaced name such as 'package/name'")
         cls.name, cls.priority = name, priority
-        cls.description = description or (cls.__doc__ or "").strip().splitlines()[0]
+        cls.description = description or ((cls.__doc__ or "").strip().splitlines() or [""])[0]
         _FORMATS[name] = cls()
         return cls
 
@@ -201,7 +202,7 @@ def sample_of(path: str) -> Sample:
     elif os.path.getsize(path) < (64 << 20):
         try:
             doc = read_document(path, keep=True)
-        except (msgspec.DecodeError, OSError, EOFError, ValueError):
+        except READ_ERRORS:
             doc = None
         record = doc[0] if isinstance(doc, list) and doc else doc
     return Sample(path=path, head=head, container=container, record=record)
@@ -230,7 +231,7 @@ def detect(path: str) -> Detection:
     """Choose the format of one file, explaining the choice (see `rubricate traces detect`)."""
     try:
         sample = sample_of(path)
-    except (OSError, EOFError, ValueError) as exc:
+    except READ_ERRORS as exc:
         return Detection(path, None, (), f"cannot read the file: {exc}")
     claimed = [f for f in formats().values() if _safe_sniff(f, sample)]
     if not claimed:

@@ -6,6 +6,7 @@ Tool roles come from item parameters (`discovery_tools`, `schema_tools`, `query_
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -241,13 +242,21 @@ def _literal_source(target: Number, outputs: list[tuple[int, str]]) -> list[int]
     return None
 
 
+def _decimals(target: Number, value: float) -> int:
+    """The precision of `value`, a candidate of `target`: 17.5% stated as 0.175 has 3 decimals, not 1."""
+    ratio = abs(target.value / value) if value else 0.0
+    if ratio == 0.0 or not math.isfinite(ratio):
+        return target.decimals
+    return target.decimals + round(math.log10(ratio))
+
+
 def _pool_source(target: Number, pool: NumberPool) -> list[int] | None:
     for value in target.candidates():
-        j = pool.find(value, target.decimals)
+        j = pool.find(value, _decimals(target, value))
         if j is not None:
             return [pool.steps[j]]
     for value in target.candidates():
-        derived = pool.derive(value, target.decimals)
+        derived = pool.derive(value, _decimals(target, value))
         if derived is not None:
             i, j, _ = derived
             return [pool.steps[i], pool.steps[j]]

@@ -1,0 +1,125 @@
+"""Byte ranges of JSONL files (for parallel workers), containers and compression helpers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import pytest
+import zstandard
+
+from rubricate.traces import Episode, Span, get_format
+from rubricate.traces._files import compression, container_of, is_trace_file, iter_lines, read_head, split_jsonl
+
+
+def _chat_line(r: random.Random, i: int, pad: int) -> str:
+    record = {"id": f"ep-{i}", "task_id": f"t{i % 17}", "reward": r.choice([0.0, 1.0]), "messages": [
+        {"role": "user", "content": f"question {i} " + "é" * r.randint(0, 40)},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{i}", "type": "function",
+         "function": {"name": "sql_query", "arguments": json.dumps({"q": "x" * r.randint(0, pad)})}}]},
+        {"role": "tool", "tool_call_id": f"c{i}", "content": "total\n" + "9" * r.randint(1, max(pad, 1))},
+        {"role": "assistant", "content": f"answer {i}"}]}
+    return json.dumps(record, ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def big_jsonl(tmp_path_factory):
+    """~4 MB of chat records: varied lengths, blank and whitespace-only lines, one line over 1 MB,
+    multi-byte UTF-8, no newline after the last line."""
+    r = random.Random(1234)
+    lines = []
+    for i in range(2500):
+        lines.append(_chat_line(r, i, 2500))
+        if i % 97 == 0:
+            lines.append("")
+        if i % 301 == 0:
+            lines.append("   \t")
+        if i == 1200:
+            lines.append(_chat_line(r, 99999, 0).replace('"answer 99999"', '"' + "z" * 1_200_000 + '"'))
+    path = tmp_path_factory.mktemp("split") / "big.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert path.stat().st_size > 3_000_000
+    return path
+
+
+def _whole(path):
+    return [(rec.line, rec.data) for rec in iter_lines(str(path))]
+
+
+@pytest.mark.parametrize("parts", [2, 3, 4, 7, 16, 64])
+def test_spans_read_every_line_exactly_once(big_jsonl, parts):
+    spans = split_jsonl(str(big_jsonl), parts)
+    size = big_jsonl.stat().st_size
+    assert 1 < len(spans) <= parts
+    assert spans[0].start == 0 and spans[0].first_line == 1 and spans[-1].end == size
+    data = big_jsonl.read_bytes()
+    for a, b in zip(spans, spans[1:]):
+        assert a.end == b.start, "spans are contiguous"
+        assert data[b.start - 1:b.start] == b"\n", "every span starts on a line boundary"
+        assert b.first_line == data.count(b"\n", 0, b.start) + 1
+    pieces = [(rec.line, rec.data) for span in spans for rec in iter_lines(str(big_jsonl), span)]
+    assert pieces == _whole(big_jsonl)
+
+
+def test_spans_read_the_same_episodes_as_the_whole_file(big_jsonl):
+    fmt = get_format("openai-chat")
+    whole = [(e.id, e.source.line) for e in fmt.read(str(big_jsonl)) if isinstance(e, Episode)]
+    assert len(whole) == 2501
+    spans = split_jsonl(str(big_jsonl), 5)
+    pieces = [(e.id, e.source.line) for s in spans for e in fmt.read(str(big_jsonl), s)
+              if isinstance(e, Episode)]
+    assert pieces == whole
+
+
+def test_a_line_longer_than_a_part_collapses_cuts(tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text('{"a": 1}\n' + '{"b": "' + "x" * 3_000_000 + '"}\n{"c": 3}\n')
+    spans = split_jsonl(str(path), 8)
+    assert len(spans) == 2  # no cut can fall inside the long line
+    assert [rec.line for s in spans for rec in iter_lines(str(path), s)] == [1, 2, 3]
+
+
+def test_small_or_compressed_files_are_one_span(tmp_path, big_jsonl):
+    small = tmp_path / "small.jsonl"
+    small.write_text('{"a": 1}\n' * 100)
+    assert split_jsonl(str(small), 8) == [Span()]
+    assert split_jsonl(str(big_jsonl), 1) == [Span()]
+    packed = tmp_path / "big.jsonl.gz"
+    packed.write_bytes(gzip.compress(big_jsonl.read_bytes(), compresslevel=1))
+    assert split_jsonl(str(packed), 8) == [Span()]
+
+
+def test_iter_lines_skips_blank_lines_but_counts_them(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n  \r\n{"b": 2}\r\n{"c": 3}')
+    assert [(r.line, r.data) for r in iter_lines(str(path))] == [
+        (1, b'{"a": 1}\n'), (4, b'{"b": 2}\r\n'), (5, b'{"c": 3}')]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("a.jsonl", True), ("a.json", True), ("a.ndjson", True), ("A.JSONL", True),
+    ("a.jsonl.gz", True), ("a.json.zst", True), ("results.zst", True),
+    ("a.txt", False), ("a.txt.gz", False), ("a.parquet", False), ("a.jsonl.bz2", False),
+])
+def test_is_trace_file(name, expected):
+    assert is_trace_file(f"/runs/{name}") is expected
+
+
+def test_compression_and_container():
+    assert [compression(p) for p in ("a.jsonl", "a.jsonl.gz", "a.json.ZST")] == [None, "gz", "zst"]
+    assert container_of("a.jsonl.zst", b"[1]") == "jsonl"  # the name decides when it can
+    assert container_of("a.json.gz", b'{"a": 1}\n{"b": 2}\n') == "json"
+    assert container_of("noext", b'  [{"a": 1}]') == "json"
+    assert container_of("noext", b'{"a": 1}\n{"b": 2}\n') == "jsonl"
+    assert container_of("noext", b'{"a": 1}\n') == "json"
+    assert container_of("noext", b'{\n  "a": 1\n}\n') == "json"
+
+
+def test_read_head_decompresses(tmp_path):
+    data = b'{"a": 1}\n' * 20000
+    for name, packed in (("h.jsonl.gz", gzip.compress(data)), ("h.jsonl.zst", zstandard.ZstdCompressor().compress(data))):
+        path = tmp_path / name
+        path.write_bytes(packed)
+        assert read_head(str(path), 1000) == data[:1000]
+        assert read_head(str(path)) == data[: 1 << 16]
