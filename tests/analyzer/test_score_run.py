@@ -279,8 +279,12 @@ def test_in_memory_score_by_rubric_name_and_single_episode(small_dir: Path, rubr
     assert by_name == rubricate.score([ep], rubric)
 
 
-def test_run_directory_inside_the_input_is_not_read_back(small_dir: Path) -> None:
+def test_run_directory_inside_the_input_is_not_read_back(small_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    traces = tmp_path / "traces"
+    shutil.copytree(small_dir, traces)
     rubric = rubricate.load_rubric("tool-discipline")
-    first = score_run(small_dir, rubric, small_dir / "out", workers=1)
-    second = score_run(small_dir, rubric, small_dir / "out", workers=1)
+    first = score_run(traces, rubric, traces / "out", workers=1)
+    second = score_run(traces, rubric, traces / "out", workers=1)
     assert second.episodes == first.episodes and second.issues == first.issues == 0
