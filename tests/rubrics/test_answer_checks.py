@@ -121,6 +121,14 @@ def test_numbers_in_the_question_are_ignored():
     assert grounded("v\n12.5", "Revenue was 12.5 in 2020.") == "fail"
 
 
+def test_only_numbers_as_written_in_the_question_are_exempt():
+    question = "Was revenue above 12.5 million in 2019?"
+    assert grounded("v\n7", "No, it was not above 12.5 million.", question=question) == "pass"
+    assert grounded("v\n7", "No, it was 12 million.", question=question) == "fail"
+    assert grounded("v\n7", "No, it was 13 million.", question=question) == "fail"
+    assert grounded("v\n7", "No, it was 12.50 million in 2019.", question=question) == "pass"
+
+
 def test_numbers_only_in_failed_tool_outputs_fail():
     assert grounded("Error: value 12.5 out of range", "It was 12.5.") == "fail"
     assert grounded("v\n12.5", "It was 12.5.", error=True) == "fail"

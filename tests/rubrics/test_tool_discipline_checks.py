@@ -420,3 +420,12 @@ def test_identical_parallel_calls_had_not_failed_yet():
                  result("Error: busy"), result("Error: busy"), answer("none"))
     assert verdict("no_repeated_failing_call", ep) == "pass"
     assert verdict("recovers_from_errors", ep) == "fail"
+
+
+# ---------------------------------------------------------------- unconfigured roles
+
+def test_discovery_and_schema_items_are_na_without_configured_roles():
+    ep = episode(user(Q), call("get_table_names"), result("t"), call("sql_query", query="SELECT a FROM t"), result("1"),
+                 answer("1"))
+    assert verdict("discovers_tables", ep, discovery_tools=frozenset()) == "na"
+    assert verdict("inspects_schema", ep, schema_tools=frozenset()) == "na"

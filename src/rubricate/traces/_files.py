@@ -23,11 +23,17 @@ HEAD_BYTES = 1 << 16
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)
 _decode = msgspec.json.decode
 
-Container = Literal["jsonl", "json"]
+Container = Literal["jsonl", "json", "binary"]
 
 
-def is_trace_file(path: str) -> bool:
+BINARY_MAGIC = (b"PK\x03\x04", b"PAR1")  # zip (Inspect .eval), Parquet (TRL completion tables)
+
+
+def is_trace_file(path: str, extra_suffixes: tuple[str, ...] = ()) -> bool:
+    """JSON/JSONL (optionally .zst/.gz), or a suffix a registered format reads (`extra_suffixes`)."""
     name = path.lower()
+    if extra_suffixes and name.endswith(extra_suffixes):
+        return True
     for comp in COMPRESSED_SUFFIXES:
         if name.endswith(comp):
             name = name[: -len(comp)]
@@ -107,7 +113,9 @@ def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
 
 
 def container_of(path: str, head: bytes) -> Container:
-    """JSONL or a single JSON document, from the name and, for unclear names, the content."""
+    """JSONL, a single JSON document, or binary (zip, Parquet), from the name and the content."""
+    if head.startswith(BINARY_MAGIC):
+        return "binary"
     name = path.lower()
     comp = compression(name)
     if comp:

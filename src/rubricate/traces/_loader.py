@@ -37,12 +37,13 @@ def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
             raise FormatError(f"{p}: no such file or directory", path=p,
                               hint="pass a trace file or a directory of trace files")
         companions = [f for f in formats().values() if type(f).companion is not TraceFormat.companion]
+        suffixes = tuple(sfx for f in formats().values() for sfx in f.suffixes)
         for dirpath, dirnames, filenames in os.walk(p):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
                                  and os.path.realpath(os.path.join(dirpath, d)) != skip)
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
-                if name.startswith(".") or not is_trace_file(full):
+                if name.startswith(".") or not is_trace_file(full, suffixes):
                     continue
                 if any(f.companion(full) for f in companions):
                     continue

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from ..errors import FormatError
-from ._files import HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary, read_document, \
-    read_head
+from ._files import (HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary, read_document,
+                     read_head)
 from ._model import Episode, LoadIssue, Source
 
 _decode = msgspec.json.decode
@@ -48,6 +48,7 @@ class TraceFormat:
     name: ClassVar[str] = ""
     priority: ClassVar[int] = 0
     description: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()  # file suffixes beyond JSON/JSONL this format reads
 
     def sniff(self, sample: Sample) -> bool:
         raise NotImplementedError
@@ -87,7 +88,12 @@ class RecordFormat(TraceFormat):
 
     def _records(self, path: str, span: Span, rel: str) -> Iterator[Episode | LoadIssue]:
         head = read_head(path, 4096)
-        if container_of(path, head) == "jsonl":
+        container = container_of(path, head)
+        if container == "binary":
+            yield LoadIssue(rel, f"{self.name} reads JSON records; this is a binary (zip or Parquet) file",
+                            format=self.name)
+            return
+        if container == "jsonl":
             for rec in iter_lines(path, span):
                 try:
                     value = _decode(rec.data)
@@ -113,7 +119,8 @@ class RecordFormat(TraceFormat):
                              line=source.line, index=source.index, format=self.name)
         try:
             return self.episode(value, source, raw)
-        except (NotAnEpisode, ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        except (NotAnEpisode, ValueError, TypeError, KeyError, AttributeError, IndexError,
+                OverflowError) as exc:  # OverflowError: an integer too large for a float (reward 1e400)
             reason = str(exc) if isinstance(exc, NotAnEpisode) else f"{type(exc).__name__}: {exc}"
             return LoadIssue(source.path, f"not a {self.name} episode: {reason}",
                              line=source.line, index=source.index, format=self.name)
@@ -199,7 +206,7 @@ def sample_of(path: str) -> Sample:
                 except msgspec.DecodeError:
                     record = None
                 break
-    elif os.path.getsize(path) < (64 << 20):
+    elif container == "json" and os.path.getsize(path) < (64 << 20):
         try:
             doc = read_document(path, keep=True)
         except READ_ERRORS:

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import Number, NumberPool, candidate_values, close, numbers
+from .._numbers import Number, NumberPool, candidate_values, numbers
 from .._sql import tables_in
 
 
@@ -205,7 +205,8 @@ def grounded_answer(ctx: CheckContext) -> Outcome:
     if not stated:
         return not_applicable("the answer states no number")
     in_question = _question_values(ctx)
-    targets = [n for n in stated if not any(close(q, n.value, n.decimals, rel=0.0) for q in in_question)]
+    # a number of the question is exempt only as written (12.5 in the question does not exempt 12 or 13)
+    targets = [n for n in stated if n.value not in in_question]
     if not targets:
         return passed("every number in the answer appears in the question", answer.step)
     outputs = [(s.index, s.content) for s in ctx.episode.steps[: answer.step]
