@@ -134,7 +134,8 @@ def assert_format_contract(fmt: str | TraceFormat, fixture: str, *, others: Iter
 
 def assert_check_contract(chk: Check, episodes: Iterable[Episode], params: dict[str, Any] | None = None) -> None:
     """The contract every check meets: na on an empty episode; on any episode an Outcome with a known
-    verdict, a reason, and evidence indices that exist; never an `error` from a built-in check."""
+    verdict, a reason, and evidence indices that exist. (Whether `error` is acceptable is the
+    caller's to assert: built-in checks never give it on well-formed episodes.)"""
     merged = {**chk.params, **(params or {})}
     empty = Episode(id="empty", steps=[], source=Source("<empty>"), format="test")
     assert run_check(chk.fn, CheckContext(empty, merged)).verdict == "na"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 TESTS = Path(__file__).resolve().parents[1]
 FIXTURES = TESTS / "fixtures"
 # ../shared/corpora beside the checkout (DESIGN.md); RUBRICATE_CORPORA points elsewhere.
@@ -24,8 +22,3 @@ FORMAT_FIXTURES: dict[str, Path] = {
     "anthropic-messages": FIXTURES / "anthropic-messages" / "messages.jsonl",
 }
 DAMAGED = FIXTURES / "damaged" / "chat-damaged.jsonl"
-
-
-@pytest.fixture(scope="session")
-def format_fixtures() -> dict[str, Path]:
-    return dict(FORMAT_FIXTURES)

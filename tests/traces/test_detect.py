@@ -7,7 +7,16 @@ import json
 import pytest
 
 from rubricate.errors import FormatError
-from rubricate.traces import Detection, Episode, RecordFormat, Source, detect, formats, load_episodes, trace_format
+from rubricate.traces import (
+    Detection,
+    Episode,
+    RecordFormat,
+    Source,
+    detect,
+    formats,
+    load_episodes,
+    trace_format,
+)
 from rubricate.traces._normalise import StepBuilder
 from rubricate.traces._registry import isolated_formats
 

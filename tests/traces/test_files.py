@@ -10,7 +10,14 @@ import pytest
 import zstandard
 
 from rubricate.traces import Episode, Span, get_format
-from rubricate.traces._files import compression, container_of, is_trace_file, iter_lines, read_head, split_jsonl
+from rubricate.traces._files import (
+    compression,
+    container_of,
+    is_trace_file,
+    iter_lines,
+    read_head,
+    split_jsonl,
+)
 
 
 def _chat_line(r: random.Random, i: int, pad: int) -> str:
@@ -118,7 +125,9 @@ def test_compression_and_container():
 
 def test_read_head_decompresses(tmp_path):
     data = b'{"a": 1}\n' * 20000
-    for name, packed in (("h.jsonl.gz", gzip.compress(data)), ("h.jsonl.zst", zstandard.ZstdCompressor().compress(data))):
+    zst = zstandard.ZstdCompressor().compress(data)
+    packed_files = {"h.jsonl.gz": gzip.compress(data), "h.jsonl.zst": zst}
+    for name, packed in packed_files.items():
         path = tmp_path / name
         path.write_bytes(packed)
         assert read_head(str(path), 1000) == data[:1000]

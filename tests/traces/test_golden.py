@@ -48,9 +48,10 @@ class TestVerifiersResults:
         assert ep.task_id == "16"  # example_id
         assert ep.reward == 1.0
         assert ep.ground_truth == "Leonard Hofstadter"
-        assert ep.question == "Which character did Johnny Galecki portray in the CBS sitcom The Big Bang Theory?"
-        assert ep.final_answer == ("Johnny Galecki portrayed the character Leonard Hofstadter in the CBS sitcom "
-                                   "The Big Bang Theory.")
+        assert ep.question == ("Which character did Johnny Galecki portray in the CBS sitcom "
+                               "The Big Bang Theory?")
+        assert ep.final_answer == ("Johnny Galecki portrayed the character Leonard Hofstadter "
+                                   "in the CBS sitcom The Big Bang Theory.")
         assert _roles(ep) == "SUATATATATA"
         assert ep.steps[0].content == "Use the provided Wikipedia search tools to help answer questions."
         assert _calls(ep) == [
@@ -76,7 +77,8 @@ class TestVerifiersResults:
 
     def test_run_metadata_from_metadata_json(self):
         ep = self.episodes[1]
-        assert {k: ep.metadata[k] for k in ("env_id", "model", "num_examples", "rollouts_per_example", "run")} == {
+        keys = ("env_id", "model", "num_examples", "rollouts_per_example", "run")
+        assert {k: ep.metadata[k] for k in keys} == {
             "env_id": "wiki-search", "model": "gpt-4.1-nano", "num_examples": 100,
             "rollouts_per_example": 1, "run": "8d8aecd4"}
         assert ep.metadata["task"] == "default"

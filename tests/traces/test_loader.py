@@ -11,7 +11,15 @@ import pytest
 import zstandard
 
 from rubricate.errors import FormatError, LoadIssueError
-from rubricate.traces import Episode, LoadIssue, TraceFile, find_trace_files, iter_traces, load_episodes, read_file
+from rubricate.traces import (
+    Episode,
+    LoadIssue,
+    TraceFile,
+    find_trace_files,
+    iter_traces,
+    load_episodes,
+    read_file,
+)
 
 from .conftest import DAMAGED, FORMAT_FIXTURES, VERIFIERS_DIR, VERIFIERS_RUN
 
@@ -102,7 +110,8 @@ def _variants(src, tmp_path):
     # several zstd frames (as `zstd` appends or parallel compressors write)
     out["multi-frame.zst"] = tmp_path / f"{stem}-frames.jsonl.zst"
     cctx = zstandard.ZstdCompressor()
-    out["multi-frame.zst"].write_bytes(b"".join(cctx.compress(line) for line in data.splitlines(keepends=True)))
+    frames = [cctx.compress(line) for line in data.splitlines(keepends=True)]
+    out["multi-frame.zst"].write_bytes(b"".join(frames))
     return out
 
 

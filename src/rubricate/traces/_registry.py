@@ -21,8 +21,8 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from ..errors import FormatError
-from ._files import (HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary, read_document,
-                     read_head)
+from ._files import (HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary,
+                     read_document, read_head)
 from ._model import Episode, LoadIssue, Source
 
 _decode = msgspec.json.decode

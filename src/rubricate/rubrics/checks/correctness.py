@@ -39,7 +39,8 @@ def answer_correct(ctx: CheckContext) -> Outcome:
         return failed("no final answer")
     expected = numbers(truth)
     if not expected:
-        if _normal_text(truth) and _normal_text(truth) in _normal_text(answer.text):
+        want = _normal_text(truth)
+        if want and f" {want} " in f" {_normal_text(answer.text)} ":  # whole words: "Paris" is not "Parisian"
             return passed(f"the answer contains the expected text {truth[:80]!r}", answer.step)
         return failed(f"the answer does not contain the expected text {truth[:80]!r}", answer.step)
     given = numbers(marked_answer(answer.text))

@@ -148,7 +148,7 @@ def recovers_from_errors(ctx: CheckContext) -> Outcome:
         error_step = call.result_step
         key = _argument_key(call.arguments, call.arguments_raw)
         fix = next((j for j, later in calls
-                    if error_step is not None and error_step < j < end and later.name == call.name
+                    if error_step is not None and error_step < j < end and later.name.lower() == call.name.lower()
                     and _argument_key(later.arguments, later.arguments_raw) != key and ctx.succeeded(later)), None)
         if fix is None:
             return failed(f"{call.name} failed at step {error_step} and was not retried successfully with "
