@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..errors import RunError
-from ..traces import LoadIssue
+from ..traces import Episode, LoadIssue, get_format
 from ._store import EPISODES_FILE, ISSUES_FILE, RUN_FILE, RUN_FORMAT, VERDICTS_FILE
 
 if TYPE_CHECKING:  # polars and duckdb load on first use: scoring workers never need them
@@ -64,6 +65,33 @@ class Run:
                     break
                 out.append(dec.decode(line))
         return out
+
+    def load_episodes(self, ids: Iterable[str]) -> dict[str, Episode]:
+        """Re-read these episodes, every step, from the trace files the run read (for drill-down).
+
+        Episodes are found by file and line/index; a file that moved or changed since the run
+        leaves its episodes out of the result (the caller sees which ids are missing)."""
+        import polars as pl
+
+        wanted = list(dict.fromkeys(ids))
+        rows = self.episodes().filter(pl.col("episode_id").is_in(wanted)) \
+            .select("episode_id", "source_file", "format", "source_line", "source_index")
+        by_file: dict[tuple[str, str], dict[tuple[int | None, int | None], str]] = {}
+        for eid, file, fmt, line, index in rows.iter_rows():
+            by_file.setdefault((file, fmt), {})[(line, index)] = eid
+        found: dict[str, Episode] = {}
+        for (file, fmt), keys in by_file.items():
+            if not file or not os.path.isfile(file):
+                continue
+            remaining = dict(keys)
+            for item in get_format(fmt).read(file):
+                if isinstance(item, Episode):
+                    eid = remaining.pop((item.source.line, item.source.index), None)
+                    if eid is not None:
+                        found[eid] = item
+                        if not remaining:
+                            break
+        return found
 
     @cached_property
     def _db(self) -> duckdb.DuckDBPyConnection:

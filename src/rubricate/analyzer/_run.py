@@ -110,6 +110,7 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     try:
         for unit in job.units:
             unit_bytes = 0
+            source_file = os.path.abspath(unit.trace.path)
             for item in read_file(unit.trace, job.forced_format, unit.span):
                 if isinstance(item, LoadIssue):
                     if job.strict:
@@ -123,7 +124,7 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
                     outcome = run_check(fn, CheckContext(item, params, facts))
                     rows.append((item_id, behavior, outcome.verdict, SCORES[outcome.verdict], outcome.reason,
                                  outcome.evidence))
-                writer.add_episode(item, rows)
+                writer.add_episode(item, rows, source_file)
                 job.formats[item.format] = job.formats.get(item.format, 0) + 1
                 if item.raw is not None:
                     unit_bytes += len(item.raw)

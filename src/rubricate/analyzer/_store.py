@@ -30,7 +30,7 @@ RUN_FILE, EPISODES_FILE, VERDICTS_FILE, ISSUES_FILE = "run.json", "episodes.parq
 
 EPISODE_SCHEMA = pa.schema([
     ("episode_id", pa.string()), ("task_id", pa.string()), ("source_path", pa.string()),
-    ("source_line", pa.int64()), ("source_index", pa.int64()), ("format", pa.string()),
+    ("source_line", pa.int64()), ("source_index", pa.int64()), ("source_file", pa.string()), ("format", pa.string()),
     ("n_steps", pa.int32()), ("n_tool_calls", pa.int32()), ("n_tool_errors", pa.int32()),
     ("question", pa.string()), ("final_answer", pa.string()), ("ground_truth", pa.string()),
     ("reward", pa.float64()), ("metadata", pa.string()),
@@ -72,14 +72,16 @@ class PartWriter:
         stem, ext = os.path.splitext(name)
         return os.path.join(self.directory, f"{stem}-{self.part:04d}{ext}")
 
-    def add_episode(self, ep: Episode, verdict_rows: list[tuple[str, str, str, float | None, str, tuple[int, ...]]]) \
-            -> None:
+    def add_episode(self, ep: Episode, verdict_rows: list[tuple[str, str, str, float | None, str, tuple[int, ...]]],
+                    source_file: str) -> None:
+        """Buffer one episode and its verdict rows; `source_file` is the absolute path it was read from."""
         e = self._episodes
         e["episode_id"].append(ep.id)
         e["task_id"].append(ep.task_id)
         e["source_path"].append(ep.source.path)
         e["source_line"].append(ep.source.line)
         e["source_index"].append(ep.source.index)
+        e["source_file"].append(source_file)
         e["format"].append(ep.format)
         e["n_steps"].append(len(ep.steps))
         calls = errors = 0

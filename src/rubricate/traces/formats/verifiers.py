@@ -16,7 +16,7 @@ from ._chat import add_chat_messages, first_user_text, scalar_metadata
 
 _CONSUMED = frozenset(("prompt", "completion", "answer", "reward", "info", "example_id", "id", "task",
                        "metadata", "state"))
-_RUN_KEYS = ("env_id", "model", "num_examples", "rollouts_per_example")
+_RUN_KEYS = ("env_id", "env", "model", "num_examples", "rollouts_per_example")
 
 
 @lru_cache(maxsize=256)
