@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..errors import RunError
-from ..traces import Episode, LoadIssue, get_format
+from ..traces import Episode, LoadIssue, Source, get_format
 from ._store import EPISODES_FILE, ISSUES_FILE, RUN_FILE, RUN_FORMAT, VERDICTS_FILE
 
 if TYPE_CHECKING:  # polars and duckdb load on first use: scoring workers never need them
@@ -75,10 +75,10 @@ class Run:
 
         wanted = list(dict.fromkeys(ids))
         rows = self.episodes().filter(pl.col("episode_id").is_in(wanted)) \
-            .select("episode_id", "source_file", "format", "source_line", "source_index")
-        by_file: dict[tuple[str, str], dict[tuple[int | None, int | None], str]] = {}
-        for eid, file, fmt, line, index in rows.iter_rows():
-            by_file.setdefault((file, fmt), {})[(line, index)] = eid
+            .select("episode_id", "source_file", "format", "source_line", "source_index", "source_path")
+        by_file: dict[tuple[str, str], dict[tuple[int | None, int | None], tuple[str, str]]] = {}
+        for eid, file, fmt, line, index, path in rows.iter_rows():
+            by_file.setdefault((file, fmt), {})[(line, index)] = (eid, path)
         found: dict[str, Episode] = {}
         for (file, fmt), keys in by_file.items():
             if not file or not os.path.isfile(file):
@@ -86,9 +86,11 @@ class Run:
             remaining = dict(keys)
             for item in get_format(fmt).read(file):
                 if isinstance(item, Episode):
-                    eid = remaining.pop((item.source.line, item.source.index), None)
-                    if eid is not None:
-                        found[eid] = item
+                    key = (item.source.line, item.source.index)
+                    hit = remaining.pop(key, None)
+                    if hit is not None:  # same id and source as in the run, whatever root it was read from
+                        item.id, item.source = hit[0], Source(hit[1], *key)
+                        found[hit[0]] = item
                         if not remaining:
                             break
         return found

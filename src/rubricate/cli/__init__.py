@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     if debug:  # accepted anywhere on the line, not only before the command
         args = ["--debug", *(a for a in args if a != "--debug")]
     try:
-        app.main(args=args, prog_name="rubricate", standalone_mode=False)
+        code = app.main(args=args, prog_name="rubricate", standalone_mode=False)
+        if isinstance(code, int):  # click returns a command's Exit code instead of raising it
+            return code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
