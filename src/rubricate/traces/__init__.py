@@ -6,13 +6,13 @@ from . import formats as _builtin_formats  # noqa: F401
 from ._files import Span
 from ._loader import TraceFile, Traces, find_trace_files, iter_traces, load_episodes, read_file
 from ._model import Episode, LoadIssue, Role, Source, Step, ToolCall
-from ._normalise import looks_like_error, parse_arguments
+from ._normalise import StepBuilder, looks_like_error, parse_arguments, text_of, tool_call
 from ._registry import Detection, NotAnEpisode, RecordFormat, Sample, TraceFormat, detect, formats, \
     get_format, trace_format
 
 __all__ = [
     "Detection", "Episode", "LoadIssue", "NotAnEpisode", "RecordFormat", "Role", "Sample", "Source", "Span",
-    "Step", "ToolCall", "TraceFile", "TraceFormat", "Traces", "detect", "find_trace_files", "formats",
-    "get_format", "iter_traces", "load_episodes", "looks_like_error", "parse_arguments", "read_file",
-    "trace_format",
+    "Step", "StepBuilder", "ToolCall", "TraceFile", "TraceFormat", "Traces", "detect", "find_trace_files",
+    "formats", "get_format", "iter_traces", "load_episodes", "looks_like_error", "parse_arguments", "read_file",
+    "text_of", "tool_call", "trace_format",
 ]
