@@ -11,6 +11,7 @@ indices it rests on. A check that raises gives an `error` verdict, never a `fail
 from __future__ import annotations
 
 import contextlib
+import functools
 import difflib
 import importlib.util
 import os
@@ -151,7 +152,6 @@ class Check:
 
 
 _CHECKS: dict[str, Check] = {}
-_namespace: str | None = None
 _plugins_loaded = False
 
 
@@ -166,8 +166,9 @@ def check(behavior: str, *, name: str | None = None, description: str | None = N
         if not callable(fn):
             raise CheckError(f"@check must decorate a function, got {type(fn).__name__}")
         key = name or fn.__name__
-        if _namespace:
-            key = f"{_namespace}/{key}"
+        namespace = _plugin_namespace(fn.__module__)
+        if namespace:
+            key = f"{namespace}/{key}"
         existing = _CHECKS.get(key)
         if existing is not None and (existing.fn.__module__, existing.fn.__qualname__) != \
                 (fn.__module__, fn.__qualname__):
@@ -180,8 +181,24 @@ def check(behavior: str, *, name: str | None = None, description: str | None = N
     return register
 
 
+@functools.lru_cache(maxsize=1)
+def _plugin_packages() -> dict[str, str]:
+    """Top-level module of each `rubricate.checks` entry point -> its name (the namespace)."""
+    if os.environ.get("RUBRICATE_NO_PLUGINS"):
+        return {}
+    return {ep.value.split(":")[0].split(".")[0]: ep.name for ep in entry_points(group="rubricate.checks")}
+
+
+def _plugin_namespace(module: str) -> str | None:
+    """A check defined in a plugin package is namespaced by its entry point, however it was imported
+    (e.g. first through the package's `rubricate.formats` entry point)."""
+    if module.startswith("rubricate.") or module.startswith("rubricate_user_checks_"):
+        return None
+    return _plugin_packages().get(module.split(".")[0])
+
+
 def _load_builtins_and_plugins() -> None:
-    global _plugins_loaded, _namespace
+    global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
@@ -190,11 +207,7 @@ def _load_builtins_and_plugins() -> None:
     if os.environ.get("RUBRICATE_NO_PLUGINS"):
         return
     for ep in entry_points(group="rubricate.checks"):
-        _namespace = ep.name
-        try:
-            ep.load()
-        finally:
-            _namespace = None
+        ep.load()  # its @check functions are namespaced `ep.name/...` (see _plugin_namespace)
 
 
 def registered_checks() -> dict[str, Check]:
