@@ -10,7 +10,11 @@ The tree::
     │   └── UnknownCheckError      an item names a check nobody registered
     ├── CheckError                 a check was registered wrongly (not raised while scoring:
     │                              a check that raises while scoring gives an `error` verdict)
-    └── RunError                   a run directory is missing, incomplete or of another version
+    ├── JudgeError                 a judge is configured wrongly (model, endpoint, key, cache, labels);
+    │                              a judge that fails while scoring gives `error` verdicts instead
+    ├── RunError                   a run directory is missing, incomplete or of another version
+    └── AnalysisError              an analysis asked of a run what it cannot give (unknown outcome
+                                   item, no rewards, a bad SQL query): a usage error
 
 Messages say what happened and where first, then the hint on its own line when printed by the CLI.
 A damaged record is never an exception while loading: it is a `LoadIssue` (see traces.LoadIssue).
@@ -64,7 +68,21 @@ class CheckError(RubricateError):
     """A check was registered wrongly (duplicate name, bad signature)."""
 
 
+class JudgeError(RubricateError):
+    """A judge is configured wrongly: no model, a bad endpoint URL, a missing API key variable, an
+    unusable cache directory or labels file. Attribute: path (when a file is at fault)."""
+
+    path: str | None = None
+
+
 class RunError(RubricateError):
     """A run directory is missing, incomplete, or written by an incompatible version. Attribute: path."""
 
     path: str | None = None
+
+
+class AnalysisError(RubricateError):
+    """An analysis of a run was asked for something the run cannot give: an outcome item it does not
+    have, rewards it lacks, a SQL query DuckDB rejects. Attribute: name (the offending value)."""
+
+    name: str | None = None

@@ -12,6 +12,12 @@
     )
 
 Steps go through the same builder the readers use, so pairing and error detection are identical.
+
+`ScriptedJudge` is an OpenAI-compatible server on loopback for testing judge items with the real
+`openai` client (scripted answers, and faults at set rates: 429, 500, timeouts, garbage)::
+
+    with ScriptedJudge({"acknowledges_tool_errors": "no"}, faults={"rate_limit": 0.1}) as server:
+        verdicts = rubricate.score(ep, "tool-discipline", judge=server.config())
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import msgspec
 
 from .rubrics import VERDICTS, Check, CheckContext, Outcome, run_check
+from .rubrics.judges._scripted import FAULTS, JudgeRequest, ScriptedJudge, default_answer
 from .traces import Episode, Source, TraceFormat, get_format
 from .traces._normalise import StepBuilder, tool_call
 from .traces._registry import sample_of
@@ -147,6 +154,6 @@ def assert_check_contract(chk: Check, episodes: Iterable[Episode], params: dict[
 
 
 __all__ = [
-    "CallSpec", "StepSpec", "answer", "assert_check_contract", "assert_episode_invariants",
-    "assert_format_contract", "assistant", "call", "episode", "result", "system", "tc", "user",
+    "FAULTS", "CallSpec", "JudgeRequest", "ScriptedJudge", "StepSpec", "answer", "assert_check_contract", "assert_episode_invariants",
+    "assert_format_contract", "assistant", "call", "default_answer", "episode", "result", "system", "tc", "user",
 ]

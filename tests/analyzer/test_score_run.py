@@ -48,7 +48,7 @@ def test_run_directory_files_and_counts(small_run: RunSummary, small_dir: Path, 
     episodes = pl.read_parquet(out / "episodes.parquet")
     verdicts = pl.read_parquet(out / "verdicts.parquet")
     issues = (out / "issues.jsonl").read_bytes().splitlines()
-    n_items = len(rubric.items)
+    n_items = len(rubric.checks)  # judge items are skipped without a judge
     assert small_run.episodes == info["counts"]["episodes"] == episodes.height == corpus.SMALL_EPISODES
     assert verdicts.height == episodes.height * n_items
     assert small_run.issues == info["counts"]["issues"] == len(issues) == 0
@@ -61,7 +61,7 @@ def test_run_directory_files_and_counts(small_run: RunSummary, small_dir: Path, 
 
     # every episode gets every item, in rubric order, episode by episode
     assert episodes["episode_id"].n_unique() == episodes.height
-    assert verdicts["item"].to_list() == [i.id for i in rubric.items] * episodes.height
+    assert verdicts["item"].to_list() == [i.id for i in rubric.checks] * episodes.height
     assert verdicts["episode_id"].to_list() == [e for e in episodes["episode_id"] for _ in range(n_items)]
     assert set(verdicts["score"].drop_nulls().unique()) <= {0.0, 1.0}
     assert verdicts.filter(pl.col("verdict").is_in(["na", "error"]))["score"].null_count() == \
@@ -75,7 +75,8 @@ def test_run_json_records_rubric_inputs_and_timings(small_run: RunSummary, small
     assert info["rubric"]["version"] == rubric.version
     assert info["rubric"]["hash"] == rubric.hash and info["rubric"]["hash"].startswith("sha256:")
     assert [i["id"] for i in info["rubric"]["items"]] == [i.id for i in rubric.items]
-    assert all(i["check"] and i["version"] for i in info["rubric"]["items"])
+    assert all((i["check"] or i["kind"] == "judge") and i["version"] for i in info["rubric"]["items"])
+    assert info["judge"]["status"] == "not configured"  # judge items are skipped, never failed, without a judge
     assert info["inputs"] == [os.path.abspath(small_dir)]
     timings = info["timings"]
     assert timings["workers"] == 1
@@ -109,7 +110,7 @@ def test_damaged_lines_become_issues_and_good_episodes_are_scored(tmp_path: Path
     assert run.episodes()["episode_id"].to_list() == [f"ep-{i:06d}" for i in range(10)]
     assert result.episodes == 10 and result.issues == 3
     assert run.info["counts"]["issues"] == 3
-    assert run.verdicts().height == 10 * len(rubric.items)
+    assert run.verdicts().height == 10 * len(rubric.checks)
 
     issues = run.issues()
     assert [(i.path, i.line) for i in issues] == [("damaged.jsonl", line) for line, _ in bad]
@@ -211,7 +212,8 @@ def test_open_other_run_format(small_run: RunSummary, tmp_path: Path) -> None:
 def _check_summary(run: rubricate.Run) -> pl.DataFrame:
     summary = run.summary()
     verdicts = run.verdicts()
-    assert summary["item"].to_list() == run.item_order
+    scored = set(verdicts["item"].to_list())  # judge items are skipped without a judge
+    assert summary["item"].to_list() == [i for i in run.item_order if i in scored]
     for row in summary.iter_rows(named=True):
         mine = verdicts.filter(pl.col("item") == row["item"])
         for v in ("pass", "fail", "na", "error"):
@@ -245,7 +247,7 @@ def test_summary_rate_is_none_when_nothing_decided(tmp_path: Path, rubric: rubri
 
 def test_sql_over_views(small_run: RunSummary, rubric: rubricate.Rubric, corpus) -> None:
     run = open_run(small_run.path)
-    assert run.sql("select count(*) as n from verdicts")["n"][0] == corpus.SMALL_EPISODES * len(rubric.items)
+    assert run.sql("select count(*) as n from verdicts")["n"][0] == corpus.SMALL_EPISODES * len(rubric.checks)
     assert run.sql("select count(*) as n from episodes")["n"][0] == corpus.SMALL_EPISODES
     joined = run.sql("""
         select e.format, count(*) as n from verdicts v join episodes e using (episode_id)
@@ -275,7 +277,7 @@ def test_in_memory_score_matches_run(small_run: RunSummary, small_dir: Path, rub
 def test_in_memory_score_by_rubric_name_and_single_episode(small_dir: Path, rubric: rubricate.Rubric) -> None:
     ep = next(iter(rubricate.load_episodes(small_dir)))
     by_name = rubricate.score(ep, "tool-discipline")
-    assert [v.item for v in by_name] == [i.id for i in rubric.items]
+    assert [v.item for v in by_name] == [i.id for i in rubric.checks]
     assert by_name == rubricate.score([ep], rubric)
 
 

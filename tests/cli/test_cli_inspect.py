@@ -13,7 +13,8 @@ from rubricate.rubrics import builtin_rubrics, load_rubric, registered_checks
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = ROOT / "examples" / "wiki-search" / "traces"
 TOOL_DISCIPLINE = ["discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call",
-                   "grounded_answer", "answer_correct"]
+                   "grounded_answer", "answer_correct", "acknowledges_tool_errors", "answer_follows_from_data",
+                   "no_fabricated_entities"]
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +85,9 @@ def test_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == EXIT_OK
     names = [line.split(" (priority")[0] for line in out.splitlines() if "(priority" in line]
     assert {"openai-chat", "openai-responses", "anthropic-messages", "verifiers-results"} <= set(names)
-    assert names[0] == "verifiers-results" and names[-1] == "openai-chat", "highest priority first"
+    priorities = [int(line.split("(priority ")[1].split(")")[0]) for line in out.splitlines() if "(priority" in line]
+    assert priorities == sorted(priorities, reverse=True), "highest priority first"
+    assert names[-1] == "openai-chat"
     assert "openai-chat (priority 0): " in out
 
 
@@ -107,6 +110,7 @@ def test_rubrics_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert items == TOOL_DISCIPLINE
     assert "- discovers_tables [discovery] weight 1, check discovers_tables" in out
     assert "- answer_correct [correctness] weight 2, check answer_correct" in out
+    assert "- acknowledges_tool_errors [error-recovery] weight 0, judge (yes/no)" in out
 
 
 def test_rubrics_show_json_and_unknown(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +136,7 @@ def test_rubrics_schema(capsys: pytest.CaptureFixture[str]) -> None:
 def test_rubrics_checks(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "rubrics", "checks")
     assert code == EXIT_OK
-    for name in TOOL_DISCIPLINE:
+    for name in TOOL_DISCIPLINE[:6]:  # the checks; the rest are judge items
         chk = registered_checks()[name]
         assert f"{name} [{chk.behavior}]: " in out
 

@@ -226,11 +226,15 @@ def test_builtin_rubrics_load(name):
     assert builtin_rubrics()[name]
 
 
-def test_tool_discipline_has_the_six_items():
-    assert [i.id for i in load_rubric("tool-discipline").items] == [
+def test_tool_discipline_has_six_checks_and_three_judge_items():
+    rubric = load_rubric("tool-discipline")
+    assert [i.id for i in rubric.checks] == [
         "discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call",
         "grounded_answer", "answer_correct",
     ]
+    assert [(i.id, i.weight) for i in rubric.judges] == [
+        ("acknowledges_tool_errors", 0.0), ("answer_follows_from_data", 0.0), ("no_fabricated_entities", 0.0)]
+    assert all(i.spec is not None and i.spec.question for i in rubric.judges)
 
 
 def test_the_wiki_search_example_loads():

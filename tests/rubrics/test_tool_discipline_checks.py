@@ -18,7 +18,7 @@ Q = "What was total revenue in 2019?"
 
 # ---------------------------------------------------------------- every item
 
-@pytest.mark.parametrize("item", [i.id for i in tool_discipline().items])
+@pytest.mark.parametrize("item", [i.id for i in tool_discipline().checks])
 def test_an_episode_without_steps_is_na_for_every_item(item):
     empty = Episode(id="empty", steps=[], source=Source("<test>"), format="test", ground_truth="5")
     rubric_item = tool_discipline().item(item)

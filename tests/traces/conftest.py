@@ -20,5 +20,17 @@ FORMAT_FIXTURES: dict[str, Path] = {
     "openai-responses": FIXTURES / "openai-responses" / "nemo-gym-rollouts.jsonl",
     "openai-chat": FIXTURES / "openai-chat" / "tau-bench-gpt-4o-airline.jsonl",
     "anthropic-messages": FIXTURES / "anthropic-messages" / "messages.jsonl",
+    "who-and-when": FIXTURES / "who-and-when" / "who-and-when.jsonl",
+    "mast-mad": FIXTURES / "mast-mad" / "mast-mad.jsonl",
+    "inspect-eval": FIXTURES / "inspect-eval" / "2025-05-12T20-27-36-04-00_browser.json",
+    "tau-bench": FIXTURES / "tau-bench" / "gpt-4o-airline.json",
+    "trl-conversational": FIXTURES / "trl-conversational" / "toolcall.jsonl",
+    "trl-completions": FIXTURES / "trl-completions" / "completions" / "completions_00050.parquet",
+    "verifiers-traces": FIXTURES / "verifiers-traces" / "wiki-search--gpt-4.1-mini--bash"
+    / "0b7c9e2a4f6d4e1b9a3c5d7e8f901234" / "traces.jsonl",
+    "rllm": FIXTURES / "rllm" / "episodes.jsonl",
+    "otel-genai": FIXTURES / "otel-genai" / "agent-spans.jsonl",
+    "openinference": FIXTURES / "openinference" / "agent-spans.jsonl",
+    "sharegpt": FIXTURES / "sharegpt" / "toolcall.jsonl",
 }
 DAMAGED = FIXTURES / "damaged" / "chat-damaged.jsonl"

@@ -117,7 +117,9 @@ def test_registering_a_taken_name_with_another_class_fails():
 def test_formats_are_listed_by_priority():
     listed = [(f.priority, name) for name, f in formats().items()]
     assert listed == sorted(listed, key=lambda pn: (-pn[0], pn[1]))
-    assert list(formats()) == ["verifiers-results", "anthropic-messages", "openai-responses", "openai-chat"]
+    names = list(formats())
+    assert names.index("verifiers-results") < names.index("anthropic-messages") < names.index("openai-chat")
+    assert names[-1] == "openai-chat"  # the catch-all is tried last
     assert all(f.description for f in formats().values())
 
 

@@ -22,9 +22,10 @@ from typing import Any
 from .. import __version__
 from ..errors import LoadIssueError, RunError
 from ..rubrics import CheckContext, EpisodeFacts, Rubric, load_checks_file, rubric_from_spec, run_check
+from ..rubrics.judges import JudgeBatcher, JudgeConfig, JudgeSetup, judge_run_info, judge_setup
 from ..traces import LoadIssue, Span, TraceFile, find_trace_files, get_format, read_file
 from ..traces._files import split_jsonl
-from ._score import SCORES, require_scorable
+from ._score import SCORES
 from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
 
 CHUNK_BYTES = 32 << 20
@@ -67,6 +68,7 @@ class _WorkerJob:
     strict: bool
     progress: Any = None
     formats: dict[str, int] = field(default_factory=dict)
+    judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
 
 
 def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUNK_BYTES) -> list[Unit]:
@@ -99,8 +101,11 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     for path in job.checks_files:
         load_checks_file(path)
     rubric = rubric_from_spec(job.rubric_spec, path=job.rubric_path)
-    items = [(item.id, item.behavior, item.check.fn, item.params) for item in rubric.items]  # type: ignore[union-attr]
-    writer = PartWriter(job.parts_dir, job.part)
+    items = [(item.id, item.behavior, item.check.fn, item.params) for item in rubric.checks]  # type: ignore[union-attr]
+    writer = PartWriter(job.parts_dir, job.part, rubric=rubric)
+    # judge items: episodes go through a batcher that judges them and merges rows in rubric order
+    judged = JudgeBatcher(job.judge, rubric, writer.add_episode) if job.judge is not None else None
+    add_episode = writer.add_episode if judged is None else judged.add
     progress = job.progress
     gc_threshold = gc.get_threshold()
     gc.freeze()  # the hot loop allocates millions of short-lived acyclic objects: collect less often
@@ -124,7 +129,7 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
                     outcome = run_check(fn, CheckContext(item, params, facts))
                     rows.append((item_id, behavior, outcome.verdict, SCORES[outcome.verdict], outcome.reason,
                                  outcome.evidence))
-                writer.add_episode(item, rows, source_file)
+                add_episode(item, rows, source_file)
                 job.formats[item.format] = job.formats.get(item.format, 0) + 1
                 if item.raw is not None:
                     unit_bytes += len(item.raw)
@@ -136,12 +141,17 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
             if progress is not None:
                 progress(pending_bytes + max(0, unit.size - unit_bytes), 0)
                 pending_bytes = 0
+        if judged is not None:
+            judged.flush()
     finally:
+        if judged is not None:
+            judged.close()
         writer.close()
         gc.set_threshold(*gc_threshold)
         gc.unfreeze()
     return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
-            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "judge": judged.ledger.state() if judged is not None else None}
 
 
 def _peak_rss_mb() -> float:
@@ -174,15 +184,16 @@ def score_run(
     checks_files: Sequence[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    judge: JudgeConfig | None = None,
 ) -> RunSummary:
     """Score every episode under `paths` with `rubric` and write the run directory `out`.
 
     `workers` defaults to all cores (capped by the amount of work); load issues are written to the
     run, or raise LoadIssueError on the first one with `strict`. `on_progress(done, total)` gets
     byte counts. JSONL files larger than `chunk_bytes` are split into line-aligned byte ranges.
-    Returns the run's summary; run.json is written last.
+    Returns the run's summary; run.json is written last. Judge items are asked of `judge`; without
+    one they are skipped (run.json's `judge` entry names them), never failed.
     """
-    require_scorable(rubric)
     if rubric.spec is None:
         raise RunError("score_run needs a rubric loaded from a file or built-in name",
                        hint="use load_rubric(...) or parse_rubric(...)")
@@ -196,9 +207,10 @@ def score_run(
     n = min(n, max(1, total_bytes // (4 << 20)), len(files) * 64 or 1)
     units = plan_units(files, n, chunk_bytes)
     shares = share(units, n)
+    setup = judge_setup(rubric, judge, workers=len(shares))
     parts_dir = begin_run(out)
     jobs = [_WorkerJob(s, k, parts_dir, rubric.spec, rubric.path, tuple(map(os.fspath, checks_files)),
-                       format, strict) for k, s in enumerate(shares)]
+                       format, strict, judge=setup) for k, s in enumerate(shares)]
     done = 0
 
     def progress(nbytes: int, _: int) -> None:
@@ -217,6 +229,8 @@ def score_run(
         shutil.rmtree(parts_dir, ignore_errors=True)
         raise
     info = _run_info(rubric, paths, format, len(jobs), files, results, total_bytes, time.perf_counter() - started)
+    if rubric.judges:
+        info["judge"] = judge_run_info(rubric, judge, [r["judge"] for r in results])
     finish_run(out, parts_dir, len(jobs), info)
     return RunSummary(out, info)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
-from ..errors import RubricError
 from ..rubrics import CheckContext, EpisodeFacts, Outcome, Rubric, VerdictValue, run_check
+from ..rubrics.judges import JudgeBatcher, JudgeConfig, judge_setup
 from ..traces import Episode
 
 SCORES: dict[str, float | None] = {"pass": 1.0, "fail": 0.0, "na": None, "error": None}
@@ -26,34 +26,45 @@ class Verdict(msgspec.Struct, frozen=True):
     evidence: tuple[int, ...] = ()
 
 
-def require_scorable(rubric: Rubric) -> None:
-    """Judge items need a judge, which this version does not have: say so before any work."""
-    if rubric.judges:
-        names = ", ".join(i.id for i in rubric.judges)
-        raise RubricError(
-            f"rubric '{rubric.id}' has judge items ({names}); this version of rubricate scores check items only",
-            hint="remove the judge items or set kind = \"check\" with a registered check",
-        )
-
-
 def score_episode(episode: Episode, rubric: Rubric) -> list[tuple[Any, Outcome]]:
-    """(item, outcome) for every item of the rubric, in rubric order."""
+    """(item, outcome) for every programmatic item of the rubric, in rubric order (judge items need a
+    judge: see `score(..., judge=...)`)."""
     facts = EpisodeFacts(episode)
     return [(item, run_check(item.check.fn, CheckContext(episode, item.params, facts)))  # type: ignore[union-attr]
-            for item in rubric.items]
+            for item in rubric.checks]
 
 
-def iter_verdicts(episodes: Iterable[Episode], rubric: Rubric) -> Iterator[Verdict]:
-    """Stream verdicts: every item on every episode."""
-    require_scorable(rubric)
-    for episode in episodes:
-        for item, outcome in score_episode(episode, rubric):
-            yield Verdict(episode.id, item.id, item.behavior, outcome.verdict, SCORES[outcome.verdict],
-                          outcome.reason, outcome.evidence)
+def _rows(episode: Episode, rubric: Rubric) -> list[tuple[str, str, str, float | None, str, tuple[int, ...]]]:
+    return [(item.id, item.behavior, o.verdict, SCORES[o.verdict], o.reason, o.evidence)
+            for item, o in score_episode(episode, rubric)]
 
 
-def score(episodes: Iterable[Episode] | Episode, rubric: Rubric | str) -> list[Verdict]:
-    """Score episodes in this process and return the verdicts (for notebooks and tests).
+def iter_verdicts(episodes: Iterable[Episode], rubric: Rubric, *, judge: JudgeConfig | None = None) -> Iterator[Verdict]:
+    """Stream verdicts: every item on every episode. Judge items are asked of `judge` in batches;
+    without a judge they are skipped (an unconfigured judge is not an agent failure)."""
+    setup = judge_setup(rubric, judge)
+    if setup is None:
+        for episode in episodes:
+            for row in _rows(episode, rubric):
+                yield Verdict(episode.id, *row)
+        return
+    ready: list[Verdict] = []
+    batcher = JudgeBatcher(setup, rubric, lambda ep, rows, _: ready.extend(Verdict(ep.id, *r) for r in rows))
+    try:
+        for episode in episodes:
+            batcher.add(episode, _rows(episode, rubric), "")
+            yield from ready
+            ready.clear()
+        batcher.flush()
+        yield from ready
+    finally:
+        batcher.close()
+
+
+def score(episodes: Iterable[Episode] | Episode, rubric: Rubric | str, *, judge: JudgeConfig | None = None
+          ) -> list[Verdict]:
+    """Score episodes in this process and return the verdicts (for notebooks and tests); judge items
+    are asked of `judge` (a `rubricate.rubrics.judges.JudgeConfig`) or skipped without one.
 
     For a corpus, use `score_run` (or `rubricate score`): it streams, uses all cores and writes
     Parquet instead of holding verdicts in memory.
@@ -64,4 +75,4 @@ def score(episodes: Iterable[Episode] | Episode, rubric: Rubric | str) -> list[V
         rubric = load_rubric(rubric)
     if isinstance(episodes, Episode):
         episodes = [episodes]
-    return list(iter_verdicts(episodes, rubric))
+    return list(iter_verdicts(episodes, rubric, judge=judge))

@@ -22,6 +22,8 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..rewards._collapse import collapse
+from ..rubrics import Rubric
 from ..traces import Episode, LoadIssue
 
 RUN_FORMAT = 1
@@ -33,7 +35,7 @@ EPISODE_SCHEMA = pa.schema([
     ("source_line", pa.int64()), ("source_index", pa.int64()), ("source_file", pa.string()), ("format", pa.string()),
     ("n_steps", pa.int32()), ("n_tool_calls", pa.int32()), ("n_tool_errors", pa.int32()),
     ("question", pa.string()), ("final_answer", pa.string()), ("ground_truth", pa.string()),
-    ("reward", pa.float64()), ("metadata", pa.string()),
+    ("reward", pa.float64()), ("metadata", pa.string()), ("rubric_reward", pa.float64()),
 ])
 VERDICT_SCHEMA = pa.schema([
     ("episode_id", pa.string()), ("item", pa.string()), ("behavior", pa.string()), ("verdict", pa.string()),
@@ -59,8 +61,8 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
 class PartWriter:
     """One worker's buffered columns, flushed to its own Parquet parts every `batch` episodes."""
 
-    def __init__(self, directory: str, part: int, batch: int = 4096) -> None:
-        self.directory, self.part, self.batch = directory, part, batch
+    def __init__(self, directory: str, part: int, batch: int = 4096, rubric: Rubric | None = None) -> None:
+        self.directory, self.part, self.batch, self.rubric = directory, part, batch, rubric
         self._episodes: dict[str, list[Any]] = {f.name: [] for f in EPISODE_SCHEMA}
         self._verdicts: dict[str, list[Any]] = {f.name: [] for f in VERDICT_SCHEMA}
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -97,6 +99,9 @@ class PartWriter:
         e["ground_truth"].append(ep.ground_truth)
         e["reward"].append(ep.reward)
         e["metadata"].append(_encode(ep.metadata).decode() if ep.metadata else None)
+        # the rubric's collapsed reward, by the function the trainer exports use (rubricate.rewards)
+        e["rubric_reward"].append(collapse({r[0]: r[2] for r in verdict_rows}, self.rubric).reward
+                                  if self.rubric is not None else None)
         v = self._verdicts
         counts = self.counts
         for item, behavior, verdict, score, reason, evidence in verdict_rows:

@@ -1,6 +1,7 @@
 """The `rubricate` command. Each command parses its options, calls one API function, prints.
 
-Exit codes: 0 ok; 1 a threshold or --strict load issue; 2 usage error (bad option, rubric, format);
+Exit codes: 0 ok; 1 a threshold or --strict load issue; 2 usage error (bad option, rubric, format,
+analysis outcome, SQL query);
 3 could not complete (unreadable run, worker failure, internal error).
 """
 
@@ -11,9 +12,13 @@ import traceback
 
 import click
 
-from ..errors import CheckError, FormatError, LoadIssueError, RubricateError, RubricError
+from ..errors import AnalysisError, CheckError, FormatError, JudgeError, LoadIssueError, RubricateError, RubricError
 from ._app import app
 from . import rubrics as _rubrics, score as _score, summary as _summary, traces as _traces  # noqa: F401
+from . import analyze as _analyze, compare as _compare, guide as _guide, sql as _sql  # noqa: F401
+from . import report as _report  # noqa: F401
+from . import rewards as _rewards  # noqa: F401
+from . import calibrate as _calibrate  # noqa: F401  (calibrate, labels)
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -21,7 +26,7 @@ EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 def exit_code(exc: RubricateError) -> int:
     if isinstance(exc, LoadIssueError):
         return EXIT_THRESHOLD
-    if isinstance(exc, (RubricError, CheckError, FormatError)):
+    if isinstance(exc, (RubricError, CheckError, FormatError, JudgeError, AnalysisError)):
         return EXIT_USAGE
     return EXIT_FAILED
 

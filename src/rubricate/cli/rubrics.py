@@ -39,7 +39,9 @@ def show_command(rubric_ref: str, checks_files: tuple[str, ...], as_json: bool) 
     if rubric.description:
         console.print(rubric.description, markup=False)
     for item in rubric.items:
-        what = item.check.name if item.check else "judge"
+        spec = item.spec
+        what = item.check.name if item.check else \
+            "(" + ("/".join(spec.answers()) if spec is not None else "yes/no") + ")"
         console.print(f"- [bold]{item.id}[/] \\[{item.behavior}] weight {item.weight:g}, {item.kind} {what}")
         console.print(f"  {item.description}", markup=False)
 

@@ -8,6 +8,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from ..analyzer import open_run, score_run
 from ..rubrics import load_checks_file, load_rubric
 from ._app import app
+from ._judge import judge_config, judge_options
 from ._output import err_console, wants_progress
 from .summary import print_summary
 
@@ -26,13 +27,19 @@ from .summary import print_summary
 @click.option("--strict", is_flag=True, help="Stop at the first load issue (exit code 1).")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary.")
+@judge_options
 def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
-                  checks_files: tuple[str, ...], strict: bool, no_progress: bool, quiet: bool) -> None:
-    """Score every episode under PATHS with a rubric and write a run directory."""
+                  checks_files: tuple[str, ...], strict: bool, no_progress: bool, quiet: bool,
+                  **judge_opts: object) -> None:
+    """Score every episode under PATHS with a rubric and write a run directory.
+
+    Judge items (kind = "judge") are asked of --judge-model; without it they are skipped.
+    """
+    judge = judge_config(judge_opts)
     for path in checks_files:
         load_checks_file(path)
     rubric = load_rubric(rubric_ref)
-    kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files)
+    kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge)
     if wants_progress(no_progress):
         columns = (TextColumn("scoring"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err_console, transient=True) as bar:

@@ -7,6 +7,7 @@ from rich.markup import escape
 
 from ..analyzer import Run, open_run
 from ._app import app
+from ._judge import print_judge
 from ._output import cohort_table, console, json_out, plural, summary_table
 
 
@@ -28,6 +29,7 @@ def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) ->
             console.print(f"  ... and {counts['issues'] - issues_shown:,} more")
     else:
         console.print("no load issues")
+    print_judge(info.get("judge"), console)
     t = info["timings"]
     console.print(f"scored in {t['seconds']:.2f}s with {plural(t['workers'], 'worker')} "
                   f"({t['episodes_per_s'] or 0:,.0f} episodes/s, {t['mb_per_s'] or 0:.1f} MB/s)")

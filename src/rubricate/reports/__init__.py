@@ -1,3 +1,15 @@
-"""reports: self-contained HTML failure reports. Not built yet: see the README's roadmap (issue 5)."""
+"""reports: the self-contained HTML failure report of a run.
 
-__all__: list[str] = []
+    from rubricate.reports import write_report
+    write_report("runs/ws", "report.html", by="model")
+
+One file: plotly.js, the page's script and styles are inline, a Content-Security-Policy allows only
+them, and the page loads nothing from the network. The figures are pure functions of analysis data
+frames (`rates_figure`, `attribution_figure`, ...), returning plotly figure dicts.
+"""
+
+from ._figures import attribution_figure, cohort_figure, compare_figure, cooccurrence_figure, rates_figure
+from ._render import render_report, write_report
+
+__all__ = ["attribution_figure", "cohort_figure", "compare_figure", "cooccurrence_figure", "rates_figure",
+           "render_report", "write_report"]

@@ -128,7 +128,8 @@ def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
         first = exc.errors()[0]
         loc = _location(tuple(first["loc"]))
         msg = first["msg"].removeprefix("Value error, ")
-        if not first["loc"] and msg.startswith("items[") and ": " in msg:  # a whole-file rule names its item
+        # a whole-file rule names its place in the message: `items[3].id: ...`, `reward.gates[0]: ...`
+        if not first["loc"] and msg.startswith(("items[", "reward.")) and ": " in msg:
             loc, msg = msg.split(": ", 1)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RubricError(f"{path}: {loc}: {msg}{more}", path=path, location=loc,

@@ -194,9 +194,12 @@ def read_document(path: str, *, keep: bool = False) -> Any:
 
 
 def split_jsonl(path: str, parts: int) -> list[Span]:
-    """Cut an uncompressed JSONL file into about `parts` spans on line boundaries, with line numbers."""
+    """Cut an uncompressed JSONL file into about `parts` spans on line boundaries, with line numbers.
+    Any other file (a JSON document, a zip) is one span: its readers read it whole."""
     size = os.path.getsize(path)
     if parts <= 1 or size < (1 << 20) or compression(path):
+        return [Span()]
+    if container_of(path, read_head(path, 4096)) != "jsonl":
         return [Span()]
     cuts = [0]
     with open(path, "rb") as f:

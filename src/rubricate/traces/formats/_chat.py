@@ -80,7 +80,7 @@ def scalar_metadata(record: dict[str, Any], skip: frozenset[str]) -> dict[str, A
 
 ID_KEYS = ("id", "episode_id", "uid", "rollout_id")
 TASK_KEYS = ("task_id", "example_id", "question_id")
-TRUTH_KEYS = ("ground_truth", "answer", "expected", "target", "gold")
+TRUTH_KEYS = ("ground_truth", "answer", "expected", "expected_answer", "target", "gold")
 RECORD_KEYS = frozenset(("metadata", "final_answer", "reward", "question", *ID_KEYS, *TASK_KEYS, *TRUTH_KEYS))
 
 

@@ -40,7 +40,8 @@ class VerifiersResults(RecordFormat):
     """verifiers v0 `results.jsonl` rows: `prompt` + `completion` message lists, reward, answer."""
 
     def sniff_record(self, record: dict[str, Any]) -> bool:
-        return "prompt" in record and "completion" in record and \
+        # vf-eval writes a `reward` on every row; a dataset row with prompt/completion (TRL) has none
+        return "prompt" in record and "completion" in record and "reward" in record and \
             isinstance(record["completion"], (list, str)) and isinstance(record["prompt"], (list, str))
 
     def companion(self, path: str) -> bool:

@@ -1,0 +1,30 @@
+"""`rubricate report RUN --out report.html`: the self-contained HTML failure report."""
+
+from __future__ import annotations
+
+import click
+
+from ..reports import write_report
+from ._app import app
+
+
+@app.command("report")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Where to write the report (one self-contained HTML file).")
+@click.option("--compare", "compare_dir", default=None, metavar="RUN_B", type=click.Path(file_okay=False),
+              help="A second run to compare with, item by item (e.g. after RL against before).")
+@click.option("--by", default=None, metavar="KEY", help="Break results down by an episode metadata key "
+              "(e.g. model, checkpoint).")
+@click.option("--outcome", default=None, metavar="ITEM",
+              help="What counts as task success for attribution (default: the analysis's choice).")
+@click.option("--sample", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="Episodes per item and verdict embedded in the episode browser.")
+@click.option("--title", default=None, help="The report's title.")
+def report_command(run_dir: str, out: str, compare_dir: str | None, by: str | None, outcome: str | None,
+                   sample: int, title: str | None) -> None:
+    """Write the HTML failure report of RUN: behaviors, attribution, cohorts, comparison, guidance and
+    an episode browser, in one file that opens offline."""
+    path = write_report(run_dir, out, compare=compare_dir, by=by, outcome=outcome, sample=sample, title=title)
+    size = path.stat().st_size
+    click.echo(f"report written to {path} ({size / 1e6:.1f} MB)", err=True)

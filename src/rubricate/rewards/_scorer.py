@@ -1,0 +1,123 @@
+"""`RewardScorer`: a rubric ready to score trainer completions, bounded in size and time, never raising.
+
+Every exporter (TRL, verifiers, verl, OpenRLHF, the OpenAI grader, the HTTP server) is a thin shape
+adapter around `RewardScorer.score`, which builds the Episode (`_episode`), runs the rubric's check
+items exactly as `score_run` does (`run_check` with one shared `EpisodeFacts`), and collapses the
+outcomes with `collapse`, the function that fills the `rubric_reward` column of a run.
+
+Guarantees, for any input:
+- no exception: a malformed completion gives `RewardResult(None, reason)`;
+- bounded input: more than `max_chars` characters of text gives None ("too large") before any parsing;
+- a deadline per call: `score_many` stops starting new checks once `deadline_s` has passed since the
+  call began, and the remaining completions get None ("deadline"). A check already running is not
+  interrupted (no threads or processes are used); `max_chars` bounds how long one can take.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..errors import RubricError
+from ..rubrics import CheckContext, EpisodeFacts, Outcome, Rubric, load_checks_file, load_rubric, run_check
+from ..traces import Episode
+from ._collapse import RewardResult, collapse, plan_for, reward_bounds
+from ._episode import episode_from_messages, input_chars, needs_tools
+
+DEFAULT_DEADLINE_S = 60.0
+DEFAULT_MAX_CHARS = 4_000_000
+_TEXT_ONLY_NA = Outcome("na", "text-only completion: this item needs tool calls")
+
+
+def _deadline_outcome(rubric: Rubric) -> RewardResult:
+    return RewardResult(None, "deadline passed before this completion was scored",
+                        {i.id: None for i in rubric.items})
+
+
+class RewardScorer:
+    """Scores (prompt, completion, ground truth) samples with one rubric.
+
+    `rubric`: a Rubric, a built-in name or a rubric file path. `text_only`: None (a completion given as
+    text is text-only, a message list is not), True (every completion is text-only: no tools were
+    offered) or False. `checks_files`: Python files with custom `@check` items the rubric uses.
+    """
+
+    def __init__(self, rubric: Rubric | str | os.PathLike[str], *, deadline_s: float = DEFAULT_DEADLINE_S,
+                 max_chars: int = DEFAULT_MAX_CHARS, text_only: bool | None = None,
+                 checks_files: Sequence[str | os.PathLike[str]] = ()) -> None:
+        for path in checks_files:
+            load_checks_file(path)
+        self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+        _require_rewardable(self.rubric)
+        self.deadline_s = float(deadline_s)
+        self.max_chars = int(max_chars)
+        self.text_only = text_only
+        self.items = tuple(i for i in self.rubric.items if i.kind == "check")
+        self._plan = [(i, i.check.fn, i.params, needs_tools(i)) for i in self.items]  # type: ignore[union-attr]
+        self.item_ids = tuple(i.id for i in self.items)
+        self.bounds = reward_bounds(self.rubric)
+
+    def score(self, prompt: Any, completion: Any, ground_truth: Any = None, *,
+              deadline: float | None = None) -> RewardResult:
+        """The reward of one sample; `deadline` is a `time.monotonic()` instant. Never raises."""
+        try:
+            size = input_chars(prompt, self.max_chars) + input_chars(completion, self.max_chars)
+            if size > self.max_chars:
+                return RewardResult(None, f"input too large: more than {self.max_chars} characters",
+                                    {i: None for i in self.item_ids})
+            episode = episode_from_messages(prompt, completion, ground_truth=ground_truth)
+            text_only = isinstance(completion, str) if self.text_only is None else self.text_only
+            return self.score_episode(episode, text_only=text_only, deadline=deadline)
+        except Exception as exc:  # noqa: BLE001  (a bad rollout is data, not a crash)
+            return RewardResult(None, f"could not score: {type(exc).__name__}: {exc}"[:300],
+                                {i: None for i in self.item_ids})
+
+    def score_episode(self, episode: Episode, *, text_only: bool = False,
+                      deadline: float | None = None) -> RewardResult:
+        """Run the check items on an Episode and collapse them (as `score_run` does)."""
+        facts = EpisodeFacts(episode)
+        outcomes: list[tuple[Any, Outcome]] = []
+        for item, fn, params, tools in self._plan:
+            if deadline is not None and time.monotonic() > deadline:
+                return _deadline_outcome(self.rubric)
+            if text_only and tools:
+                outcomes.append((item, _TEXT_ONLY_NA))
+            else:
+                outcomes.append((item, run_check(fn, CheckContext(episode, params, facts))))
+        return collapse(outcomes, self.rubric)
+
+    def score_many(self, samples: Iterable[tuple[Any, Any, Any]], *,
+                   deadline_s: float | None = None) -> list[RewardResult]:
+        """Rewards of (prompt, completion, ground truth) samples within one deadline for the whole call."""
+        limit = self.deadline_s if deadline_s is None else deadline_s
+        deadline = time.monotonic() + limit
+        out = []
+        try:
+            for prompt, completion, truth in samples:
+                if time.monotonic() > deadline:
+                    out.append(_deadline_outcome(self.rubric))
+                    continue
+                out.append(self.score(prompt, completion, truth, deadline=deadline))
+        except Exception as exc:  # noqa: BLE001  (samples itself was not iterable as promised)
+            out.append(RewardResult(None, f"could not read the samples: {type(exc).__name__}: {exc}"[:300]))
+        return out
+
+
+def _require_rewardable(rubric: Rubric) -> None:
+    """Fail at export time, not in the middle of training, when the rubric cannot give a reward here."""
+    plan = plan_for(rubric)
+    if plan.mode == "judge_holistic":
+        raise RubricError(
+            f"rubric '{rubric.id}': reward mode judge_holistic needs an LLM judge; rewards are computed by checks only",
+            hint="use mode = \"weighted_mean\" or \"outcome_gated\" in the rubric's [reward] table")
+    judged = [i.id for i in rubric.judges if i.id in plan.involved]
+    if judged:
+        raise RubricError(
+            f"rubric '{rubric.id}': judge items take part in the reward ({', '.join(judged)}); "
+            "trainer rewards are computed by checks only",
+            hint="give judge items weight = 0 (reported, not rewarded) and keep them out of gates")
+    if not plan.positive and not plan.pitfalls:
+        raise RubricError(f"rubric '{rubric.id}': no item has a non-zero weight, so every reward would be None",
+                          hint="give the items that should be rewarded a weight")

@@ -1,0 +1,91 @@
+"""Judge items inside the scoring engine: episodes are buffered in batches, judged concurrently, and
+their judge verdict rows merged with the programmatic rows in rubric order.
+
+A rubric with judge items and no judge configured is scored without them: they are skipped, not
+`error` and never `fail` (an unconfigured judge says nothing about the agent), and run.json records
+which items were skipped and why (`judge.status = "not configured"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...traces import Episode
+from .._rubric import Rubric
+from ._config import JudgeConfig
+from ._engine import EpisodeJudge, JudgeSetup
+from ._items import JudgeItem
+from ._ledger import Ledger
+from ._prompt import PROMPT_VERSION
+
+Row = tuple[str, str, str, "float | None", str, tuple[int, ...]]
+Sink = Callable[[Episode, list[Row], str], None]
+
+
+class JudgeBatcher:
+    """Takes (episode, programmatic rows, source file) like PartWriter.add_episode; every `batch`
+    episodes it judges them and hands the merged rows, in rubric order, to `sink`."""
+
+    def __init__(self, setup: JudgeSetup, rubric: Rubric, sink: Sink) -> None:
+        judges = rubric.judges
+        self.items = [JudgeItem.from_item(i) for i in judges]
+        self.behaviors = [i.behavior for i in judges]
+        self.judge = EpisodeJudge(setup, self.items)
+        self.sink = sink
+        self.size = setup.config.batch
+        n_checks = 0
+        order: list[tuple[bool, int]] = []
+        for item in rubric.items:
+            if item.kind == "judge":
+                order.append((True, len([o for o in order if o[0]])))
+            else:
+                order.append((False, n_checks))
+                n_checks += 1
+        self.order = order
+        self._buffer: list[tuple[Episode, list[Row], str]] = []
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.judge.ledger
+
+    def add(self, episode: Episode, rows: list[Row], source_file: str) -> None:
+        self._buffer.append((episode, rows, source_file))
+        if len(self._buffer) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        judged = self.judge.judge_many([ep for ep, _, _ in self._buffer])
+        for (ep, rows, source), outcomes in zip(self._buffer, judged):
+            jrows = [(item.id, behavior, o.verdict, score, o.reason, o.evidence)
+                     for item, behavior, (o, score) in zip(self.items, self.behaviors, outcomes)]
+            self.sink(ep, [jrows[k] if is_judge else rows[k] for is_judge, k in self.order], source)
+        self._buffer.clear()
+
+    def close(self) -> None:
+        self.judge.close()
+
+
+def judge_setup(rubric: Rubric, config: JudgeConfig | None, workers: int = 1) -> JudgeSetup | None:
+    """The setup workers judge with, or None when there is nothing to judge (no judge items or no judge)."""
+    if not rubric.judges or config is None:
+        return None
+    return JudgeSetup.create(config, workers)
+
+
+def judge_run_info(rubric: Rubric, config: JudgeConfig | None, ledgers: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """run.json's `judge` entry: what was skipped, or the judge, its settings and the merged ledger."""
+    ids = [i.id for i in rubric.judges]
+    if not ids:
+        return None
+    if config is None:
+        return {"status": "not configured", "skipped_items": ids,
+                "reason": "no judge model was given (--judge-model)"}
+    total = Ledger()
+    for state in ledgers:
+        if state:
+            total.merge(Ledger.from_state(state))
+    return {"status": "configured", "items": ids, "prompt_version": PROMPT_VERSION, **config.describe(),
+            "price_per_mtok": config.price(), "ledger": total.report(config.price())}

@@ -1,0 +1,69 @@
+"""The judge cache: content-addressed answers in SQLite (`judge-cache.sqlite3` in the cache directory).
+
+One row per (model, call parameters, prompt version, episode content hash, item spec hash, sample):
+re-running a rubric makes no call, and changing one item asks the judge about that item alone.
+Only valid answers are cached; errors are asked again next time. Several worker processes share the
+file (WAL journal, busy timeout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from typing import Any
+
+from ...errors import JudgeError
+from ._parse import ItemAnswer
+from ._prompt import PROMPT_VERSION
+
+CACHE_FILE = "judge-cache.sqlite3"
+CACHE_FORMAT = 1
+
+
+def cache_key(model: str, params: dict[str, Any], episode_hash: str, item_hash: str, sample: int = 0) -> str:
+    data = json.dumps([CACHE_FORMAT, model, params, PROMPT_VERSION, episode_hash, item_hash, sample],
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class JudgeCache:
+    """get_many / put_many over an SQLite file; `JudgeCache(None)` caches nothing."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.path = os.path.join(directory, CACHE_FILE) if directory else None
+        self._db: sqlite3.Connection | None = None
+        if self.path is None:
+            return
+        try:
+            os.makedirs(directory, exist_ok=True)  # type: ignore[arg-type]
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, "
+                             "reason TEXT NOT NULL, steps TEXT NOT NULL, model TEXT, created REAL)")
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise JudgeError(f"{self.path}: cannot open the judge cache: {exc}", path=self.path,
+                             hint="pass a writable directory with --judge-cache DIR, or --no-judge-cache") from None
+
+    def get_many(self, keys: list[str]) -> dict[str, ItemAnswer]:
+        if self._db is None or not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(f"SELECT key, answer, reason, steps FROM answers WHERE key IN ({marks})", keys)
+        return {k: ItemAnswer(a, r, tuple(json.loads(s))) for k, a, r, s in rows}
+
+    def put_many(self, rows: list[tuple[str, ItemAnswer]], model: str) -> None:
+        if self._db is None or not rows:
+            return
+        now = time.time()
+        self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                             [(k, a.answer, a.reason, json.dumps(list(a.steps)), model, now) for k, a in rows])
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
