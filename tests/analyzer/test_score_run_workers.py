@@ -179,3 +179,20 @@ def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: 
     assert "cannot be imported in a worker" in info.value.message
     assert info.value.hint
     assert not (out / "run.json").exists()
+
+
+def test_span_files_are_not_split_across_workers(tmp_path: Path) -> None:
+    """A span export groups episodes by trace id anywhere in the file: cutting it into byte ranges
+    would cut traces, so a non-splittable format gets the whole file as one unit."""
+    from rubricate.analyzer._run import plan_units
+    from rubricate.traces import TraceFile
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "otel-genai" / "agent-spans.jsonl"
+    big = tmp_path / "spans.jsonl"
+    big.write_bytes(fixture.read_bytes() * 2000)
+    trace = TraceFile(str(big), str(tmp_path), big.stat().st_size)
+    assert len(plan_units([trace], workers=2, chunk_bytes=1 << 16)) == 1
+    chat = tmp_path / "chat.jsonl"
+    chat.write_bytes(b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 60000)
+    trace = TraceFile(str(chat), str(tmp_path), chat.stat().st_size)
+    assert len(plan_units([trace], workers=2, chunk_bytes=1 << 16)) > 1

@@ -23,7 +23,8 @@ from .. import __version__
 from ..errors import LoadIssueError, RunError
 from ..rubrics import CheckContext, EpisodeFacts, Rubric, load_checks_file, rubric_from_spec, run_check
 from ..rubrics.judges import JudgeBatcher, JudgeConfig, JudgeSetup, judge_run_info, judge_setup
-from ..traces import LoadIssue, Span, TraceFile, find_trace_files, get_format, read_file
+from ..traces import LoadIssue, Span, TraceFile, TraceFormat, find_trace_files, get_format, read_file
+from ..traces._loader import choose_format
 from ..traces._files import split_jsonl
 from ._score import SCORES
 from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
@@ -71,10 +72,12 @@ class _WorkerJob:
     judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
 
 
-def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUNK_BYTES) -> list[Unit]:
+def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUNK_BYTES,
+               forced: str | None = None) -> list[Unit]:
+    """Work units: large JSONL files of a splittable format are cut into line-aligned byte ranges."""
     units = []
     for trace in files:
-        if trace.size > chunk_bytes and workers > 1:
+        if trace.size > chunk_bytes and workers > 1 and _splittable(trace, forced):
             spans = split_jsonl(trace.path, max(workers, trace.size // chunk_bytes))
         else:
             spans = [Span()]
@@ -82,6 +85,11 @@ def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUN
             end = trace.size if span.end is None else span.end
             units.append(Unit(trace, span, end - span.start))
     return units
+
+
+def _splittable(trace: TraceFile, forced: str | None) -> bool:
+    fmt = choose_format(trace.path, trace.root, forced)
+    return not isinstance(fmt, TraceFormat) or fmt.splittable
 
 
 def share(units: list[Unit], workers: int) -> list[list[Unit]]:
@@ -205,7 +213,7 @@ def score_run(
     total_bytes = sum(f.size for f in files)
     n = max(1, workers if workers is not None else (os.cpu_count() or 1))
     n = min(n, max(1, total_bytes // (4 << 20)), len(files) * 64 or 1)
-    units = plan_units(files, n, chunk_bytes)
+    units = plan_units(files, n, chunk_bytes, format)
     shares = share(units, n)
     setup = judge_setup(rubric, judge, workers=len(shares))
     parts_dir = begin_run(out)

@@ -49,6 +49,7 @@ class TraceFormat:
     priority: ClassVar[int] = 0
     description: ClassVar[str] = ""
     suffixes: ClassVar[tuple[str, ...]] = ()  # file suffixes beyond JSON/JSONL this format reads
+    splittable: ClassVar[bool] = True  # False: an episode may span the whole file (spans grouped by trace)
 
     def sniff(self, sample: Sample) -> bool:
         raise NotImplementedError

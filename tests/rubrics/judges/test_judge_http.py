@@ -148,7 +148,8 @@ def test_the_budget_stops_calls_and_the_rest_are_errors():
 
 def test_a_refused_json_schema_falls_back_to_plain_json_and_prose_is_parsed():
     with ScriptedJudge(reject_json_schema=True, style="prose") as server:
-        verdicts = rubricate.score([sql_episode(i) for i in range(3)], judged_rubric(), judge=server.config())
+        verdicts = rubricate.score([sql_episode(i) for i in range(3)], judged_rubric(),
+                                   judge=server.config(concurrency=1))
     assert server.served["rejected_json_schema"] == 1, "the client switches to plain JSON after one refusal"
     assert all(v.verdict == "pass" for v in verdicts if v.item in JUDGE_ITEMS)
     assert all(r.items == JUDGE_ITEMS for r in server.requests[1:]), "items are read from the checklist"

@@ -65,7 +65,7 @@ class JudgeRequest:
         else:
             for item_id in _ITEM.findall(req.user):
                 req.items.append(item_id)
-                block = req.user.split(f"id: {item_id}\n", 1)[1].split("\n\n", 1)[0]
+                block = re.split(r"\n\d+\. id: |\n\n", req.user.split(f"id: {item_id}\n", 1)[1], maxsplit=1)[0]
                 found = re.search(r"allowed answers, worst to best: (.*?); or", block)
                 req.allowed[item_id] = ([a.strip().strip('"') for a in found.group(1).split(",")] + ["na"]
                                         if found else ["yes", "no", "na"])

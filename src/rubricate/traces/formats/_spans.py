@@ -51,6 +51,7 @@ def is_span_record(record: Any) -> bool:
 class SpanFormat(TraceFormat):
     """A reader of span exports; subclasses say which spans hold messages and tool executions."""
 
+    splittable = False  # a trace's spans can be anywhere in the file: read it whole
     markers: ClassVar[tuple[bytes, ...]] = ()  # one of these must be in the first 64 KiB
     meta_keys: ClassVar[dict[str, tuple[str, ...]]] = {}  # metadata field -> attribute keys, first wins
 

@@ -1,0 +1,103 @@
+"""Reward-function throughput: one TRL-style call over 1024 completions of ~10 KB each.
+
+    python benchmarks/bench_reward.py [--n 1024] [--kb 10] [--repeat 5] [--rubric tool-discipline]
+
+The completions are tool rollouts in TRL's shape (dict arguments, tool messages without ids,
+`{'error': ...}` failures) built from a fixed seed: a discovery call, a schema call, one or two SQL
+queries (some failing, some repeated), tool outputs padded with table rows to ~`kb` KB, and a final
+numeric answer. Prints the best and median time per completion of `as_trl_reward(...)(...)` (Episode
+building, the rubric's check items, the collapse), of the check items alone on prebuilt episodes, and
+of the collapse alone. One process, no pools. Measures; never asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+
+from rubricate.rewards import RewardScorer, as_trl_reward, collapse, episode_from_messages  # noqa: E402
+
+TABLES = ["revenue", "costs", "segments", "employees"]
+
+
+def completion(i: int, kb: int) -> tuple[list[dict], list[dict], str]:
+    r = random.Random(i)
+    table = r.choice(TABLES)
+    value = round(r.random() * 1000, 2)
+    rows = "\n".join(f"{2000 + k} | {round(r.random() * 1000, 2)} | {r.choice(TABLES)}" for k in range(kb * 40))
+    rows = rows[: kb * 1024]
+
+    def call(name: str, **args: object) -> dict:
+        return {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": name, "arguments": args}}]}
+
+    msgs = [call("get_table_names"), {"role": "tool", "name": "get_table_names", "content": str(TABLES)},
+            call("get_table_info", table_name=table),
+            {"role": "tool", "name": "get_table_info", "content": "year | value | segment"}]
+    if r.random() < 0.3:
+        msgs += [call("sql_query", query=f"SELEC value FROM {table}"),
+                 {"role": "tool", "name": "sql_query", "content": "{'error': 'near \"SELEC\": syntax error'}"}]
+    msgs += [call("sql_query", query=f"SELECT year, value, segment FROM {table} WHERE year > 2000"),
+             {"role": "tool", "name": "sql_query", "content": f"year | value | segment\n{rows}\n2024 | {value} | x"},
+             {"role": "assistant", "content": f"The value in 2024 was {value}."}]
+    prompt = [{"role": "system", "content": "You answer questions about 10-K tables with SQL."},
+              {"role": "user", "content": f"What was the {table} value in 2024?"}]
+    return prompt, msgs, str(value if r.random() < 0.7 else value * 2)
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=1024)
+    ap.add_argument("--kb", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--rubric", default="tool-discipline")
+    args = ap.parse_args()
+
+    samples = [completion(i, args.kb) for i in range(args.n)]
+    prompts, completions, truths = (list(x) for x in zip(*samples))
+    size = sum(len(m["content"]) for c in completions for m in c) / args.n
+    scorer = RewardScorer(args.rubric)
+    reward = as_trl_reward(scorer)
+    episodes = [episode_from_messages(p, c, ground_truth=t) for p, c, t in samples]
+    outcomes = [scorer.score_episode(e) for e in episodes]
+    verdicts = [o.verdicts for o in outcomes]
+
+    def call() -> None:
+        # a fresh list each time: the per-batch cache must not answer
+        reward(prompts=prompts, completions=list(completions), completion_ids=None, trainer_state=None,
+               answer=truths)
+
+    rows = [
+        ("as_trl_reward call (messages -> Episode -> checks -> collapse)", timed(call, args.repeat)),
+        ("check items + collapse on prebuilt Episodes", timed(lambda: [scorer.score_episode(e) for e in episodes],
+                                                               args.repeat)),
+        ("collapse alone", timed(lambda: [collapse(v, scorer.rubric) for v in verdicts], args.repeat)),
+    ]
+    rewards = [o.reward for o in outcomes]
+    print(f"rubric {scorer.rubric.id}: {args.n} completions, {size / 1024:.1f} KB of message text each, "
+          f"{sum(r is not None for r in rewards)} scorable, mean reward "
+          f"{statistics.mean(r for r in rewards if r is not None):.3f}; {args.repeat} repeats, 1 process")
+    print("| what | best us/completion | median us/completion |")
+    print("|---|---:|---:|")
+    for name, times in rows:
+        print(f"| {name} | {min(times) / args.n * 1e6:.1f} | {statistics.median(times) / args.n * 1e6:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
