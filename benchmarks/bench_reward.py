@@ -1,6 +1,6 @@
 """Reward-function throughput: one TRL-style call over 1024 completions of ~10 KB each.
 
-    python benchmarks/bench_reward.py [--n 1024] [--kb 10] [--repeat 5] [--rubric tool-discipline]
+    python benchmarks/bench_reward.py [--n 1024] [--kb 10] [--repeat 5] [--rubric tool-discipline] [--pad rows|prose]
 
 The completions are tool rollouts in TRL's shape (dict arguments, tool messages without ids,
 `{'error': ...}` failures) built from a fixed seed: a discovery call, a schema call, one or two SQL
@@ -27,11 +27,17 @@ from rubricate.rewards import RewardScorer, as_trl_reward, collapse, episode_fro
 TABLES = ["revenue", "costs", "segments", "employees"]
 
 
-def completion(i: int, kb: int) -> tuple[list[dict], list[dict], str]:
+WORDS = "the of revenue segment table rows were filed in annual report for fiscal year and".split()
+
+
+def completion(i: int, kb: int, pad: str = "rows") -> tuple[list[dict], list[dict], str]:
     r = random.Random(i)
     table = r.choice(TABLES)
     value = round(r.random() * 1000, 2)
-    rows = "\n".join(f"{2000 + k} | {round(r.random() * 1000, 2)} | {r.choice(TABLES)}" for k in range(kb * 40))
+    if pad == "rows":  # number-dense SQL output: the worst case for the number-grounding check
+        rows = "\n".join(f"{2000 + k} | {round(r.random() * 1000, 2)} | {r.choice(TABLES)}" for k in range(kb * 40))
+    else:  # prose with few numbers
+        rows = " ".join(r.choice(WORDS) for _ in range(kb * 250))
     rows = rows[: kb * 1024]
 
     def call(name: str, **args: object) -> dict:
@@ -67,9 +73,11 @@ def main() -> None:
     ap.add_argument("--kb", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--rubric", default="tool-discipline")
+    ap.add_argument("--pad", choices=["rows", "prose"], default="rows",
+                    help="tool output filler: number-dense table rows (default) or prose")
     args = ap.parse_args()
 
-    samples = [completion(i, args.kb) for i in range(args.n)]
+    samples = [completion(i, args.kb, args.pad) for i in range(args.n)]
     prompts, completions, truths = (list(x) for x in zip(*samples))
     size = sum(len(m["content"]) for c in completions for m in c) / args.n
     scorer = RewardScorer(args.rubric)
@@ -90,7 +98,8 @@ def main() -> None:
         ("collapse alone", timed(lambda: [collapse(v, scorer.rubric) for v in verdicts], args.repeat)),
     ]
     rewards = [o.reward for o in outcomes]
-    print(f"rubric {scorer.rubric.id}: {args.n} completions, {size / 1024:.1f} KB of message text each, "
+    print(f"rubric {scorer.rubric.id}: {args.n} completions, {size / 1024:.1f} KB of message text each "
+          f"({args.pad}), "
           f"{sum(r is not None for r in rewards)} scorable, mean reward "
           f"{statistics.mean(r for r in rewards if r is not None):.3f}; {args.repeat} repeats, 1 process")
     print("| what | best us/completion | median us/completion |")

@@ -11,8 +11,7 @@ import pytest
 
 import rubricate
 from rubricate.analyzer import score_run
-from rubricate.rubrics.judges import JudgeCache
-from rubricate.testing import FAULTS, ScriptedJudge, episode
+from rubricate.testing import FAULTS, ScriptedJudge, default_answer, episode
 
 from ._support import JUDGE_RUBRIC, judged_rubric, sql_episode
 
@@ -170,7 +169,10 @@ def test_connections_are_bounded():
 
 def test_invalid_citations_are_dropped_and_counted(tmp_path: Path):
     def liar(req):
-        return {i: {"reason": "r", "steps": [0, 999, -1], "verdict": "yes"} for i in req.items}
+        answers = default_answer(req)
+        for a in answers.values():
+            a["steps"] = [0, 999, -1]
+        return answers
 
     with ScriptedJudge(liar) as server:
         summary = score_run([_write(tmp_path, [sql_episode(1)])], judged_rubric(), tmp_path / "run",
@@ -189,11 +191,13 @@ def test_an_episode_without_steps_is_na_without_a_call():
     assert not server.requests and {v.verdict for v in verdicts} == {"na"}
 
 
-def _write(tmp_path: Path, eps, name: str = "traces.jsonl") -> str:
+def _write(tmp_path: Path, eps, name: str = "traces.jsonl", pad: int = 0) -> str:
+    """Episodes as OpenAI-chat JSONL; `pad` characters are added to each system prompt (to make a file
+    large enough for the engine to use several workers)."""
     path = tmp_path / name
     with open(path, "w") as f:
         for ep in eps:
-            msgs = [{"role": s.role, "content": s.content,
+            msgs = [{"role": s.role, "content": s.content + ("x" * pad if s.role == "system" else ""),
                      **({"tool_calls": [{"id": f"c{s.index}", "type": "function",
                                           "function": {"name": c.name, "arguments": c.arguments_raw}}
                                          for c in s.tool_calls]} if s.tool_calls else {}),
@@ -204,11 +208,11 @@ def _write(tmp_path: Path, eps, name: str = "traces.jsonl") -> str:
 
 def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("RUBRICATE_TEST_JUDGE_KEY", "sk-secret-never-written")
-    a = _write(tmp_path, [sql_episode(i) for i in range(0, 5)], "a.jsonl")
-    b = _write(tmp_path, [sql_episode(i) for i in range(5, 9)], "b.jsonl")
+    a = _write(tmp_path, [sql_episode(i) for i in range(0, 5)], "a.jsonl", pad=1 << 20)
+    b = _write(tmp_path, [sql_episode(i) for i in range(5, 9)], "b.jsonl", pad=1 << 20)
     with ScriptedJudge() as server:
         config = server.config(cache_dir=str(tmp_path / "cache"), api_key_env="RUBRICATE_TEST_JUDGE_KEY", batch=2)
-        summary = score_run([a, b], judged_rubric(), tmp_path / "run", workers=2, chunk_bytes=1, judge=config)
+        summary = score_run([a, b], judged_rubric(), tmp_path / "run", workers=2, judge=config)
     info = summary.info
     assert info["timings"]["workers"] == 2
     run = rubricate.open_run(tmp_path / "run")
@@ -217,17 +221,20 @@ def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path
     assert verdicts["item"].to_list()[:4] == ["discovers_tables", "acknowledges_errors", "recovers_from_errors",
                                               "answer_quality"]
     led = info["judge"]["ledger"]
-    assert (led["calls"], led["ok_calls"], led["answered"], led["episodes"]) == (9, 9, 18, 9)
+    assert (led["calls"], led["ok_calls"], led["answered"], led["episodes"], led["shortened"]) == (9, 9, 18, 9, 9)
+    assert "(judged on a shortened episode: long contents of steps 0 cut in the middle)" in \
+        verdicts.filter(verdicts["item"] == "answer_quality")["reason"][0]
     assert led["items"]["acknowledges_errors"]["asked"] == 9 and led["tokens_in"] > 0
     assert info["judge"]["status"] == "configured" and info["judge"]["api_key_env"] == "RUBRICATE_TEST_JUDGE_KEY"
     for root, _, files in os.walk(tmp_path):
         for name in files:
             assert b"sk-secret-never-written" not in (Path(root) / name).read_bytes(), name
-    cache = JudgeCache(str(tmp_path / "cache"))
-    try:
-        assert len(cache.get_many([])) == 0
-    finally:
-        cache.close()
+    with ScriptedJudge() as server:  # a second run, both workers reading the cache: no call
+        config = server.config(cache_dir=str(tmp_path / "cache"), api_key_env="RUBRICATE_TEST_JUDGE_KEY", batch=2)
+        again = score_run([a, b], judged_rubric(), tmp_path / "run2", workers=2, judge=config)
+        assert not server.requests
+    assert again.info["judge"]["ledger"]["cache_hits"] == 18
+    assert rubricate.open_run(tmp_path / "run2").verdicts().equals(verdicts)
 
 
 def test_without_a_judge_judge_items_are_skipped_never_failed(tmp_path: Path):
