@@ -58,7 +58,7 @@ def generate(out: str, rows: int, seed: int = 0) -> tuple[int, float]:
         "episode_id": "ep-" + ids, "task_id": "task-" + pl.Series(np.arange(n) % 5000).cast(pl.String),
         "format": "synthetic", "n_steps": rng.integers(3, 40, n).astype(np.int32),
         "reward": np.where(reward < 0.3, 0.0, 1.0),
-        "metadata": pl.Series(np.array(['{"model":"%s"}' % m for m in MODELS])[rng.integers(0, len(MODELS), n)]),
+        "metadata": pl.Series(np.array([f'{{"model":"{m}"}}' for m in MODELS])[rng.integers(0, len(MODELS), n)]),
     })
     _write(episodes, os.path.join(out, "episodes.parquet"), EPISODE_SCHEMA, GROUP_EPISODES)
     u = rng.random((n, n_items))

@@ -1,6 +1,6 @@
 """Reward-function throughput: one TRL-style call over 1024 completions of ~10 KB each.
 
-    python benchmarks/bench_reward.py [--n 1024] [--kb 10] [--repeat 5] [--rubric tool-discipline] [--pad rows|prose]
+    python benchmarks/bench_reward.py [--n 1024] [--kb 10] [--repeat 5] [--rubric NAME] [--pad rows|prose]
 
 The completions are tool rollouts in TRL's shape (dict arguments, tool messages without ids,
 `{'error': ...}` failures) built from a fixed seed: a discovery call, a schema call, one or two SQL
@@ -35,36 +35,56 @@ def completion(i: int, kb: int, pad: str = "rows") -> tuple[list[dict], list[dic
     table = r.choice(TABLES)
     value = round(r.random() * 1000, 2)
     if pad == "rows":  # number-dense SQL output: the worst case for the number-grounding check
-        rows = "\n".join(f"{2000 + k} | {round(r.random() * 1000, 2)} | {r.choice(TABLES)}" for k in range(kb * 40))
+        rows = "\n".join(
+            f"{2000 + k} | {round(r.random() * 1000, 2)} | {r.choice(TABLES)}" for k in range(kb * 40)
+        )
     else:  # prose with few numbers
         rows = " ".join(r.choice(WORDS) for _ in range(kb * 250))
     rows = rows[: kb * 1024]
 
     def call(name: str, **args: object) -> dict:
-        return {"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": name, "arguments": args}}]}
+        return {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"type": "function", "function": {"name": name, "arguments": args}}],
+        }
 
-    msgs = [call("get_table_names"), {"role": "tool", "name": "get_table_names", "content": str(TABLES)},
-            call("get_table_info", table_name=table),
-            {"role": "tool", "name": "get_table_info", "content": "year | value | segment"}]
+    msgs = [
+        call("get_table_names"),
+        {"role": "tool", "name": "get_table_names", "content": str(TABLES)},
+        call("get_table_info", table_name=table),
+        {"role": "tool", "name": "get_table_info", "content": "year | value | segment"},
+    ]
     if r.random() < 0.3:
-        msgs += [call("sql_query", query=f"SELEC value FROM {table}"),
-                 {"role": "tool", "name": "sql_query", "content": "{'error': 'near \"SELEC\": syntax error'}"}]
-    msgs += [call("sql_query", query=f"SELECT year, value, segment FROM {table} WHERE year > 2000"),
-             {"role": "tool", "name": "sql_query", "content": f"year | value | segment\n{rows}\n2024 | {value} | x"},
-             {"role": "assistant", "content": f"The value in 2024 was {value}."}]
-    prompt = [{"role": "system", "content": "You answer questions about 10-K tables with SQL."},
-              {"role": "user", "content": f"What was the {table} value in 2024?"}]
+        msgs += [
+            call("sql_query", query=f"SELEC value FROM {table}"),
+            {"role": "tool", "name": "sql_query", "content": "{'error': 'near \"SELEC\": syntax error'}"},
+        ]
+    msgs += [
+        call("sql_query", query=f"SELECT year, value, segment FROM {table} WHERE year > 2000"),
+        {
+            "role": "tool",
+            "name": "sql_query",
+            "content": f"year | value | segment\n{rows}\n2024 | {value} | x",
+        },
+        {"role": "assistant", "content": f"The value in 2024 was {value}."},
+    ]
+    prompt = [
+        {"role": "system", "content": "You answer questions about 10-K tables with SQL."},
+        {"role": "user", "content": f"What was the {table} value in 2024?"},
+    ]
     return prompt, msgs, str(value if r.random() < 0.7 else value * 2)
 
 
-def timed(fn, repeat: int) -> list[float]:
-    out = []
+def timed(fn, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each repeat (CPU time is the steadier figure on a shared machine)."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - t0)
-    return out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 def main() -> None:
@@ -73,8 +93,12 @@ def main() -> None:
     ap.add_argument("--kb", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--rubric", default="tool-discipline")
-    ap.add_argument("--pad", choices=["rows", "prose"], default="rows",
-                    help="tool output filler: number-dense table rows (default) or prose")
+    ap.add_argument(
+        "--pad",
+        choices=["rows", "prose"],
+        default="rows",
+        help="tool output filler: number-dense table rows (default) or prose",
+    )
     args = ap.parse_args()
 
     samples = [completion(i, args.kb, args.pad) for i in range(args.n)]
@@ -88,24 +112,37 @@ def main() -> None:
 
     def call() -> None:
         # a fresh list each time: the per-batch cache must not answer
-        reward(prompts=prompts, completions=list(completions), completion_ids=None, trainer_state=None,
-               answer=truths)
+        reward(
+            prompts=prompts,
+            completions=list(completions),
+            completion_ids=None,
+            trainer_state=None,
+            answer=truths,
+        )
 
     rows = [
         ("as_trl_reward call (messages -> Episode -> checks -> collapse)", timed(call, args.repeat)),
-        ("check items + collapse on prebuilt Episodes", timed(lambda: [scorer.score_episode(e) for e in episodes],
-                                                               args.repeat)),
+        (
+            "check items + collapse on prebuilt Episodes",
+            timed(lambda: [scorer.score_episode(e) for e in episodes], args.repeat),
+        ),
         ("collapse alone", timed(lambda: [collapse(v, scorer.rubric) for v in verdicts], args.repeat)),
     ]
     rewards = [o.reward for o in outcomes]
-    print(f"rubric {scorer.rubric.id}: {args.n} completions, {size / 1024:.1f} KB of message text each "
-          f"({args.pad}), "
-          f"{sum(r is not None for r in rewards)} scorable, mean reward "
-          f"{statistics.mean(r for r in rewards if r is not None):.3f}; {args.repeat} repeats, 1 process")
-    print("| what | best us/completion | median us/completion |")
-    print("|---|---:|---:|")
-    for name, times in rows:
-        print(f"| {name} | {min(times) / args.n * 1e6:.1f} | {statistics.median(times) / args.n * 1e6:.1f} |")
+    print(
+        f"rubric {scorer.rubric.id}: {args.n} completions, {size / 1024:.1f} KB of message text each "
+        f"({args.pad}), "
+        f"{sum(r is not None for r in rewards)} scorable, mean reward "
+        f"{statistics.mean(r for r in rewards if r is not None):.3f}; {args.repeat} repeats, 1 process"
+    )
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print("| what | wall us/completion (best) | wall (median) | CPU us/completion (best) |")
+    print("|---|---:|---:|---:|")
+    for name, (wall, cpu) in rows:
+        print(
+            f"| {name} | {min(wall) / args.n * 1e6:.1f} | {statistics.median(wall) / args.n * 1e6:.1f} | "
+            f"{min(cpu) / args.n * 1e6:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -41,14 +41,15 @@ build() {
   local sdist
   sdist=$(ls "$LLAMA_DIR"/llama_cpp_python-"$LLAMA_VERSION".tar.gz 2>/dev/null || true)
   if [ -z "$sdist" ]; then
-    # --no-build-isolation --no-deps: fetch the archive only, build nothing with pip
-    "$PYTHON" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
-      "llama-cpp-python==$LLAMA_VERSION" -d "$LLAMA_DIR" >/dev/null 2>&1 || true
+    # the source archive only (pip prepares its metadata, compiles nothing)
+    "$PYTHON" -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_VERSION" -d "$LLAMA_DIR"
     sdist=$(ls "$LLAMA_DIR"/llama_cpp_python-"$LLAMA_VERSION".tar.gz)
   fi
   tar -xzf "$sdist" -C "$LLAMA_DIR"
   local src="$LLAMA_DIR/llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp"
-  cmake -S "$src" -B "$LLAMA_DIR/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+  local generator=()
+  command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S "$src" -B "$LLAMA_DIR/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >/dev/null
   cmake --build "$LLAMA_DIR/build" --target llama-server -j "$JOBS" >/dev/null

@@ -3,7 +3,7 @@
     import rubricate
     traces = rubricate.load_episodes("runs/qwen4b")
     rubric = rubricate.load_rubric("tool-discipline")
-    verdicts = rubricate.score(traces, rubric)
+    verdicts = rubricate.score(traces, rubric)    # judge items too with judge=rubricate.JudgeConfig("gpt-4.1-mini")
 """
 
 __version__ = "0.1.0"
@@ -11,11 +11,13 @@ __version__ = "0.1.0"
 from .analyzer import Run, Verdict, open_run, score, score_run
 from .errors import RubricateError
 from .rubrics import CheckContext, Outcome, Rubric, check, failed, load_rubric, not_applicable, passed
+from .rubrics.judges import JudgeConfig
 from .traces import Episode, LoadIssue, Step, ToolCall, detect, load_episodes, trace_format
 
 __all__ = [
     "CheckContext",
     "Episode",
+    "JudgeConfig",
     "LoadIssue",
     "Outcome",
     "Rubric",

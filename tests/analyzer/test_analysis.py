@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from _runs import episode_record, frame_run, scored_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from _runs import episode_record, frame_run, scored_run
 from rubricate.analyzer import Analysis, analyze
 from rubricate.analyzer._stats import wilson
 from rubricate.errors import AnalysisError
@@ -49,7 +49,8 @@ def _rows(frame: pl.DataFrame, *columns: str) -> list[tuple]:
 def test_items_counts_rates_and_wilson(small: Analysis) -> None:
     assert _rows(small.items, "item", "behavior", "pass", "fail", "na", "error") == [
         ("d1", "discovery", 3, 3, 0, 0), ("s1", "schema-inspection", 3, 1, 1, 1),
-        ("r1", "error-recovery", 1, 1, 3, 1), ("r2", "error-recovery", 2, 0, 3, 1), ("ok", "correctness", 3, 3, 0, 0)]
+        ("r1", "error-recovery", 1, 1, 3, 1), ("r2", "error-recovery", 2, 0, 3, 1),
+        ("ok", "correctness", 3, 3, 0, 0)]
     # na and error are never in a denominator: s1 is 3 of 4, not 3 of 6
     assert small.items["rate"].to_list() == [0.5, 0.75, 0.5, 1.0, 0.5]
     for row in small.items.iter_rows(named=True):
@@ -63,7 +64,8 @@ def test_behaviors_combine_items_per_episode(small: Analysis) -> None:
     # error-recovery: e3 fail+pass = fail, e4 pass+pass = pass, e5 error+na = error, e6 na+error = error,
     # e1 and e2 na+na = na
     assert _rows(small.behaviors, "behavior", "pass", "fail", "na", "error", "rate") == [
-        ("discovery", 3, 3, 0, 0, 0.5), ("schema-inspection", 3, 1, 1, 1, 0.75), ("error-recovery", 1, 1, 2, 2, 0.5),
+        ("discovery", 3, 3, 0, 0, 0.5), ("schema-inspection", 3, 1, 1, 1, 0.75),
+        ("error-recovery", 1, 1, 2, 2, 0.5),
         ("correctness", 3, 3, 0, 0, 0.5)]
     assert (small.behaviors["pass"] + small.behaviors["fail"] + small.behaviors["na"]
             + small.behaviors["error"]).to_list() == [6] * 4
@@ -139,12 +141,14 @@ def test_threshold(tmp_path: Path) -> None:
 
 def test_lift_when_one_behavior_explains_failure(tmp_path: Path) -> None:
     # discovery fails in episodes 0-9, grounding in every 4th; tasks fail in 0-8 and 10-12
-    records = [episode_record(f"e{i:02d}", {"d": "fail" if i < 10 else "pass", "g": "fail" if i % 4 == 0 else "pass"},
+    records = [episode_record(f"e{i:02d}", {"d": "fail" if i < 10 else "pass",
+                                            "g": "fail" if i % 4 == 0 else "pass"},
                               reward=0.0 if i < 9 or 10 <= i < 13 else 1.0) for i in range(40)]
     a = analyze(scored_run(tmp_path, [("d", "discovery"), ("g", "grounding")], records))
     d, g = a.attribution.row(0, named=True), a.attribution.row(1, named=True)
     assert (d["behavior"], d["rank"], g["behavior"], g["rank"]) == ("discovery", 1, "grounding", 2)
-    assert d["task_fail_rate_when_fails"] == pytest.approx(0.9) and d["task_fail_rate_when_passes"] == pytest.approx(0.1)
+    assert d["task_fail_rate_when_fails"] == pytest.approx(0.9)
+    assert d["task_fail_rate_when_passes"] == pytest.approx(0.1)
     assert d["lift"] == pytest.approx(9.0) and d["share_of_failed_episodes"] == pytest.approx(0.75)
     assert g["task_fail_rate_when_fails"] == pytest.approx(0.4) and g["lift"] == pytest.approx(1.5)
     assert a.principal_behavior == "discovery" and "(9.0x)" in (a.principal or "")

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from _runs import episode_record, frame_run, scored_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from _runs import episode_record, frame_run, scored_run
 from rubricate import load_rubric, score_run
 from rubricate.analyzer import analyze, compare, open_run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "wiki-search"
 BEFORE, AFTER = "wiki-search--qwen--qwen3-4b-instruct-2507", "wiki-search--willcb--qwen3-4b-wiki-search"
+ITEMS = [("d", "discovery"), ("s", "schema-inspection")]
 COLUMNS = ["item", "behavior", "rate_a", "n_a", "rate_b", "n_b", "delta", "p_value", "test", "matched_tasks"]
 
 
@@ -30,7 +31,8 @@ def test_matched_tasks_use_exact_mcnemar(tmp_path: Path) -> None:
     # per task (A, B): 5 both pass, 3 only A passes, 10 only B passes, 2 both fail
     pairs = [("pass", "pass")] * 5 + [("pass", "fail")] * 3 + [("fail", "pass")] * 10 + [("fail", "fail")] * 2
     a = scored_run(tmp_path, [("d", "discovery"), ("g", "grounding")],
-                   [episode_record(f"a{k}", {"d": x, "g": "pass"}, task=f"t{k:02d}") for k, (x, _) in enumerate(pairs)],
+                   [episode_record(f"a{k}", {"d": x, "g": "pass"}, task=f"t{k:02d}")
+                    for k, (x, _) in enumerate(pairs)],
                    name="a")
     b = scored_run(tmp_path, [("d", "discovery"), ("g", "grounding"), ("x", "efficiency")],
                    [episode_record(f"b{k}", {"d": y, "g": "na", "x": "pass"}, task=f"t{k:02d}")
@@ -67,10 +69,11 @@ def test_rollouts_of_a_task_pair_in_episode_id_order(tmp_path: Path) -> None:
     # t0: A (pass, fail) vs B (fail, fail); t1: A (pass, pass) vs B (pass, fail): 2 only-A pairs, 0 only-B
     a = [("a0", "t0", "pass"), ("a1", "t0", "fail"), ("a2", "t1", "pass"), ("a3", "t1", "pass")]
     b = [("b3", "t1", "fail"), ("b0", "t0", "fail"), ("b2", "t1", "pass"), ("b1", "t0", "fail")]
-    ra = scored_run(tmp_path, [("d", "discovery")], [episode_record(e, {"d": v}, task=t) for e, t, v in a], name="a")
-    rb = scored_run(tmp_path, [("d", "discovery")], [episode_record(e, {"d": v}, task=t) for e, t, v in b], name="b")
+    ra = scored_run(tmp_path, ITEMS[:1], [episode_record(e, {"d": v}, task=t) for e, t, v in a], name="a")
+    rb = scored_run(tmp_path, ITEMS[:1], [episode_record(e, {"d": v}, task=t) for e, t, v in b], name="b")
     d = compare(ra, rb).row(0, named=True)
-    assert (d["rate_a"], d["rate_b"], d["n_a"], d["test"], d["matched_tasks"]) == (0.75, 0.25, 4, "mcnemar-exact", 2)
+    assert (d["rate_a"], d["rate_b"], d["n_a"], d["test"], d["matched_tasks"]) == \
+        (0.75, 0.25, 4, "mcnemar-exact", 2)
     assert d["p_value"] == pytest.approx(0.5)
 
 
@@ -85,14 +88,14 @@ def test_too_few_pairs_fall_back_to_the_z_test(tmp_path: Path) -> None:
     assert d["rate_b"] == pytest.approx(1 / 3)
 
 
-ITEMS = [("d", "discovery"), ("s", "schema-inspection")]
 DECIDED = st.sampled_from(["pass", "fail", "na"])
 
 
 def _frames(rows: list[tuple[str, str, str]], prefix: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     eps = pl.DataFrame({"episode_id": [f"{prefix}{k}" for k in range(len(rows))], "task_id": [r[0] for r in rows],
                         "metadata": [json.dumps({}) for _ in rows]})
-    verdicts = pl.DataFrame([(f"{prefix}{k}", item, v) for k, r in enumerate(rows) for (item, _), v in zip(ITEMS, r[1:])],
+    rows_v = [(f"{prefix}{k}", item, v) for k, r in enumerate(rows) for (item, _), v in zip(ITEMS, r[1:])]
+    verdicts = pl.DataFrame(rows_v,
                             schema={"episode_id": pl.String, "item": pl.String, "verdict": pl.String}, orient="row")
     return eps, verdicts
 
@@ -105,7 +108,7 @@ def test_compare_is_order_invariant(tmp_path_factory: pytest.TempPathFactory, a:
     root = tmp_path_factory.mktemp("cmp")
     (ea, va), (eb, vb) = _frames(a, "a"), _frames(b, "b")
     first = compare(frame_run(root / "a", ITEMS, ea, va), frame_run(root / "b", ITEMS, eb, vb))
-    shuffle = dict(fraction=1.0, shuffle=True, seed=seed)
+    shuffle = {"fraction": 1.0, "shuffle": True, "seed": seed}
     second = compare(frame_run(root / "a2", ITEMS, ea.sample(**shuffle), va.sample(**shuffle)),
                      frame_run(root / "b2", ITEMS, eb.sample(**shuffle), vb.sample(**shuffle)))
     assert_frame_equal(first, second)
@@ -120,8 +123,9 @@ def test_compare_is_order_invariant(tmp_path_factory: pytest.TempPathFactory, a:
 def qwen_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     rubric = load_rubric(EXAMPLE / "rubric.toml")
     root = tmp_path_factory.mktemp("wiki")
-    return tuple(score_run(EXAMPLE / "traces" / name, rubric, root / name, workers=1).path  # type: ignore[return-value]
-                 for name in (BEFORE, AFTER))
+    before, after = (score_run(EXAMPLE / "traces" / name, rubric, root / name, workers=1).path
+                     for name in (BEFORE, AFTER))
+    return before, after
 
 
 def test_wiki_search_before_and_after_rl(qwen_runs: tuple[str, str]) -> None:

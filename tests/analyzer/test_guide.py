@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _runs import episode_record, scored_run
+
 from rubricate.analyzer import GuideEntry, Run, guide, write_guide
 from rubricate.analyzer._guide import FALLBACK, RECOMMENDATIONS
 

@@ -10,8 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rubricate.analyzer._stats import binom_cdf, mcnemar_exact, normal_two_sided, two_proportion_z, wilson, \
-    wilson_exprs
+from rubricate.analyzer._stats import (
+    binom_cdf,
+    mcnemar_exact,
+    normal_two_sided,
+    two_proportion_z,
+    wilson,
+    wilson_exprs,
+)
 
 
 @pytest.mark.parametrize(("k", "n", "lo", "hi"), [

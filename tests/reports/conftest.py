@@ -77,8 +77,10 @@ def report_compare(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     return write_report(runs["before"], tmp_path_factory.mktemp("report") / "compare.html", compare=runs["after"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped on purpose: while Playwright's sync API is started, its event loop counts as
+    running in this thread, and later tests that call asyncio.run (the judge's) would fail."""
     path = chromium_path()
     try:
         from playwright.sync_api import sync_playwright

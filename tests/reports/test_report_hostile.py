@@ -59,7 +59,7 @@ id = "answer_correct"
 
 
 def _record(i: int) -> dict:
-    p = lambda k: PAYLOADS[(i + k) % len(PAYLOADS)]  # noqa: E731
+    p = lambda k: PAYLOADS[(i + k) % len(PAYLOADS)]
     name = "search" if i % 3 else p(0)
     messages = [
         {"role": "system", "content": p(0)},
@@ -85,8 +85,7 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     traces = root / "traces"
     traces.mkdir()
     with open(traces / "episodes.jsonl", "w") as f:
-        for i in range(30):
-            f.write(json.dumps(_record(i)) + "\n")
+        f.writelines(json.dumps(_record(i)) + "\n" for i in range(30))
     damaged = traces / f"{P[2].replace('/', '_')}.jsonl"  # a file name that is markup, with bad lines
     damaged.write_text(json.dumps(_record(30)) + "\n{" + P[0] + "\n" + json.dumps(P[1]) + "\n")
     (root / "checks.py").write_text(HOSTILE_CHECKS)
@@ -106,10 +105,15 @@ def test_no_payload_runs(page: Page, hostile_report: Path) -> None:
     # open every episode: the browser builds each one's DOM from trace data
     rows = p.locator("#episode-list li[data-episode]")
     assert rows.count() == 31
-    for k in range(rows.count()):
-        rows.nth(k).click()
-        for link in p.locator("#episode-view a.evidence-link").all()[:2]:
-            link.click()
+    opened = p.evaluate("""() => {
+        const rows = Array.from(document.querySelectorAll('#episode-list li[data-episode]'));
+        for (const li of rows) {  // real click events: the handlers build each episode's DOM
+            li.click();
+            document.querySelectorAll('#episode-view a').forEach(a => a.click());
+        }
+        return rows.length;
+    }""")
+    assert opened == 31
     p.locator("#episode-view details.metadata summary").click()
     for name in ("cohorts", "rates", "cooccurrence"):  # hover labels are built from the same names
         p.locator(f'[data-figure="{name}"] .nsewdrag').first.hover()

@@ -16,15 +16,21 @@ from hypothesis import strategies as st
 
 from rubricate.analyzer import analyze, compare, open_run
 from rubricate.cli import EXIT_FAILED, EXIT_OK, main
-from rubricate.reports import attribution_figure, cohort_figure, compare_figure, cooccurrence_figure, \
-    rates_figure, render_report
+from rubricate.reports import (
+    attribution_figure,
+    cohort_figure,
+    compare_figure,
+    cooccurrence_figure,
+    rates_figure,
+    render_report,
+)
 from rubricate.reports._episodes import browser_episodes, sample_ids
 from rubricate.reports._render import environment
 from rubricate.reports._safe import csp_hash, inline_text, script_json
 
 
 def _between(html: str, start: str, end: str) -> list[str]:
-    return re.findall(re.escape(start) + r"(.*?)" + re.escape(end), html, flags=re.S)
+    return re.findall(re.escape(start) + r"(.*?)" + re.escape(end), html, flags=re.DOTALL)
 
 
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -141,3 +147,25 @@ def test_report_when_trace_files_are_gone(runs: dict[str, Path], tmp_path: Path)
     data = json.loads(_between(html, '<script type="application/json" id="report-data">', "</script>")[0])
     assert data["episodes"] and all(e["steps"] is None and e["verdicts"] for e in data["episodes"])
     assert "could not be re-read from their trace files" in html
+
+
+def _with_info(src: Path, dst: Path, **changes: object) -> Path:
+    shutil.copytree(src, dst)
+    info = json.loads((dst / "run.json").read_text())
+    info.update(changes)
+    (dst / "run.json").write_text(json.dumps(info))
+    return dst
+
+
+def test_judge_tiles_only_from_run_json(runs: dict[str, Path], tmp_path: Path) -> None:
+    assert "judge" not in render_report(runs["before"], sample=1).split("<main>", 1)[1].split("Behaviors")[0]
+    ledger = {"calls": 120, "error_verdicts": 3, "cost_usd": 0.4567, "tokens_in": 100000, "tokens_out": 2500}
+    run = _with_info(runs["before"], tmp_path / "judged", judge={"status": "configured", "model": "judge-<m>",
+                                                                  "ledger": ledger})
+    html = render_report(run, sample=1)
+    for text in ("judge calls", "120", "judge errors", "judge spend", "$0.46", "100,000 in, 2,500 out tokens",
+                 "judge-&lt;m&gt;"):
+        assert text in html
+    skipped = _with_info(runs["before"], tmp_path / "skipped",
+                         judge={"status": "not configured", "skipped_items": ["a", "b"], "reason": "no judge"})
+    assert "2 judge items skipped" in render_report(skipped, sample=1)

@@ -26,9 +26,16 @@ def to_messages(ep: Episode) -> list[dict[str, Any]]:
         elif step.role == "assistant":
             msg: dict[str, Any] = {"role": "assistant", "content": step.content}
             if step.tool_calls:
-                msg["tool_calls"] = [{"type": "function", "function": {
-                    "name": c.name, "arguments": c.arguments if c.arguments is not None else c.arguments_raw}}
-                    for c in step.tool_calls]
+                msg["tool_calls"] = [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": c.name,
+                            "arguments": c.arguments if c.arguments is not None else c.arguments_raw,
+                        },
+                    }
+                    for c in step.tool_calls
+                ]
             out.append(msg)
             # the results of this step's calls, in call order (as TRL appends them)
             for c in step.tool_calls:

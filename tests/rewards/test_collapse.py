@@ -13,7 +13,13 @@ from rubricate.errors import RubricError
 from rubricate.rewards import RewardScorer, collapse, reward_bounds
 from rubricate.rubrics import Outcome, parse_rubric
 
-ITEMS = ("answer_correct", "grounded_answer", "recovers_from_errors", "no_repeated_failing_call", "answers_question")
+ITEMS = (
+    "answer_correct",
+    "grounded_answer",
+    "recovers_from_errors",
+    "no_repeated_failing_call",
+    "answers_question",
+)
 
 
 def rubric(weights: dict[str, float], reward: str = ""):
@@ -42,8 +48,12 @@ def test_pitfalls_score_minus_one_when_failed_and_drop_out_when_passed():
     r = rubric({"answer_correct": 3, "no_repeated_failing_call": -1})
     assert collapse({"answer_correct": "pass", "no_repeated_failing_call": "pass"}, r).reward == 1.0
     assert collapse({"answer_correct": "pass", "no_repeated_failing_call": "na"}, r).reward == 1.0
-    assert collapse({"answer_correct": "pass", "no_repeated_failing_call": "fail"}, r).reward == pytest.approx(0.5)
-    assert collapse({"answer_correct": "fail", "no_repeated_failing_call": "fail"}, r).reward == pytest.approx(-0.25)
+    assert collapse(
+        {"answer_correct": "pass", "no_repeated_failing_call": "fail"}, r
+    ).reward == pytest.approx(0.5)
+    assert collapse(
+        {"answer_correct": "fail", "no_repeated_failing_call": "fail"}, r
+    ).reward == pytest.approx(-0.25)
     # only pitfalls apply: a hit one gives -1, passed ones leave nothing to reward
     assert collapse({"answer_correct": "na", "no_repeated_failing_call": "fail"}, r).reward == -1.0
     assert collapse({"answer_correct": "na", "no_repeated_failing_call": "pass"}, r).reward is None
@@ -51,7 +61,9 @@ def test_pitfalls_score_minus_one_when_failed_and_drop_out_when_passed():
 
 def test_error_in_a_rewarded_item_gives_none_never_zero():
     r = rubric({"answer_correct": 1, "grounded_answer": 1})
-    res = collapse([("answer_correct", Outcome("pass", "ok")), ("grounded_answer", Outcome("error", "boom"))], r)
+    res = collapse(
+        [("answer_correct", Outcome("pass", "ok")), ("grounded_answer", Outcome("error", "boom"))], r
+    )
     assert res.reward is None and "grounded_answer" in res.reason and "boom" in res.reason
 
 
@@ -62,39 +74,63 @@ def test_all_na_and_unscored_give_none():
     assert res.reward is None and "not scored" in res.reason
 
 
-@pytest.mark.parametrize("gate, verdict, expected", [
-    ('gate = "zero"', "fail", 0.0), ('gate = "zero"', "pass", 0.5), ('gate = "zero"', "na", 0.5),
-    ('gate = "cap"\ncap = 0.3', "fail", 0.3), ('gate = "cap"\ncap = 0.3', "pass", 0.5),
-])
+@pytest.mark.parametrize(
+    "gate, verdict, expected",
+    [
+        ('gate = "zero"', "fail", 0.0),
+        ('gate = "zero"', "pass", 0.5),
+        ('gate = "zero"', "na", 0.5),
+        ('gate = "cap"\ncap = 0.3', "fail", 0.3),
+        ('gate = "cap"\ncap = 0.3', "pass", 0.5),
+    ],
+)
 def test_gates(gate, verdict, expected):
-    r = rubric({"answer_correct": 0, "grounded_answer": 1, "answers_question": 1},
-               f'[reward]\ngates = ["answer_correct"]\n{gate}\n')
+    r = rubric(
+        {"answer_correct": 0, "grounded_answer": 1, "answers_question": 1},
+        f'[reward]\ngates = ["answer_correct"]\n{gate}\n',
+    )
     res = collapse({"answer_correct": verdict, "grounded_answer": "pass", "answers_question": "fail"}, r)
     assert res.reward == pytest.approx(expected)
 
 
 def test_a_gate_never_raises_a_reward():
-    r = rubric({"answer_correct": 0, "grounded_answer": 1}, '[reward]\ngates = ["answer_correct"]\ngate = "cap"\ncap = 0.3\n')
+    r = rubric(
+        {"answer_correct": 0, "grounded_answer": 1},
+        '[reward]\ngates = ["answer_correct"]\ngate = "cap"\ncap = 0.3\n',
+    )
     assert collapse({"answer_correct": "fail", "grounded_answer": "fail"}, r).reward == 0.0
 
 
-@pytest.mark.parametrize("shape, right, process, expected", [
-    ("correct", "pass", ("pass", "pass"), 1.0), ("correct", "pass", ("fail", "fail"), 0.5),
-    ("correct", "pass", ("pass", "fail"), 0.75), ("correct", "fail", ("pass", "pass"), 0.0),
-    ("correct", "pass", ("na", "na"), 1.0),
-    ("incorrect", "pass", ("fail", "fail"), 1.0), ("incorrect", "fail", ("pass", "pass"), 0.5),
-    ("incorrect", "fail", ("pass", "fail"), 0.25), ("incorrect", "fail", ("fail", "fail"), 0.0),
-])
+@pytest.mark.parametrize(
+    "shape, right, process, expected",
+    [
+        ("correct", "pass", ("pass", "pass"), 1.0),
+        ("correct", "pass", ("fail", "fail"), 0.5),
+        ("correct", "pass", ("pass", "fail"), 0.75),
+        ("correct", "fail", ("pass", "pass"), 0.0),
+        ("correct", "pass", ("na", "na"), 1.0),
+        ("incorrect", "pass", ("fail", "fail"), 1.0),
+        ("incorrect", "fail", ("pass", "pass"), 0.5),
+        ("incorrect", "fail", ("pass", "fail"), 0.25),
+        ("incorrect", "fail", ("fail", "fail"), 0.0),
+    ],
+)
 def test_outcome_gated(shape, right, process, expected):
-    r = rubric({"answer_correct": 2, "grounded_answer": 1, "answers_question": 1},
-               f'[reward]\nmode = "outcome_gated"\noutcome_item = "answer_correct"\nshape_among = "{shape}"\n')
-    res = collapse({"answer_correct": right, "grounded_answer": process[0], "answers_question": process[1]}, r)
+    r = rubric(
+        {"answer_correct": 2, "grounded_answer": 1, "answers_question": 1},
+        f'[reward]\nmode = "outcome_gated"\noutcome_item = "answer_correct"\nshape_among = "{shape}"\n',
+    )
+    res = collapse(
+        {"answer_correct": right, "grounded_answer": process[0], "answers_question": process[1]}, r
+    )
     assert res.reward == pytest.approx(expected)
 
 
 def test_outcome_gated_needs_the_outcome():
-    r = rubric({"answer_correct": 1, "grounded_answer": 1},
-               '[reward]\nmode = "outcome_gated"\noutcome_item = "answer_correct"\n')
+    r = rubric(
+        {"answer_correct": 1, "grounded_answer": 1},
+        '[reward]\nmode = "outcome_gated"\noutcome_item = "answer_correct"\n',
+    )
     res = collapse({"answer_correct": "na", "grounded_answer": "pass"}, r)
     assert res.reward is None and "outcome" in res.reason
 
@@ -108,8 +144,10 @@ def test_judge_holistic_is_none_with_a_reason_and_refused_for_export():
 
 
 def test_rewarded_judge_items_are_refused_for_export_weight_zero_ones_are_skipped():
-    base = 'id = "r"\nversion = "1"\n[[items]]\nid = "answer_correct"\n[[items]]\nid = "j"\nkind = "judge"\n' \
-           'question = "Is it polite?"\n'
+    base = (
+        'id = "r"\nversion = "1"\n[[items]]\nid = "answer_correct"\n[[items]]\nid = "j"\nkind = "judge"\n'
+        'question = "Is it polite?"\n'
+    )
     with pytest.raises(RubricError, match="judge items take part"):
         RewardScorer(parse_rubric(base))
     scorer = RewardScorer(parse_rubric(base + "weight = 0\n"))
@@ -117,17 +155,20 @@ def test_rewarded_judge_items_are_refused_for_export_weight_zero_ones_are_skippe
     assert collapse({"answer_correct": "pass"}, scorer.rubric).reward == 1.0  # the unscored judge is ignored
 
 
-@pytest.mark.parametrize("reward, message", [
-    ('[reward]\ngates = ["nope"]\n', "reward.gates[0]: unknown item 'nope'"),
-    ('[reward]\ngate = "cap"\n', "needs `cap`"),
-    ('[reward]\ncap = 0.3\n', "`cap` applies only"),
-    ('[reward]\nmode = "outcome_gated"\n', "needs `outcome_item`"),
-    ('[reward]\noutcome_item = "answer_correct"\n', "applies only with mode"),
-    ('[reward]\nmode = "outcome_gated"\noutcome_item = "zz"\n', "reward.outcome_item: unknown item 'zz'"),
-    ('[reward]\nmode = "best"\n', "reward.mode"),
-    ('[reward]\ngate = "cap"\ncap = 3\n', "reward.cap"),
-    ('[reward]\nextra = 1\n', "reward.extra"),
-])
+@pytest.mark.parametrize(
+    "reward, message",
+    [
+        ('[reward]\ngates = ["nope"]\n', "reward.gates[0]: unknown item 'nope'"),
+        ('[reward]\ngate = "cap"\n', "needs `cap`"),
+        ("[reward]\ncap = 0.3\n", "`cap` applies only"),
+        ('[reward]\nmode = "outcome_gated"\n', "needs `outcome_item`"),
+        ('[reward]\noutcome_item = "answer_correct"\n', "applies only with mode"),
+        ('[reward]\nmode = "outcome_gated"\noutcome_item = "zz"\n', "reward.outcome_item: unknown item 'zz'"),
+        ('[reward]\nmode = "best"\n', "reward.mode"),
+        ('[reward]\ngate = "cap"\ncap = 3\n', "reward.cap"),
+        ("[reward]\nextra = 1\n", "reward.extra"),
+    ],
+)
 def test_reward_table_errors_name_the_place(reward, message):
     with pytest.raises(RubricError) as info:
         rubric({"answer_correct": 1}, reward)
@@ -155,8 +196,10 @@ def rubric_and_verdicts(draw):
     table = ""
     mode = draw(st.sampled_from(["weighted_mean", "outcome_gated"]))
     if mode == "outcome_gated":
-        table += f'mode = "outcome_gated"\noutcome_item = "answer_correct"\n' \
-                 f'shape_among = "{draw(st.sampled_from(["correct", "incorrect"]))}"\n'
+        table += (
+            f'mode = "outcome_gated"\noutcome_item = "answer_correct"\n'
+            f'shape_among = "{draw(st.sampled_from(["correct", "incorrect"]))}"\n'
+        )
     gates = draw(st.lists(st.sampled_from(ITEMS), max_size=2, unique=True))
     if gates:
         table += "gates = [" + ", ".join(f'"{g}"' for g in gates) + "]\n"

@@ -11,25 +11,56 @@ import pytest
 
 from rubricate.cli import main
 from rubricate.rewards import (
-    RewardScorer, as_openai_grader, as_openrlhf_reward_func, as_trl_item_rewards, as_trl_reward,
-    as_verl_compute_score, export_module_text, export_target, verifiers_reward_funcs,
+    RewardScorer,
+    as_openai_grader,
+    as_openrlhf_reward_func,
+    as_trl_item_rewards,
+    as_trl_reward,
+    as_verl_compute_score,
+    export_module_text,
+    export_target,
+    verifiers_reward_funcs,
 )
 
 WIKI = "examples/wiki-search/rubric.toml"
 PROMPT = [{"role": "system", "content": "Use the tools."}, {"role": "user", "content": "When was X founded?"}]
-# a TRL tool rollout: dict arguments, tool messages with a name and no tool_call_id, a failed call as TRL writes it
+# a TRL tool rollout: dict arguments, tool messages with a name and no tool_call_id,
+# a failed call as TRL writes it
 TRL_COMPLETION = [
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": "search_pages", "arguments": {"query": "X"}}}]},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "search_pages", "arguments": {"query": "X"}}}
+        ],
+    },
     {"role": "tool", "name": "search_pages", "content": "[{'page_id': 'x', 'title': 'X'}]"},
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": "read_section", "arguments": {"section_id": "history"}}}]},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "read_section", "arguments": {"section_id": "history"}}}
+        ],
+    },
     {"role": "tool", "name": "read_section", "content": "{'error': 'Invalid section_id format'}"},
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": "view_sections", "arguments": {"page_id": "x"}}}]},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "view_sections", "arguments": {"page_id": "x"}}}
+        ],
+    },
     {"role": "tool", "name": "view_sections", "content": "[{'section_id': 'x:history'}]"},
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": "read_section", "arguments": {"section_id": "x:history"}}}]},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "type": "function",
+                "function": {"name": "read_section", "arguments": {"section_id": "x:history"}},
+            }
+        ],
+    },
     {"role": "tool", "name": "read_section", "content": "X was founded in 1901 by Y."},
     {"role": "assistant", "content": "X was founded in 1901."},
 ]
@@ -43,14 +74,25 @@ def scorer() -> RewardScorer:
 def test_trl_conversational_tool_rollout(scorer):
     fn = as_trl_reward(scorer)
     metrics, extras = {}, {}
-    rewards = fn(prompts=[PROMPT, PROMPT], completions=[TRL_COMPLETION, TRL_COMPLETION[:1]],
-                 completion_ids=[[1], [2]], trainer_state=None, answer=["1901", "1901"],
-                 log_metric=metrics.__setitem__, log_extra=extras.__setitem__)
+    rewards = fn(
+        prompts=[PROMPT, PROMPT],
+        completions=[TRL_COMPLETION, TRL_COMPLETION[:1]],
+        completion_ids=[[1], [2]],
+        trainer_state=None,
+        answer=["1901", "1901"],
+        log_metric=metrics.__setitem__,
+        log_extra=extras.__setitem__,
+    )
     assert fn.__name__ == "rubric_reward"
     result = scorer.score(PROMPT, TRL_COMPLETION, "1901")
-    assert result.verdicts == {"searches_first": "pass", "views_sections_first": "fail",
-                               "recovers_from_errors": "pass", "no_repeated_failing_call": "pass",
-                               "grounded_answer": "pass", "answer_correct": "pass"}
+    assert result.verdicts == {
+        "searches_first": "pass",
+        "views_sections_first": "fail",
+        "recovers_from_errors": "pass",
+        "no_repeated_failing_call": "pass",
+        "grounded_answer": "pass",
+        "answer_correct": "pass",
+    }
     assert rewards[0] == result.reward == pytest.approx(5 / 6)
     assert rewards[1] is not None  # ends on a call without result: scored, not an error
     assert metrics["rubricate/answer_correct"] == pytest.approx(0.5)  # the one without an answer fails
@@ -63,13 +105,20 @@ def test_trl_plain_text_is_text_only(scorer):
     fn = as_trl_reward(scorer)
     rewards = fn(prompts=["When was X founded?"], completions=["It was founded in 1901."], answer=["1901"])
     result = scorer.score("When was X founded?", "It was founded in 1901.", "1901")
-    assert result.verdicts == {"searches_first": "na", "views_sections_first": "na", "recovers_from_errors": "na",
-                               "no_repeated_failing_call": "na", "grounded_answer": "na", "answer_correct": "pass"}
+    assert result.verdicts == {
+        "searches_first": "na",
+        "views_sections_first": "na",
+        "recovers_from_errors": "na",
+        "no_repeated_failing_call": "na",
+        "grounded_answer": "na",
+        "answer_correct": "pass",
+    }
     assert rewards == [1.0]
     # told that no tools were offered, a conversational completion is text-only too
     text_only = as_trl_reward(WIKI, text_only=True)
-    assert text_only(prompts=[PROMPT], completions=[[{"role": "assistant", "content": "1901"}]],
-                     answer=["1901"]) == [1.0]
+    assert text_only(
+        prompts=[PROMPT], completions=[[{"role": "assistant", "content": "1901"}]], answer=["1901"]
+    ) == [1.0]
 
 
 def test_trl_truth_columns_and_not_scorable(scorer):
@@ -77,8 +126,9 @@ def test_trl_truth_columns_and_not_scorable(scorer):
     assert fn(prompts=["q"], completions=["1901"], solution=["1901"]) == [1.0]
     assert fn(prompts=["q"], completions=["1901"], gold=["1850"]) == [0.0]
     assert fn(prompts=["q"], completions=["1901"]) == [None]  # no ground truth: nothing rewarded applies
-    assert as_trl_reward(scorer, truth_key="label")(prompts=["q"], completions=["1901"], label=["1901"],
-                                                   answer=["0"]) == [1.0]
+    assert as_trl_reward(scorer, truth_key="label")(
+        prompts=["q"], completions=["1901"], label=["1901"], answer=["0"]
+    ) == [1.0]
 
 
 def test_trl_item_rewards_share_the_batch(scorer, monkeypatch):
@@ -90,8 +140,10 @@ def test_trl_item_rewards_share_the_batch(scorer, monkeypatch):
     prompts, completions = [PROMPT], [TRL_COMPLETION]
     assert [f.__name__ for f in per_item] == list(scorer.item_ids)
     total = combined(prompts=prompts, completions=completions, answer=["1901"])
-    items = {f.__name__: f(prompts=prompts, completions=completions, answer=["1901"], trainer_state=None)
-             for f in per_item}
+    items = {
+        f.__name__: f(prompts=prompts, completions=completions, answer=["1901"], trainer_state=None)
+        for f in per_item
+    }
     assert len(calls) == 1
     assert items["views_sections_first"] == [0.0] and items["answer_correct"] == [1.0]
     assert total == [pytest.approx(5 / 6)]
@@ -108,9 +160,13 @@ def test_verifiers_reward_funcs(scorer):
     for m in flat:
         if m.get("tool_calls"):
             fn = m["tool_calls"][0]["function"]
-            m["tool_calls"] = [{"id": "c1", "name": fn["name"], "arguments": str(fn["arguments"]).replace("'", '"')}]
+            m["tool_calls"] = [
+                {"id": "c1", "name": fn["name"], "arguments": str(fn["arguments"]).replace("'", '"')}
+            ]
     state: dict = {}
-    values = [f(prompt=PROMPT, completion=flat, answer="1901", state=state, info={}, task=None) for f in funcs]
+    values = [
+        f(prompt=PROMPT, completion=flat, answer="1901", state=state, info={}, task=None) for f in funcs
+    ]
     assert values[0] == pytest.approx(5 / 6)
     assert state["rubricate"]["verdicts"]["answer_correct"] == "pass"
     assert values[1:] == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0]
@@ -122,8 +178,11 @@ def test_verl_compute_score(scorer):
     out = compute_score("wiki", "It was 1901.", "1901", {"question": "When?"})
     assert out["score"] == 1.0 and out["scorable"] == 1.0 and out["answer_correct"] == 1.0
     assert math.isnan(out["searches_first"])
-    assert compute_score("wiki", "no idea", None) == {**compute_score("wiki", "no idea", None), "score": 0.0,
-                                                     "scorable": 0.0}
+    assert compute_score("wiki", "no idea", None) == {
+        **compute_score("wiki", "no idea", None),
+        "score": 0.0,
+        "scorable": 0.0,
+    }
     plain = as_verl_compute_score(scorer, return_dict=False, none_score=-1.0)
     assert plain("wiki", TRL_COMPLETION, "1901", {"prompt": PROMPT}) == pytest.approx(5 / 6)
     assert plain("wiki", "no idea", None) == -1.0
@@ -143,13 +202,22 @@ def test_openai_grader(scorer):
     assert grade({"output_text": "no"}, {"messages": PROMPT, "answer": "1901"}) == 0.0
     calls = [{"type": "function", "function": {"name": "search_pages", "arguments": '{"query": "X"}'}}]
     tools_only = [{"role": "assistant", "content": "", "tool_calls": calls}]
-    assert grade({"output_text": "", "output_tools": calls}, {"answer": "1901"}) == \
-        scorer.score(None, tools_only, "1901").reward
+    assert (
+        grade({"output_text": "", "output_tools": calls}, {"answer": "1901"})
+        == scorer.score(None, tools_only, "1901").reward
+    )
     assert grade(None, None) == 0.0  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("target, attribute", [("trl", "rubric_reward"), ("verl", "compute_score"),
-                                               ("openrlhf", "reward_func"), ("openai-grader", "grade")])
+@pytest.mark.parametrize(
+    "target, attribute",
+    [
+        ("trl", "rubric_reward"),
+        ("verl", "compute_score"),
+        ("openrlhf", "reward_func"),
+        ("openai-grader", "grade"),
+    ],
+)
 def test_exported_module_imports_and_scores(tmp_path, target, attribute):
     path = tmp_path / f"{target.replace('-', '_')}_reward.py"
     assert main(["export-reward", WIKI, "--target", target, "--out", str(path)]) == 0
@@ -174,7 +242,9 @@ def test_export_errors_are_usage_errors(tmp_path, capsys):
     assert "error: no rubric file or built-in rubric named 'no-such-rubric'" in capsys.readouterr().err
     assert not (tmp_path / "x.py").exists()
     bad = tmp_path / "holistic.toml"
-    bad.write_text('id = "h"\nversion = "1"\n[[items]]\nid = "answer_correct"\n[reward]\nmode = "judge_holistic"\n')
+    bad.write_text(
+        'id = "h"\nversion = "1"\n[[items]]\nid = "answer_correct"\n[reward]\nmode = "judge_holistic"\n'
+    )
     assert main(["export-reward", str(bad), "--target", "trl", "--out", str(tmp_path / "y.py")]) == 2
     assert "judge_holistic" in capsys.readouterr().err
 

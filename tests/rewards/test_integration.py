@@ -47,19 +47,58 @@ def test_grpo_trainer_two_steps_with_rubric_rewards(tmp_path):
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
     from trl import GRPOConfig, GRPOTrainer
 
-    words = ["<pad>", "<eos>", "<unk>", "system", "user", "assistant", ":", "When", "was", "X", "founded", "?",
-             "It", "in", "1901", "1850", "the", "answer", "is", "Use", "tools", "."]
+    words = [
+        "<pad>",
+        "<eos>",
+        "<unk>",
+        "system",
+        "user",
+        "assistant",
+        ":",
+        "When",
+        "was",
+        "X",
+        "founded",
+        "?",
+        "It",
+        "in",
+        "1901",
+        "1850",
+        "the",
+        "answer",
+        "is",
+        "Use",
+        "tools",
+        ".",
+    ]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>",
-                                        unk_token="<unk>")
-    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
-                               "{% if add_generation_prompt %}assistant : {% endif %}")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+        "{% if add_generation_prompt %}assistant : {% endif %}"
+    )
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=64, pad_token_id=0, eos_token_id=1, bos_token_id=1))
-    prompt = [{"role": "system", "content": "Use tools ."}, {"role": "user", "content": "When was X founded ?"}]
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(words),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=64,
+            pad_token_id=0,
+            eos_token_id=1,
+            bos_token_id=1,
+        )
+    )
+    prompt = [
+        {"role": "system", "content": "Use tools ."},
+        {"role": "user", "content": "When was X founded ?"},
+    ]
     dataset = Dataset.from_list([{"prompt": prompt, "answer": "1901"}] * 8)
 
     # no tools are offered, so the conversational completions are text-only: tool items are na
@@ -72,12 +111,29 @@ def test_grpo_trainer_two_steps_with_rubric_rewards(tmp_path):
         return seen[-1]
 
     rubric_reward.__name__ = combined.__name__
-    args = GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
-                      max_completion_length=6, max_steps=2, logging_steps=1, report_to="none", use_cpu=True,
-                      save_strategy="no", beta=0.0, learning_rate=1e-3, reward_weights=[1.0, 0.0], seed=0,
-                      log_completions=False)
-    trainer = GRPOTrainer(model=model, reward_funcs=[rubric_reward, *as_trl_item_rewards(scorer, items=["answer_correct"])],
-                          args=args, train_dataset=dataset, processing_class=tokenizer)
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=6,
+        max_steps=2,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        beta=0.0,
+        learning_rate=1e-3,
+        reward_weights=[1.0, 0.0],
+        seed=0,
+        log_completions=False,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[rubric_reward, *as_trl_item_rewards(scorer, items=["answer_correct"])],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+    )
     trainer.train()
 
     logs = [row for row in trainer.state.log_history if "rubricate/answer_correct" in row]
@@ -99,8 +155,14 @@ def test_verifiers_rubric_scores_rollouts_like_score_run(tmp_path):
     records = [json.loads(line) for line in (WIKI_RUN / "results.jsonl").read_text().splitlines()[:12]]
     states = []
     for r in records:
-        state = vf.State(input={"prompt": r["prompt"], "answer": r["answer"], "example_id": r["example_id"],
-                                "task": "wiki-search"})
+        state = vf.State(
+            input={
+                "prompt": r["prompt"],
+                "answer": r["answer"],
+                "example_id": r["example_id"],
+                "task": "wiki-search",
+            }
+        )
         state.update(prompt=r["prompt"], completion=r["completion"], answer=r["answer"], trajectory=[])
         states.append(state)
     asyncio.run(rubric.score_group(states))
@@ -116,19 +178,40 @@ def test_verifiers_rubric_scores_rollouts_like_score_run(tmp_path):
 
     # verifiers' own pydantic messages (flattened tool calls with JSON-string arguments, tool_call_id)
     completion = [
-        vf.AssistantMessage(content="", tool_calls=[vf.ToolCall(id="c1", name="search_pages", arguments='{"query": "x"}')]),
+        vf.AssistantMessage(
+            content="", tool_calls=[vf.ToolCall(id="c1", name="search_pages", arguments='{"query": "x"}')]
+        ),
         vf.ToolMessage(tool_call_id="c1", content="[{'page_id': 'x', 'title': 'X'}]"),
         vf.AssistantMessage(content="It was founded in 1901."),
     ]
-    state = vf.State(input={"prompt": [vf.UserMessage(content="When?")], "answer": "1901", "example_id": 0,
-                            "task": "wiki-search"})
-    state.update(prompt=[vf.UserMessage(content="When?")], completion=completion, answer="1901", trajectory=[])
+    state = vf.State(
+        input={
+            "prompt": [vf.UserMessage(content="When?")],
+            "answer": "1901",
+            "example_id": 0,
+            "task": "wiki-search",
+        }
+    )
+    state.update(
+        prompt=[vf.UserMessage(content="When?")], completion=completion, answer="1901", trajectory=[]
+    )
     asyncio.run(rubric.score_rollout(state))
     assert state["rubricate"]["verdicts"]["searches_first"] == "pass"
     assert state["rubricate"]["verdicts"]["answer_correct"] == "pass"
-    assert state["reward"] == pytest.approx(RewardScorer(WIKI).score(
-        [{"role": "user", "content": "When?"}],
-        [{"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "search_pages",
-                                                             "arguments": '{"query": "x"}'}]},
-         {"role": "tool", "tool_call_id": "c1", "content": "[{'page_id': 'x', 'title': 'X'}]"},
-         {"role": "assistant", "content": "It was founded in 1901."}], "1901").reward)
+    assert state["reward"] == pytest.approx(
+        RewardScorer(WIKI)
+        .score(
+            [{"role": "user", "content": "When?"}],
+            [
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"id": "c1", "name": "search_pages", "arguments": '{"query": "x"}'}],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "[{'page_id': 'x', 'title': 'X'}]"},
+                {"role": "assistant", "content": "It was founded in 1901."},
+            ],
+            "1901",
+        )
+        .reward
+    )

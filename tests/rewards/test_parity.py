@@ -16,7 +16,12 @@ import pytest
 
 from rubricate import load_episodes, score_run
 from rubricate.rewards import (
-    RewardScorer, as_trl_item_rewards, as_trl_reward, as_verl_compute_score, serve_reward, verifiers_reward_funcs,
+    RewardScorer,
+    as_trl_item_rewards,
+    as_trl_reward,
+    as_verl_compute_score,
+    serve_reward,
+    verifiers_reward_funcs,
 )
 from rubricate.rubrics import load_rubric, parse_rubric
 
@@ -27,12 +32,16 @@ CORPORA = ROOT.parent / "shared" / "corpora"
 FIXTURES = ROOT / "tests" / "fixtures"
 WIKI_RUBRIC = (ROOT / "examples" / "wiki-search" / "rubric.toml").read_text()
 # the example rubric with every [reward] feature: a pitfall, a weight-0 item, a capped gate
-WIKI_SHAPED = WIKI_RUBRIC.replace('id = "wiki-search-discipline"', 'id = "wiki-shaped"').replace(
-    'id = "no_repeated_failing_call"', 'id = "no_repeated_failing_call"\nweight = -1').replace(
-    'id = "grounded_answer"', 'id = "grounded_answer"\nweight = 0') + \
-    '\n[reward]\ngates = ["answer_correct"]\ngate = "cap"\ncap = 0.3\n'
-WIKI_GATED = WIKI_RUBRIC.replace('id = "wiki-search-discipline"', 'id = "wiki-gated"') + \
-    '\n[reward]\nmode = "outcome_gated"\noutcome_item = "answer_correct"\nshape_among = "incorrect"\n'
+WIKI_SHAPED = (
+    WIKI_RUBRIC.replace('id = "wiki-search-discipline"', 'id = "wiki-shaped"')
+    .replace('id = "no_repeated_failing_call"', 'id = "no_repeated_failing_call"\nweight = -1')
+    .replace('id = "grounded_answer"', 'id = "grounded_answer"\nweight = 0')
+    + '\n[reward]\ngates = ["answer_correct"]\ngate = "cap"\ncap = 0.3\n'
+)
+WIKI_GATED = (
+    WIKI_RUBRIC.replace('id = "wiki-search-discipline"', 'id = "wiki-gated"')
+    + '\n[reward]\nmode = "outcome_gated"\noutcome_item = "answer_correct"\nshape_among = "incorrect"\n'
+)
 
 CASES = [
     ("verifiers-wiki-search", CORPORA / "verifiers-wiki-search", WIKI_RUBRIC),
@@ -79,7 +88,7 @@ def case(request, tmp_path_factory):
 
 
 def test_the_analysis_gives_rewards(case):
-    rubric, samples, want, _ = case
+    _, samples, want, _ = case
     assert len(want) == len(samples)
     assert any(w is not None for w in want) or len(samples) < 5
 
@@ -88,14 +97,22 @@ def test_trl_matches_score_run(case):
     rubric, samples, want, want_verdicts = case
     scorer = RewardScorer(rubric)
     fn = as_trl_reward(scorer)
-    got = fn(prompts=[s[1] for s in samples], completions=[s[2] for s in samples],
-             completion_ids=[[0]] * len(samples), trainer_state=None, answer=[s[3] for s in samples])
+    got = fn(
+        prompts=[s[1] for s in samples],
+        completions=[s[2] for s in samples],
+        completion_ids=[[0]] * len(samples),
+        trainer_state=None,
+        answer=[s[3] for s in samples],
+    )
     bad = [(s[0], w, g) for s, w, g in zip(samples, want, got) if not _same(w, g)]
     assert not bad, bad[:5]
     # the per-item functions give the analysis' verdicts
     for item_fn in as_trl_item_rewards(scorer):
-        scores = item_fn(prompts=[s[1] for s in samples], completions=[s[2] for s in samples],
-                         answer=[s[3] for s in samples])
+        scores = item_fn(
+            prompts=[s[1] for s in samples],
+            completions=[s[2] for s in samples],
+            answer=[s[3] for s in samples],
+        )
         for s, score in zip(samples, scores):
             verdict = want_verdicts[(s[0], item_fn.__name__)]
             assert score == {"pass": 1.0, "fail": 0.0}.get(verdict), (s[0], item_fn.__name__, verdict, score)
@@ -103,11 +120,13 @@ def test_trl_matches_score_run(case):
 
 def test_verifiers_funcs_match_score_run(case):
     rubric, samples, want, _ = case
-    funcs, weights = verifiers_reward_funcs(rubric, none_reward=float("nan"))
+    funcs, _ = verifiers_reward_funcs(rubric, none_reward=float("nan"))
     for s, w in zip(samples, want):
         state: dict = {}
-        values = [f(prompt=s[1], completion=s[2], answer=s[3] if s[3] is not None else "", state=state)
-                  for f in funcs]
+        values = [
+            f(prompt=s[1], completion=s[2], answer=s[3] if s[3] is not None else "", state=state)
+            for f in funcs
+        ]
         assert _same(w, values[0]), (s[0], w, values[0])
 
 
@@ -128,9 +147,14 @@ def test_http_server_matches_score_run(case):
     try:
         got: list[float | None] = []
         for k in range(0, len(samples), 300):
-            batch = samples[k:k + 300]
-            body = json.dumps({"query": [s[1] + s[2] for s in batch], "prompts": [s[1] for s in batch],
-                               "labels": [s[3] for s in batch]}).encode()
+            batch = samples[k : k + 300]
+            body = json.dumps(
+                {
+                    "query": [s[1] + s[2] for s in batch],
+                    "prompts": [s[1] for s in batch],
+                    "labels": [s[3] for s in batch],
+                }
+            ).encode()
             request = urllib.request.Request(server.url, body, {"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=60) as response:
                 out = json.loads(response.read())

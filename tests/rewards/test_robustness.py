@@ -11,26 +11,55 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rubricate.rewards import (
-    RewardScorer, as_openai_grader, as_trl_reward, as_verl_compute_score, verifiers_reward_funcs,
+    RewardScorer,
+    as_openai_grader,
+    as_trl_reward,
+    as_verl_compute_score,
+    verifiers_reward_funcs,
 )
 from rubricate.rubrics import check, isolated_registry, parse_rubric
 
 WIKI = "examples/wiki-search/rubric.toml"
 
 TEXT = st.text(st.characters(codec=None), max_size=60) | st.sampled_from(
-    ["", "\ud800", "{'error': 'x'}", "Error: boom", "1901", "\\boxed{12.5}", "é" * 50, "\x00", "Traceback (most "
-     "recent call last)", '{"error": null}'])
+    [
+        "",
+        "\ud800",
+        "{'error': 'x'}",
+        "Error: boom",
+        "1901",
+        "\\boxed{12.5}",
+        "é" * 50,
+        "\x00",
+        "Traceback (most recent call last)",
+        '{"error": null}',
+    ]
+)
 SCALAR = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
 ROLE = st.sampled_from(["system", "user", "assistant", "tool", "function", "developer", "robot", None, 7])
-CALL = st.fixed_dictionaries({}, optional={
-    "type": st.just("function"), "id": SCALAR,
-    "function": st.fixed_dictionaries({}, optional={"name": SCALAR, "arguments": SCALAR | st.dictionaries(TEXT, SCALAR,
-                                                                                                           max_size=3)}),
-    "name": SCALAR, "arguments": SCALAR})
-MESSAGE = st.fixed_dictionaries({}, optional={
-    "role": ROLE, "content": SCALAR | st.lists(st.dictionaries(st.sampled_from(["type", "text"]), SCALAR), max_size=3),
-    "tool_calls": st.none() | st.lists(CALL | TEXT, max_size=3) | SCALAR, "tool_call_id": SCALAR, "name": SCALAR,
-    "is_error": SCALAR})
+CALL = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.just("function"),
+        "id": SCALAR,
+        "function": st.fixed_dictionaries(
+            {}, optional={"name": SCALAR, "arguments": SCALAR | st.dictionaries(TEXT, SCALAR, max_size=3)}
+        ),
+        "name": SCALAR,
+        "arguments": SCALAR,
+    },
+)
+MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": ROLE,
+        "content": SCALAR | st.lists(st.dictionaries(st.sampled_from(["type", "text"]), SCALAR), max_size=3),
+        "tool_calls": st.none() | st.lists(CALL | TEXT, max_size=3) | SCALAR,
+        "tool_call_id": SCALAR,
+        "name": SCALAR,
+        "is_error": SCALAR,
+    },
+)
 PART = TEXT | st.lists(MESSAGE | SCALAR, max_size=6) | SCALAR | st.dictionaries(TEXT, SCALAR, max_size=3)
 
 
@@ -58,9 +87,15 @@ def test_exporters_never_raise_and_keep_lengths(scorer, prompts, completions, ex
     assert len(rewards) == len(completions)
     assert all(r is None or math.isfinite(r) for r in rewards)
     funcs, _ = verifiers_reward_funcs(scorer)
-    assert all(isinstance(f(prompt=prompts, completion=completions, answer=extra, state={}), float) for f in funcs)
-    assert isinstance(as_verl_compute_score(scorer)("d", completions, extra, {"prompt": prompts})["score"], float)
-    assert isinstance(as_openai_grader(scorer)({"output_text": extra, "output_tools": completions}, {}), float)
+    assert all(
+        isinstance(f(prompt=prompts, completion=completions, answer=extra, state={}), float) for f in funcs
+    )
+    assert isinstance(
+        as_verl_compute_score(scorer)("d", completions, extra, {"prompt": prompts})["score"], float
+    )
+    assert isinstance(
+        as_openai_grader(scorer)({"output_text": extra, "output_tools": completions}, {}), float
+    )
 
 
 def test_trl_with_missing_or_odd_arguments(scorer):
@@ -96,13 +131,15 @@ def test_a_two_megabyte_unicode_completion_is_scored_within_seconds():
 
 def test_a_call_keeps_its_deadline():
     with isolated_registry():
+
         @check(behavior="slow")
         def slow_item(ctx):
             time.sleep(0.05)
             return True
 
-        rubric = parse_rubric('id = "slow"\nversion = "1"\n[[items]]\nid = "slow_item"\n[[items]]\n'
-                              'id = "answer_correct"\n')
+        rubric = parse_rubric(
+            'id = "slow"\nversion = "1"\n[[items]]\nid = "slow_item"\n[[items]]\nid = "answer_correct"\n'
+        )
         scorer = RewardScorer(rubric, deadline_s=0.3)
         fn = as_trl_reward(scorer)
         started = time.perf_counter()
@@ -115,11 +152,13 @@ def test_a_call_keeps_its_deadline():
 
 def test_a_raising_check_gives_none_never_zero():
     with isolated_registry():
+
         @check(behavior="broken")
         def broken_item(ctx):
             raise RuntimeError("boom")
 
-        rubric = parse_rubric('id = "b"\nversion = "1"\n[[items]]\nid = "broken_item"\n[[items]]\n'
-                              'id = "answer_correct"\n')
+        rubric = parse_rubric(
+            'id = "b"\nversion = "1"\n[[items]]\nid = "broken_item"\n[[items]]\nid = "answer_correct"\n'
+        )
         result = RewardScorer(rubric).score("q", "1", "1")
     assert result.reward is None and "boom" in result.reason

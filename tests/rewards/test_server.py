@@ -43,8 +43,12 @@ def _post(srv: RewardServer, body: bytes, headers: dict[str, str] | None = None,
 
 def test_openrlhf_protocol(server):
     assert server.server_address[0] == "127.0.0.1"
-    status, out = _post(server, json.dumps({"query": ["Q?\n1901", "Q?\nno idea"], "prompts": ["Q?\n", "Q?\n"],
-                                             "labels": ["1901", "1901"]}).encode())
+    status, out = _post(
+        server,
+        json.dumps(
+            {"query": ["Q?\n1901", "Q?\nno idea"], "prompts": ["Q?\n", "Q?\n"], "labels": ["1901", "1901"]}
+        ).encode(),
+    )
     assert status == 200
     assert out["rewards"] == [1.0, 0.0] and out["scores"] == [1.0, 0.0]
     assert out["extra_logs"]["rubricate/answer_correct"] == [1.0, 0.0]
@@ -63,14 +67,17 @@ def test_health(server):
     conn.close()
 
 
-@pytest.mark.parametrize("body, status, fragment", [
-    (b"{not json", 400, "not valid JSON"),
-    (b"[1, 2]", 400, "JSON object"),
-    (b'{"query": "one string"}', 400, "`query` must be a list"),
-    (b'{"query": ["a", "b"], "labels": ["x"]}', 400, "`labels` must be a list as long"),
-    (b'{"query": ["\\ud800"]}', 400, "not valid JSON"),  # a lone surrogate is not JSON text
-    (json.dumps({"query": [{"role": "robot"}, [{"role": "user"}, 3], None, 5]}).encode(), 200, None),
-])
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (b'{"query": "one string"}', 400, "`query` must be a list"),
+        (b'{"query": ["a", "b"], "labels": ["x"]}', 400, "`labels` must be a list as long"),
+        (b'{"query": ["\\ud800"]}', 400, "not valid JSON"),  # a lone surrogate is not JSON text
+        (json.dumps({"query": [{"role": "robot"}, [{"role": "user"}, 3], None, 5]}).encode(), 200, None),
+    ],
+)
 def test_bad_requests_are_answered_not_crashed(server, body, status, fragment):
     got, out = _post(server, body)
     assert got == status
@@ -94,7 +101,7 @@ def test_a_stalled_client_is_cut_off_and_the_server_goes_on(server):
     host, port = server.server_address[:2]
     started = time.monotonic()
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"query\": [")
+        sock.sendall(b'POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"query": [')
         assert sock.recv(4096) == b""  # closed by the server after its deadline (1 s)
     assert time.monotonic() - started < 5
     assert _post(server, b'{"query": ["1"], "labels": ["1"]}')[0] == 200
@@ -105,8 +112,12 @@ def test_serve_reward_command_serves_on_loopback(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "RUBRICATE_NO_PLUGINS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "rubricate", "serve-reward", WIKI, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rubricate", "serve-reward", WIKI, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._analysis import DEFAULT_OUTCOME_ITEM, FAIL, OUTCOME_BEHAVIORS, PASS, Session, ordered
+from ._session import DEFAULT_OUTCOME_ITEM, FAIL, OUTCOME_BEHAVIORS, PASS, Session, ordered, sql_str
 
 if TYPE_CHECKING:
     import polars as pl
@@ -35,17 +35,23 @@ def attribution(s: Session, outcome: str | None, threshold: float) -> tuple[pl.D
 
     if outcome is None:
         return empty_attribution(), {}
-    eb = s.behaviors_table(exclude=None if outcome == "reward" else outcome)
-    oc = s.outcome_table(outcome, threshold)
-    n, failed = s.con.sql(f"SELECT count(*), count(*) FILTER (failed) FROM {oc}").fetchall()[0]
-    frame = s.sql(f"""
-        SELECT behavior, count(*) FILTER (s = {FAIL}) AS episodes_failing,
-               count(*) FILTER (s = {FAIL} AND failed) AS failed_when_fails,
-               count(*) FILTER (s = {PASS}) AS episodes_passing,
-               count(*) FILTER (s = {PASS} AND failed) AS failed_when_passes
-        FROM {eb} JOIN {oc} USING (episode_id) GROUP BY behavior""")
-    if frame.is_empty():
-        return empty_attribution(), {"n": n, "failed": failed, "frame": frame}
+    failed = f"reward < {float(threshold)!r}" if outcome == "reward" else \
+        f"CASE {s.item_code(outcome)} WHEN {FAIL} THEN true WHEN {PASS} THEN false END"
+    source = f"(SELECT *, {failed} AS failed FROM {s.ew}) WHERE failed IS NOT NULL"
+    n, n_failed = s.rows(f"SELECT count(*), count(*) FILTER (failed) FROM {source}")[0]
+    parts = []
+    for behavior in s.behavior_order:
+        code = s.behavior_code(behavior, exclude=None if outcome == "reward" else outcome)
+        if code is not None:
+            parts.append(f"""
+                SELECT {sql_str(behavior)} AS behavior, count(*) FILTER (c = {FAIL}) AS episodes_failing,
+                       count(*) FILTER (c = {FAIL} AND failed) AS failed_when_fails,
+                       count(*) FILTER (c = {PASS}) AS episodes_passing,
+                       count(*) FILTER (c = {PASS} AND failed) AS failed_when_passes
+                FROM (SELECT {code} AS c, failed FROM {source})""")
+    if not parts:
+        return empty_attribution(), {"n": n, "failed": n_failed, "frame": None}
+    frame = s.sql(" UNION ALL ".join(parts))
     fails, passes = pl.col("episodes_failing"), pl.col("episodes_passing")
     rf = pl.when(fails > 0).then(pl.col("failed_when_fails") / fails).otherwise(None)
     rp = pl.when(passes > 0).then(pl.col("failed_when_passes") / passes).otherwise(None)
@@ -54,13 +60,13 @@ def attribution(s: Session, outcome: str | None, threshold: float) -> tuple[pl.D
     rf, rp = pl.col("task_fail_rate_when_fails"), pl.col("task_fail_rate_when_passes")
     frame = frame.with_columns(
         lift=pl.when(rp > 0).then(rf / rp).otherwise(None),
-        share_of_failed_episodes=pl.col("failed_when_fails") / failed if failed else pl.lit(None, pl.Float64),
+        share_of_failed_episodes=pl.col("failed_when_fails") / n_failed if n_failed else pl.lit(None, pl.Float64),
         excess=fails * (rf - rp),
     ).with_row_index("_order")
     frame = frame.sort(["excess", "share_of_failed_episodes", "_order"], descending=[True, True, False],
                        nulls_last=True).drop("_order")
     frame = frame.with_columns(rank=pl.int_range(1, frame.height + 1, dtype=pl.Int64))
-    return frame.select(COLUMNS), {"n": n, "failed": failed, "frame": frame}
+    return frame.select(COLUMNS), {"n": n, "failed": n_failed, "frame": frame}
 
 
 def _pct(x: float) -> str:
@@ -93,9 +99,10 @@ def principal(outcome: str | None, threshold: float, behaviors: pl.DataFrame,
         return f"No episode has an outcome ({outcome} is na or error everywhere); nothing to attribute.", None
     if not failed:
         return f"No task failed ({what} in 0 of {n} episodes); nothing to attribute.", None
-    frame: pl.DataFrame = details["frame"]
-    top = frame.filter((pl.col("excess") > 0) & ~pl.col("behavior").is_in(list(OUTCOME_BEHAVIORS)))
-    if top.is_empty():
+    frame: pl.DataFrame | None = details["frame"]
+    top = None if frame is None else \
+        frame.filter((pl.col("excess") > 0) & ~pl.col("behavior").is_in(list(OUTCOME_BEHAVIORS)))
+    if top is None or top.is_empty():
         return (f"No behavior explains task failures: {failed} of {n} episodes failed ({what}), and no "
                 f"behavior fails more often in them than in the others."), None
     r = top.row(0, named=True)

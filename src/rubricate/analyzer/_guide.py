@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._analysis import FAIL, OUTCOME_BEHAVIORS, PASS, Session, analyze_session, as_run, cohort_sql, sql_list, \
-    sql_str
+from ._analysis import behaviors_frame, resolve_outcome
+from ._attribution import attribution
 from ._results import Run
+from ._session import FAIL, OUTCOME_BEHAVIORS, PASS, Session, as_run, sql_list
 from ._store import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -38,11 +39,11 @@ RECOMMENDATIONS = {
     "efficiency": "Generate tasks solvable in a few tool calls and reward finishing within the budget; start "
                   "with tasks that need at most three calls.",
 }
-FALLBACK = ("Generate more tasks that exercise {behavior} like the failing ones below, and pair each with a "
+FALLBACK = ("Generate more tasks that exercise {behavior} like the failing examples, and pair each with a "
             "passing episode of the same task as a contrast.")
 
 
-class Where(msgspec.Struct, frozen=True):
+class GuideWhere(msgspec.Struct, frozen=True):
     """A task or cohort where the behavior fails: fails, decided episodes (pass + fail), fail rate."""
 
     kind: str  # "task" or "cohort"
@@ -52,7 +53,7 @@ class Where(msgspec.Struct, frozen=True):
     fail_rate: float
 
 
-class Example(msgspec.Struct, frozen=True):
+class GuideExample(msgspec.Struct, frozen=True):
     """One episode where the behavior fails (or passes): the items that say so, their evidence (step
     indices) and reasons."""
 
@@ -66,14 +67,17 @@ class Example(msgspec.Struct, frozen=True):
 
 
 class GuideEntry(msgspec.Struct, frozen=True):
+    """One behavior to work on: its items, how often it fails (fails of n decided episodes), where it
+    fails most, failing and passing examples, and a recommendation in plain words."""
+
     behavior: str
     items: list[str]
     fail_rate: float
     fails: int
     n: int
-    where: list[Where]
-    failing: list[Example]
-    passing: list[Example]
+    where: list[GuideWhere]
+    failing: list[GuideExample]
+    passing: list[GuideExample]
     recommendation: str
 
 
@@ -81,9 +85,29 @@ def guide(run: Run | str, *, top: int = 3, examples: int = 5, by: str | None = N
           threshold: float = 1.0) -> list[GuideEntry]:
     """The `top` behaviors to work on, each with where it fails (tasks, and cohorts by the metadata key
     `by`), up to `examples` failing and passing examples, and a recommendation."""
-    s = Session(as_run(run))
-    a = analyze_session(s, by=None, outcome=outcome, threshold=threshold)
-    return [_entry(s, row, by, examples) for row in _choose(a.behaviors, a.attribution, top)]
+    s = Session(as_run(run), by=by, tasks=True)
+    behaviors = behaviors_frame(s)
+    attr, _ = attribution(s, resolve_outcome(s, outcome), threshold)
+    chosen = _choose(behaviors, attr, top)
+    picks = {}
+    for row in chosen:
+        code = s.behavior_code(row["behavior"]) or "0"
+        failing = _pick(s, code, FAIL, examples, [])
+        prefer = list(dict.fromkeys(t for _, t in failing if t is not None))
+        picks[row["behavior"]] = (failing, _pick(s, code, PASS, examples, prefer))
+    details = _details(s, [e for f, p in picks.values() for e, _ in f + p])
+    out = []
+    for row in chosen:
+        behavior, (failing, passing) = row["behavior"], picks[row["behavior"]]
+        n = row["pass"] + row["fail"]
+        where = _where(s, behavior, "task_id", "task", 3)
+        where += _where(s, behavior, "cohort", "cohort", 3) if by else []
+        out.append(GuideEntry(
+            behavior=behavior, items=list(s.groups.get(behavior, [])), fail_rate=row["fail"] / n, fails=row["fail"],
+            n=n, where=where, failing=_examples(details, behavior, "fail", failing, len(s.groups[behavior])),
+            passing=_examples(details, behavior, "pass", passing, len(s.groups[behavior])),
+            recommendation=recommendation(behavior, row["fail"], n, where)))
+    return out
 
 
 def _choose(behaviors: pl.DataFrame, attribution: pl.DataFrame, top: int) -> list[dict[str, Any]]:
@@ -96,62 +120,64 @@ def _choose(behaviors: pl.DataFrame, attribution: pl.DataFrame, top: int) -> lis
     return rows[:max(0, top)]
 
 
-def _entry(s: Session, row: dict[str, Any], by: str | None, examples: int) -> GuideEntry:
-    behavior = row["behavior"]
-    n = row["pass"] + row["fail"]
-    where = _where(s, behavior, "task_id", "task", 3)
-    if by:
-        where += _where(s, behavior, cohort_sql(by), "cohort", 3)
-    failing = _examples(s, behavior, FAIL, by, examples, [])
-    prefer = list(dict.fromkeys(e.task_id for e in failing if e.task_id is not None))
-    passing = _examples(s, behavior, PASS, by, examples, prefer)
-    return GuideEntry(behavior=behavior, items=list(s.groups.get(behavior, [])), fail_rate=row["fail"] / n,
-                      fails=row["fail"], n=n, where=where, failing=failing, passing=passing,
-                      recommendation=recommendation(behavior, row["fail"], n, where))
+def _where(s: Session, behavior: str, key: str, kind: str, limit: int) -> list[GuideWhere]:
+    rows = s.rows(f"""
+        SELECT {key} AS name, count(*) FILTER (c = {FAIL}) AS fail, count(*) AS n
+        FROM (SELECT {key}, {s.behavior_code(behavior)} AS c FROM {s.ew}) WHERE c IN ({PASS}, {FAIL})
+        AND name IS NOT NULL GROUP BY name HAVING fail > 0
+        ORDER BY fail DESC, fail / n DESC, name LIMIT {int(limit)}""")
+    return [GuideWhere(kind, str(name), fail, total, fail / total) for name, fail, total in rows]
 
 
-def _status(s: Session, behavior: str) -> str:
-    return f"SELECT episode_id, s FROM {s.behaviors_table()} WHERE behavior = {sql_str(behavior)} " \
-           f"AND s IN ({PASS}, {FAIL})"
+def _pick(s: Session, code: str, status: int, limit: int, prefer: list[str]) -> list[tuple[str, str | None]]:
+    """(episode_id, task_id) of up to `limit` episodes where the behavior has `status`: tasks in `prefer`
+    first, then one episode a task (lowest episode id first) before a second of any, tasks where the
+    behavior fails most first. Per task only the `limit` lowest ids can be picked: a top-N aggregate."""
+    limit = max(0, int(limit))
+    if not limit:
+        return []
+    return s.rows(f"""
+        WITH st AS (SELECT episode_id, task_id, {code} AS c FROM {s.ew} WHERE {code} IN ({PASS}, {FAIL})),
+        g AS (SELECT task_id, count(*) FILTER (c = {FAIL}) AS tf,
+                     min(episode_id, {limit}) FILTER (c = {status}) AS ids FROM st GROUP BY task_id),
+        u AS (SELECT task_id, tf, unnest(ids) AS episode_id, unnest(range(1, len(ids) + 1)) AS k FROM g
+              WHERE ids IS NOT NULL)
+        SELECT episode_id, task_id FROM u
+        ORDER BY coalesce(list_contains({sql_list(prefer)}, task_id), false) DESC, k, tf DESC, task_id NULLS LAST,
+                 episode_id
+        LIMIT {limit}""")
 
 
-def _where(s: Session, behavior: str, key: str, kind: str, limit: int) -> list[Where]:
-    rows = s.con.sql(f"""
-        SELECT {key} AS name, count(*) FILTER (s = {FAIL}) AS fail, count(*) AS n
-        FROM ({_status(s, behavior)}) JOIN episodes USING (episode_id)
-        WHERE name IS NOT NULL GROUP BY name HAVING fail > 0
-        ORDER BY fail DESC, fail / n DESC, name LIMIT {int(limit)}""").fetchall()
-    return [Where(kind, str(name), fail, total, fail / total) for name, fail, total in rows]
+def _details(s: Session, ids: list[str]) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+    """(episode_id, behavior, verdict) -> (question, cohort, items, evidence, reasons) for these episodes."""
+    if not ids:
+        return {}
+    wanted = f"episode_id IN (SELECT unnest({sql_list(ids)}))"
+    cohort = "cohort" if s.by else "NULL::VARCHAR AS cohort"
+    rows = s.rows(f"""
+        WITH v AS (SELECT episode_id, behavior, verdict, list(item ORDER BY pos) AS items,
+                          list_sort(list_distinct(flatten(list(evidence)))) AS evidence,
+                          list(coalesce(reason, '') ORDER BY pos) AS reasons
+                   FROM (SELECT *, list_position({sql_list(s.item_ids)}, item) AS pos FROM verdicts
+                         WHERE {wanted} AND verdict IN ('pass', 'fail'))
+                   GROUP BY episode_id, behavior, verdict)
+        SELECT v.*, e.question, c.cohort FROM v
+        LEFT JOIN (SELECT episode_id, question FROM episodes WHERE {wanted}) e USING (episode_id)
+        LEFT JOIN (SELECT episode_id, {cohort} FROM {s.ew} WHERE {wanted}) c USING (episode_id)""")
+    return {(eid, b, v): (q, c, items, ev, reasons) for eid, b, v, items, ev, reasons, q, c in rows}
 
 
-def _examples(s: Session, behavior: str, status: int, by: str | None, limit: int,
-              prefer: list[str]) -> list[Example]:
-    items = s.groups.get(behavior, [])
-    verdict = "fail" if status == FAIL else "pass"
-    reason = "string_agg(item || ': ' || coalesce(reason, ''), '; ' ORDER BY list_position(il, item))" if len(items) > 1 \
-        else "any_value(reason)"
-    rows = s.con.sql(f"""
-        WITH st AS ({_status(s, behavior)}),
-        e AS (SELECT episode_id, task_id, question, {cohort_sql(by) if by else 'NULL::VARCHAR'} AS cohort
-              FROM episodes JOIN st USING (episode_id) WHERE s = {status}),
-        t AS (SELECT task_id, count(*) FILTER (s = {FAIL}) AS tf FROM st JOIN episodes USING (episode_id)
-              GROUP BY task_id),
-        v AS (SELECT episode_id, list(item ORDER BY list_position(il, item)) AS items,
-                     list_sort(list_distinct(flatten(list(evidence)))) AS evidence, {reason} AS reason
-              FROM (SELECT *, {sql_list(items)} AS il FROM verdicts)
-              WHERE item IN (SELECT unnest({sql_list(items)})) AND verdict = '{verdict}' GROUP BY episode_id),
-        r AS (SELECT e.*, v.items, v.evidence, v.reason, coalesce(t.tf, 0) AS tf,
-                     row_number() OVER (PARTITION BY e.task_id ORDER BY e.episode_id) AS k
-              FROM e JOIN v USING (episode_id) LEFT JOIN t ON t.task_id IS NOT DISTINCT FROM e.task_id)
-        SELECT episode_id, task_id, question, items, evidence, reason, cohort FROM r
-        ORDER BY coalesce(list_contains({sql_list(prefer) if prefer else '[]::VARCHAR[]'}, task_id), false) DESC,
-                 k, tf DESC, task_id NULLS LAST, episode_id
-        LIMIT {max(0, int(limit))}""").fetchall()
-    return [Example(eid, tid, q, list(it), [int(i) for i in ev], rs or "", c)
-            for eid, tid, q, it, ev, rs, c in rows]
+def _examples(details: dict[tuple[str, str, str], tuple[Any, ...]], behavior: str, verdict: str,
+              picked: list[tuple[str, str | None]], n_items: int) -> list[GuideExample]:
+    out = []
+    for eid, task in picked:
+        question, cohort, items, evidence, reasons = details.get((eid, behavior, verdict), (None, None, [], [], []))
+        reason = reasons[0] if n_items == 1 and reasons else "; ".join(f"{i}: {r}" for i, r in zip(items, reasons))
+        out.append(GuideExample(eid, task, question, list(items), [int(i) for i in evidence], reason, cohort))
+    return out
 
 
-def recommendation(behavior: str, fails: int, n: int, where: list[Where]) -> str:
+def recommendation(behavior: str, fails: int, n: int, where: list[GuideWhere]) -> str:
     """The behavior's default advice, then the numbers behind it and where to seed new tasks from."""
     base = RECOMMENDATIONS.get(behavior) or FALLBACK.format(behavior=behavior)
     data = f"It fails in {fails} of {n} episodes ({fails / n:.0%})"

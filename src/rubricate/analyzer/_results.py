@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from functools import cached_property
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..errors import RunError
-from ..traces import Episode, LoadIssue, Source, get_format
+from ..traces import Episode, LoadIssue, RecordFormat, Source, Span, TraceFormat, get_format
+from ..traces._files import compression, container_of, read_head
 from ._store import EPISODES_FILE, ISSUES_FILE, RUN_FILE, RUN_FORMAT, VERDICTS_FILE
 
 if TYPE_CHECKING:  # polars and duckdb load on first use: scoring workers never need them
@@ -84,7 +85,7 @@ class Run:
             if not file or not os.path.isfile(file):
                 continue
             remaining = dict(keys)
-            for item in get_format(fmt).read(file):
+            for item in _read_at(get_format(fmt), file, remaining):
                 if isinstance(item, Episode):
                     key = (item.source.line, item.source.index)
                     hit = remaining.pop(key, None)
@@ -136,6 +137,44 @@ class Run:
             .sort(["_order", "item", *(["cohort"] if by else [])])
             .drop("_order")
         )
+
+
+def _read_at(reader: TraceFormat, file: str, keys: Iterable[tuple[int | None, int | None]]) -> Iterator[Any]:
+    """What `reader` reads from `file`, or, for an uncompressed JSONL file of a record format and
+    keys that are all line numbers, only the records on those lines: the other lines are skipped
+    undecoded (a few sampled episodes out of a 1 GB file cost a scan for newlines, not a parse)."""
+    lines = {line for line, _ in keys}
+    if None in lines or not isinstance(reader, RecordFormat) or compression(file) \
+            or container_of(file, read_head(file, 4096)) != "jsonl":
+        yield from reader.read(file)
+        return
+    spans = [Span(start, start + 1, number) for number, start in _line_starts(file, lines)]
+    for span in spans:
+        yield from reader.read(file, span)
+
+
+def _line_starts(file: str, lines: set[int], chunk_size: int = 1 << 24) -> list[tuple[int, int]]:
+    """(line, byte offset where it starts) of these 1-based lines that the file has, found by
+    counting newlines chunk by chunk (no line is copied or decoded)."""
+    wanted = sorted(lines)
+    out = [(n, 0) for n in wanted if n <= 1]
+    k, seen, base = len(out), 0, 0  # seen: newlines before this chunk; base: its offset
+    with open(file, "rb") as f:
+        while k < len(wanted):
+            chunk = f.read(chunk_size)
+            if not chunk:
+                break
+            total = chunk.count(b"\n")
+            pos, count = 0, seen
+            while k < len(wanted) and wanted[k] - 1 <= seen + total:
+                while count < wanted[k] - 1:  # line n starts after the (n - 1)-th newline
+                    pos = chunk.index(b"\n", pos) + 1
+                    count += 1
+                out.append((wanted[k], base + pos))
+                k += 1
+            seen += total
+            base += len(chunk)
+    return out
 
 
 def _quote(path: str) -> str:

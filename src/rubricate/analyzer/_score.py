@@ -15,7 +15,8 @@ SCORES: dict[str, float | None] = {"pass": 1.0, "fail": 0.0, "na": None, "error"
 
 
 class Verdict(msgspec.Struct, frozen=True):
-    """One item's verdict on one episode. `score` is 1.0 pass, 0.0 fail, None for na and error."""
+    """One item's verdict on one episode. `score` is 1.0 pass, 0.0 fail, None for na and error (a judge
+    item with `choices` scores its answer's position, 0 to 1)."""
 
     episode_id: str
     item: str

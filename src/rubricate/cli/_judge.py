@@ -29,6 +29,8 @@ _OPTIONS = [
     click.option("--judge-retries", type=click.IntRange(min=0), default=3, show_default=True,
                  help="Retries of 429, 5xx, timeouts and connection errors (exponential backoff)."),
     click.option("--judge-temperature", type=click.FloatRange(min=0), default=0.0, show_default=True),
+    click.option("--judge-max-output-tokens", type=click.IntRange(min=16), default=1024, show_default=True,
+                 help="Most tokens in one reply (all the items of an episode)."),
     click.option("--judge-batch", type=click.IntRange(min=1), default=32, show_default=True,
                  help="Episodes judged together by each worker."),
     click.option("--judge-response-format", type=click.Choice(["auto", "json_schema", "json_object", "text"]),
@@ -63,6 +65,7 @@ def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
         cache_dir=None if o["no_judge_cache"] else o["judge_cache"], concurrency=o["judge_concurrency"],
         max_calls=o["judge_max_calls"], max_tokens=o["judge_max_tokens"], timeout=o["judge_timeout"],
         max_retries=o["judge_retries"], temperature=o["judge_temperature"], batch=o["judge_batch"],
+        max_output_tokens=o["judge_max_output_tokens"],
         response_format=o["judge_response_format"], max_prompt_chars=o["judge_max_prompt_chars"],
         prices=load_prices(o["judge_prices"]) if o["judge_prices"] else {},
     )

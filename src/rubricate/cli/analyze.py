@@ -36,12 +36,13 @@ def print_analysis(a: Analysis, threshold: float) -> None:
             "Attribution of task failures (ranked by excess failures)",
             percent=("task_fail_rate_when_fails", "task_fail_rate_when_passes", "share_of_failed_episodes"),
             headers={"episodes_failing": "fails in", "task_fail_rate_when_fails": "task fails if it fails",
-                     "task_fail_rate_when_passes": "if it passes", "share_of_failed_episodes": "share of failed tasks"}))
+                     "task_fail_rate_when_passes": "if it passes",
+                     "share_of_failed_episodes": "share of failed tasks"}))
     if a.principal:
         console.print(Text(a.principal, style="bold"))
     if not a.patterns.is_empty():
-        console.print(frame_table(a.patterns, f"Top failure patterns (of {a.patterns['episodes'].sum():,} episodes "
-                                              f"with a failing behavior)", percent=("share",), max_rows=PATTERNS_SHOWN))
+        title = f"Top failure patterns (of {a.patterns['episodes'].sum():,} episodes with a failing behavior)"
+        console.print(frame_table(a.patterns, title, percent=("share",), max_rows=PATTERNS_SHOWN))
     if a.cohorts is not None:
         console.print(cohort_table(a.cohorts.rename({"rate": "pass_rate"}), f"Pass rate by {a.by}"))
 

@@ -30,7 +30,8 @@ def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: 
     with open(out, "w", encoding="utf-8") as f:
         f.write(text)
     spec = TARGETS[target]
-    err_console.print(f"wrote {out}: {spec.attribute} for {target} ({spec.usage})", markup=False, soft_wrap=True)
+    err_console.print(f"wrote {out}: {spec.attribute} for {target} ({spec.usage})", markup=False,
+                      soft_wrap=True)
 
 
 @app.command("serve-reward")
@@ -38,7 +39,8 @@ def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: 
 @click.option("--port", "-p", type=click.IntRange(0, 65535), default=5000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback needs --allow-remote.")
-@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (the server has no authentication).")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a non-loopback --host (the server has no authentication).")
 @click.option("--max-body-mb", type=click.FloatRange(min=0.001), default=DEFAULT_MAX_BODY / (1 << 20),
               show_default=True, help="Largest request body accepted.")
 @click.option("--deadline", "deadline_s", type=click.FloatRange(min=0.1), default=DEFAULT_DEADLINE_S,
@@ -50,14 +52,15 @@ def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: 
 @click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Python file with @check functions the rubric uses (repeatable).")
 def serve_reward_command(rubric_ref: str, port: int, host: str, allow_remote: bool, max_body_mb: float,
-                         deadline_s: float, max_chars: int, none_reward: float, checks_files: tuple[str, ...]) -> None:
+                         deadline_s: float, max_chars: int, none_reward: float,
+                         checks_files: tuple[str, ...]) -> None:
     """Serve RUBRIC's reward over HTTP for OpenRLHF (`--remote_rm_url http://HOST:PORT/get_reward`)."""
     if not allow_remote and not _loopback(host):
         raise click.BadParameter(f"{host} is not a loopback address; add --allow-remote to listen on it",
                                  param_hint="--host")
     scorer = RewardScorer(rubric_ref, deadline_s=deadline_s, max_chars=max_chars, checks_files=checks_files)
-    server = serve_reward(scorer, host, port, max_body_bytes=int(max_body_mb * (1 << 20)), deadline_s=deadline_s,
-                          none_reward=none_reward)
+    server = serve_reward(scorer, host, port, max_body_bytes=int(max_body_mb * (1 << 20)),
+                          deadline_s=deadline_s, none_reward=none_reward)
     err_console.print(f"serving {scorer.rubric.id} {scorer.rubric.version} at {server.url} (Ctrl-C stops)",
                       markup=False, soft_wrap=True)
     try:

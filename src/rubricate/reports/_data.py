@@ -19,8 +19,8 @@ from . import _figures as fig
 from ._episodes import PER_GROUP, browser_episodes, sample_ids
 
 ISSUES_SHOWN = 5
+MAX_COHORT_ROWS = 200  # the largest cohorts; a key like task_id can have thousands
 VERDICTS = ("pass", "fail", "na", "error")
-_JUDGE_KEYS = ("judge", "judges", "spend", "cost")
 
 
 def plain(value: Any) -> Any:
@@ -79,15 +79,19 @@ def _cohort_table(cohorts: pl.DataFrame | None, items: list[str]) -> dict[str, A
     """Cohorts as rows, items as columns: {"items": [...], "rows": [{"cohort", "episodes", "cells"}]}."""
     if cohorts is None or cohorts.height == 0:
         return None
+    sizes = cohorts.group_by("cohort").agg(pl.col("episodes").max())
+    shown_frame = fig.largest_cohorts(cohorts, MAX_COHORT_ROWS)
+    hidden = sizes.join(shown_frame.select("cohort").unique(), on="cohort", how="anti")
     rows: dict[str, dict[str, Any]] = {}
-    for r in cohorts.to_dicts():
+    for r in shown_frame.to_dicts():
         row = rows.setdefault(r["cohort"], {"cohort": r["cohort"], "episodes": 0, "cells": {}})
         row["episodes"] = max(row["episodes"], r.get("episodes") or 0)
         row["cells"][r["item"]] = r
     present = [i for i in items if any(i in row["cells"] for row in rows.values())]
     present += sorted({i for row in rows.values() for i in row["cells"]} - set(present))
     ordered = sorted(rows.values(), key=lambda r: (-r["episodes"], str(r["cohort"])))
-    return {"items": present, "rows": [{**r, "cells": [r["cells"].get(i) for i in present]} for r in ordered]}
+    return {"items": present, "rows": [{**r, "cells": [r["cells"].get(i) for i in present]} for r in ordered],
+            "hidden": hidden.height, "hidden_episodes": int(hidden["episodes"].sum() or 0)}
 
 
 def _outcome_stat(run: Run, outcome: str | None, items: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -102,16 +106,26 @@ def _outcome_stat(run: Run, outcome: str | None, items: list[dict[str, Any]]) ->
     return {"rate": row.get("rate"), "label": outcome, "n": (row.get("pass") or 0) + (row.get("fail") or 0)}
 
 
-def _judge(info: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Judge errors and spend, only as run.json states them (nothing is invented)."""
-    out = []
-    for key in _JUDGE_KEYS:
-        value = info.get(key)
-        if isinstance(value, dict):
-            out += [(f"{key} {k}", v) for k, v in value.items() if isinstance(v, (int, float, str))]
-        elif isinstance(value, (int, float, str)):
-            out.append((key, value))
-    return out
+def _judge(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stat tiles for the judge, only from what run.json's `judge` entry states (nothing invented)."""
+    judge = info.get("judge")
+    if not isinstance(judge, dict):
+        return []
+    if judge.get("status") != "configured":
+        skipped = judge.get("skipped_items") or []
+        return [{"value": "not run", "label": "judge", "sub": f"{len(skipped)} judge items skipped", "warn": True}]
+    ledger = judge.get("ledger") if isinstance(judge.get("ledger"), dict) else {}
+    tiles = []
+    if ledger.get("calls") is not None:
+        tiles.append({"value": f"{ledger['calls']:,}", "label": "judge calls", "sub": str(judge.get("model") or "")})
+    if ledger.get("error_verdicts") is not None:
+        tiles.append({"value": f"{ledger['error_verdicts']:,}", "label": "judge errors",
+                      "warn": bool(ledger["error_verdicts"])})
+    if ledger.get("cost_usd") is not None:
+        tokens = [ledger.get("tokens_in"), ledger.get("tokens_out")]
+        sub = f"{tokens[0]:,.0f} in, {tokens[1]:,.0f} out tokens" if None not in tokens else ""
+        tiles.append({"value": f"${ledger['cost_usd']:,.2f}", "label": "judge spend", "sub": sub})
+    return [{"sub": "", "warn": False, **t} for t in tiles]
 
 
 def _guide(run: Run, by: str | None, outcome: str | None) -> list[dict[str, Any]]:
@@ -142,7 +156,7 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
     context = {
         "title": title or f"{rubric.get('id', 'rubric')} failure report: {run_name(run)}",
         "run_name": run_name(run), "rubric": rubric, "info": info, "version": __version__,
-        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "episodes": int(counts.get("episodes", 0)), "issues_count": int(counts.get("issues", 0)),
         "issues": [str(i) for i in run.issues(limit=ISSUES_SHOWN)], "issues_file": run.file("issues.jsonl"),
         "totals": totals, "overall_rate": totals["pass"] / judged if judged else None,

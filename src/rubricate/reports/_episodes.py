@@ -7,7 +7,6 @@ Every number in the report is computed on all episodes; only the browser works o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +19,7 @@ from ._safe import script_json
 PER_GROUP = 20  # episodes per (item, verdict)
 BUDGET_BYTES = 8_000_000  # of JSON, for all embedded episodes together
 MAX_TEXT = 20_000  # characters of one text (step content, arguments) before clipping
-MIN_TEXT = 300
+MIN_TEXT = 1_000
 NONE_COHORT = "(none)"
 
 
@@ -175,8 +174,3 @@ def browser_episodes(run: Run, ids: list[str], *, by: str | None = None,
              "dropped": dropped, "text_limit": limit}
     return out, stats
 
-
-def source_files_present(run: Run) -> bool:
-    """Whether the trace files the run read are still where the run found them (for a hint)."""
-    files = run.sql("SELECT DISTINCT source_file FROM episodes LIMIT 50")["source_file"].to_list()
-    return all(f and os.path.isfile(f) for f in files)

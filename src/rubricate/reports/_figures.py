@@ -130,8 +130,17 @@ def cooccurrence_figure(cooccurrence: pl.DataFrame | None) -> Figure | None:
         yaxis={"type": "category", "automargin": True, "autorange": "reversed"})}
 
 
+def largest_cohorts(cohorts: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The rows of the `n` cohorts with the most episodes (ties by name)."""
+    top = cohorts.group_by("cohort").agg(pl.col("episodes").max()) \
+        .sort(["episodes", "cohort"], descending=[True, False], nulls_last=True).head(n)
+    return cohorts.join(top.select("cohort"), on="cohort", how="semi")
+
+
 def cohort_figure(cohorts: pl.DataFrame | None) -> Figure | None:
     """Items x cohorts: pass rate in each cell (the cohorts with the most episodes, at most 40)."""
+    if cohorts is not None and cohorts.height:
+        cohorts = largest_cohorts(cohorts, MAX_COHORTS)
     rows = [r for r in _rows(cohorts) if r.get("cohort") is not None]
     if not rows:
         return None

@@ -21,8 +21,8 @@ from ._verl import as_verl_compute_score
 
 __all__ = [
     "TARGETS", "TOOL_CHECKS", "Plan", "RewardResult", "RewardScorer", "RewardServer", "Target",
-    "as_openai_grader", "as_openrlhf_reward_func", "as_trl_item_rewards", "as_trl_reward", "as_verifiers_rubric",
-    "as_verl_compute_score", "collapse", "episode_from_messages", "export_module_text", "export_target",
-    "get_target", "needs_tools", "plan_for", "reward_bounds", "reward_spec", "reward_target", "score_openrlhf",
-    "serve_reward", "split_query", "verifiers_reward_funcs", "weighted_mean",
+    "as_openai_grader", "as_openrlhf_reward_func", "as_trl_item_rewards", "as_trl_reward",
+    "as_verifiers_rubric", "as_verl_compute_score", "collapse", "episode_from_messages", "export_module_text",
+    "export_target", "get_target", "needs_tools", "plan_for", "reward_bounds", "reward_spec", "reward_target",
+    "score_openrlhf", "serve_reward", "split_query", "verifiers_reward_funcs", "weighted_mean",
 ]

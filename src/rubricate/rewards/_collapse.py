@@ -167,8 +167,7 @@ def _reward(plan: Plan, verdicts: Mapping[str, str], outcomes: Any) -> tuple[flo
     for gate in plan.gates:
         if verdicts.get(gate) == "fail":
             limit = 0.0 if plan.gate == "zero" else float(plan.cap)  # type: ignore[arg-type]
-            if reward > limit:
-                reward = limit
+            reward = min(reward, limit)
             reason += f"; gate {gate} failed: at most {limit:g}"
     return reward, reason
 

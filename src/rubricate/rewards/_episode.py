@@ -26,7 +26,8 @@ from ..traces._normalise import StepBuilder, scalar_text
 from ..traces.formats._chat import add_chat_messages, first_user_text
 
 TOOL_CHECKS = frozenset({
-    "discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call", "grounded_answer",
+    "discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call",
+    "grounded_answer",
 })
 _SOURCE = Source("<reward>")
 
@@ -68,8 +69,8 @@ def _add(builder: StepBuilder, part: Any, role: str) -> None:
     add_chat_messages(builder, part)
 
 
-def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = None, episode_id: str = "completion",
-                          metadata: dict[str, Any] | None = None) -> Episode:
+def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = None,
+                          episode_id: str = "completion", metadata: dict[str, Any] | None = None) -> Episode:
     """The Episode of one (prompt, completion) pair; raises ValueError when a message is malformed."""
     builder = StepBuilder()
     _add(builder, prompt, "user")
@@ -83,14 +84,13 @@ def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = N
 
 
 def input_chars(value: Any, limit: int) -> int:
-    """The characters of text in a prompt or completion, counted until `limit` is passed (cheap on huge input)."""
+    """The characters of text in a prompt or completion, counted until `limit` is passed (cheap on huge
+    input: nothing is copied or parsed)."""
     total = 0
     stack = [value]
     while stack:
         v = stack.pop()
-        if isinstance(v, str):
-            total += len(v)
-        elif isinstance(v, (bytes, bytearray)):
+        if isinstance(v, (str, bytes, bytearray)):
             total += len(v)
         elif isinstance(v, Mapping):
             stack.extend(v.values())

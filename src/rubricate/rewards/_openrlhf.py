@@ -56,9 +56,9 @@ def score_openrlhf(scorer: RewardScorer, queries: Any, prompts: Any = None, labe
     return openrlhf_payload(scorer, results, none_reward)
 
 
-def as_openrlhf_reward_func(rubric: Rubric | RewardScorer | str | os.PathLike[str], *, none_reward: float = 0.0,
-                            **options: Any) -> Callable[..., dict[str, Any]]:
-    """A local OpenRLHF `reward_func(queries, prompts, labels, **kwargs)`; tensors when torch is importable."""
+def as_openrlhf_reward_func(rubric: Rubric | RewardScorer | str | os.PathLike[str], *,
+                            none_reward: float = 0.0, **options: Any) -> Callable[..., dict[str, Any]]:
+    """A local OpenRLHF `reward_func(queries, prompts, labels, **kwargs)`; tensors when torch imports."""
     scorer = scorer_of(rubric, **options)
 
     def reward_func(queries: Any, prompts: Any = None, labels: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -110,7 +110,8 @@ def _require_rewardable(rubric: Rubric) -> None:
     plan = plan_for(rubric)
     if plan.mode == "judge_holistic":
         raise RubricError(
-            f"rubric '{rubric.id}': reward mode judge_holistic needs an LLM judge; rewards are computed by checks only",
+            f"rubric '{rubric.id}': reward mode judge_holistic needs an LLM judge; rewards are computed by "
+            "checks only",
             hint="use mode = \"weighted_mean\" or \"outcome_gated\" in the rubric's [reward] table")
     judged = [i.id for i in rubric.judges if i.id in plan.involved]
     if judged:
@@ -119,5 +120,5 @@ def _require_rewardable(rubric: Rubric) -> None:
             "trainer rewards are computed by checks only",
             hint="give judge items weight = 0 (reported, not rewarded) and keep them out of gates")
     if not plan.positive and not plan.pitfalls:
-        raise RubricError(f"rubric '{rubric.id}': no item has a non-zero weight, so every reward would be None",
+        raise RubricError(f"rubric '{rubric.id}': no item has a non-zero weight, so every reward is None",
                           hint="give the items that should be rewarded a weight")

@@ -152,6 +152,7 @@ def _shape_problem(data: Any) -> str | None:
     return None
 
 
-def serve_reward(scorer: RewardScorer, host: str = "127.0.0.1", port: int = 0, **options: Any) -> RewardServer:
+def serve_reward(scorer: RewardScorer, host: str = "127.0.0.1", port: int = 0,
+                 **options: Any) -> RewardServer:
     """A bound (not yet serving) RewardServer; call `serve_forever()` on it."""
     return RewardServer(scorer, host, port, **options)

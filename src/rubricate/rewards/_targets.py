@@ -21,12 +21,11 @@ from typing import Any
 
 from .. import __version__
 from ..errors import RubricError
-from ..rubrics import load_rubric
 
 
 @dataclass(frozen=True)
 class Target:
-    """An export target: its factory (in `rubricate.rewards`), the attribute it is bound to, how it is used."""
+    """An export target: its factory (in `rubricate.rewards`), the attribute it is bound to, its use."""
 
     name: str
     factory: str
@@ -44,7 +43,8 @@ def reward_target(name: str, factory: str, attribute: str, usage: str, *, lazy: 
 
 
 reward_target("trl", "as_trl_reward", "rubric_reward", "GRPOTrainer(..., reward_funcs=[rubric_reward])")
-reward_target("verifiers", "as_verifiers_rubric", "rubric", "vf.ToolEnv(..., rubric=load_rubric())", lazy=True)
+reward_target("verifiers", "as_verifiers_rubric", "rubric", "vf.ToolEnv(..., rubric=load_rubric())",
+              lazy=True)
 reward_target("verl", "as_verl_compute_score", "compute_score",
               "custom_reward_function.path=THIS_FILE custom_reward_function.name=compute_score")
 reward_target("openrlhf", "as_openrlhf_reward_func", "reward_func", "--remote_rm_url THIS_FILE")
@@ -58,14 +58,16 @@ def get_target(name: str) -> Target:
 
     close = difflib.get_close_matches(name, TARGETS, n=1)
     raise RubricError(f"unknown reward target '{name}'", name=name,
-                      hint=f"did you mean '{close[0]}'?" if close else f"targets: {', '.join(sorted(TARGETS))}")
+                      hint=f"did you mean '{close[0]}'?" if close else
+                      f"targets: {', '.join(sorted(TARGETS))}")
 
 
 def export_target(rubric_ref: str | os.PathLike[str], target: str, **options: Any) -> Any:
     """The target's function (or object) for a rubric, as the exported module builds it."""
     import importlib
 
-    factory: Callable[..., Any] = getattr(importlib.import_module("rubricate.rewards"), get_target(target).factory)
+    public = importlib.import_module("rubricate.rewards")
+    factory: Callable[..., Any] = getattr(public, get_target(target).factory)
     return factory(rubric_ref, **options)
 
 
@@ -85,8 +87,8 @@ def export_module_text(rubric_ref: str | os.PathLike[str], target: str,
     rubric = RewardScorer(ref, checks_files=checks).rubric  # fail now, not when the trainer imports the file
     header = (f'"""Rubric reward for {spec.name}: rubric {rubric.id} {rubric.version} ({rubric.hash}).\n\n'
               f"Written by `rubricate export-reward` (rubricate {__version__}). Use: {spec.usage}\n"
-              f'Rewards: see rubricate.rewards; a completion that cannot be scored gets None (or the target\'s none '
-              f'value).\n"""\n\n')
+              "Rewards: see rubricate.rewards; a completion that cannot be scored gets None (or the "
+              'target\'s none value).\n"""\n\n')
     body = ("from rubricate.rewards import export_target\n\n"
             f"RUBRIC = {ref!r}\n"
             f"CHECKS_FILES = {checks!r}\n")

@@ -92,7 +92,7 @@ def as_trl_reward(rubric: Rubric | RewardScorer | str | os.PathLike[str], *, nam
         if log_items:
             try:
                 _log(scorer, results, log_metric, log_extra)
-            except Exception:  # noqa: BLE001  (logging must never stop training)
+            except Exception:  # noqa: BLE001, S110  (logging must never stop training)
                 pass
         return [r.reward for r in results]
 
@@ -119,8 +119,8 @@ def as_trl_item_rewards(rubric: Rubric | RewardScorer | str | os.PathLike[str], 
 
 def _item_reward(scorer: RewardScorer, item: str, truth_key: str | None) -> RewardFunc:
     def item_reward(prompts: Any = None, completions: Any = None, **columns: Any) -> list[float | None]:
-        columns = {k: v for k, v in columns.items() if k not in ("completion_ids", "trainer_state", "log_metric",
-                                                                 "log_extra")}
+        skip = ("completion_ids", "trainer_state", "log_metric", "log_extra")
+        columns = {k: v for k, v in columns.items() if k not in skip}
         try:
             results = _batch(scorer, prompts, completions, columns, truth_key)
         except Exception:  # noqa: BLE001

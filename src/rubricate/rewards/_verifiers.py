@@ -29,15 +29,16 @@ def _rubric_class() -> Any:
     try:
         import verifiers as vf
     except ImportError as exc:
-        raise ImportError("as_verifiers_rubric needs the verifiers package: pip install 'verifiers>=0.1.9,<0.4'") \
-            from exc
+        raise ImportError("as_verifiers_rubric needs the verifiers package: "
+                          "pip install 'verifiers>=0.1.9,<0.4'") from exc
     cls = getattr(vf, "Rubric", None)
     if cls is None:
         try:
             from verifiers.legacy import Rubric as cls  # type: ignore[no-redef]  # verifiers 0.3.x
         except ImportError:
-            raise ImportError(f"verifiers {getattr(vf, '__version__', '?')} has no Rubric class (0.4 moved to the "
-                              "v1 API); install 'verifiers>=0.1.9,<0.4'") from None
+            version = getattr(vf, "__version__", "?")
+            raise ImportError(f"verifiers {version} has no Rubric class (0.4 moved to the v1 API); "
+                              "install 'verifiers>=0.1.9,<0.4'") from None
     return cls
 
 
@@ -49,12 +50,14 @@ def _result(scorer: RewardScorer, prompt: Any, completion: Any, answer: Any, sta
     result = scorer.score_many([(prompt, completion, answer if answer != "" else None)])[0]
     if isinstance(state, dict):
         state["_rubricate"] = (completion, result)
-        state["rubricate"] = {"reward": result.reward, "reason": result.reason, "verdicts": dict(result.verdicts)}
+        state["rubricate"] = {"reward": result.reward, "reason": result.reason,
+                              "verdicts": dict(result.verdicts)}
     return result
 
 
-def verifiers_reward_funcs(rubric: Rubric | RewardScorer | str | os.PathLike[str], *, none_reward: float = 0.0,
-                           per_item: bool = True, **options: Any) -> tuple[list[Callable[..., float]], list[float]]:
+def verifiers_reward_funcs(rubric: Rubric | RewardScorer | str | os.PathLike[str], *,
+                           none_reward: float = 0.0, per_item: bool = True,
+                           **options: Any) -> tuple[list[Callable[..., float]], list[float]]:
     """(funcs, weights) for `vf.Rubric(funcs=..., weights=...)`, without importing verifiers."""
     scorer = scorer_of(rubric, **options)
 

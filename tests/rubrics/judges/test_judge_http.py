@@ -245,3 +245,14 @@ def test_without_a_judge_judge_items_are_skipped_never_failed(tmp_path: Path):
     assert items == ["discovers_tables", "recovers_from_errors"]
     verdicts = rubricate.score([sql_episode(1)], judged_rubric())
     assert [v.item for v in verdicts] == items
+
+
+def test_a_refused_key_stops_the_calls_and_never_reaches_a_verdict(monkeypatch):
+    monkeypatch.setenv("RUBRICATE_TEST_WRONG_KEY", "sk-wrong-key-123456789")
+    with ScriptedJudge(api_key="sk-the-right-one") as server:
+        config = server.config(api_key_env="RUBRICATE_TEST_WRONG_KEY", concurrency=1)
+        verdicts = rubricate.score([sql_episode(i) for i in range(4)], judged_rubric(), judge=config)
+    assert server.served == {"unauthorized": 1}, "after a 401 nothing more is sent"
+    errors = [v for v in verdicts if v.item in JUDGE_ITEMS]
+    assert {v.verdict for v in errors} == {"error"} and len(errors) == 8
+    assert all("refused the request (401)" in v.reason and "wrong-key" not in v.reason for v in errors)

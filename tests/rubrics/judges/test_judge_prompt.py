@@ -130,3 +130,9 @@ def test_answers_name_missing_and_invalid_items():
     assert problems == {"answer_quality": "the judge's reply has no answer for this item"}
     _, problems = read_answers({"answer_quality": {"verdict": "yes"}}, ITEMS, frozenset({0}))
     assert "not one of unsupported, partly, supported, na" in problems["answer_quality"]
+
+
+def test_the_schema_caps_reasons_and_citations_for_compatible_servers_only():
+    entry = reply_schema(ITEMS, bounded=True)["properties"]["acknowledges_errors"]["properties"]
+    assert entry["reason"]["maxLength"] == 400 and entry["steps"]["maxItems"] == 20
+    assert "maxLength" not in reply_schema(ITEMS)["properties"]["acknowledges_errors"]["properties"]["reason"]

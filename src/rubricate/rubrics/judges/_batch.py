@@ -34,15 +34,12 @@ class JudgeBatcher:
         self.judge = EpisodeJudge(setup, self.items)
         self.sink = sink
         self.size = setup.config.batch
-        n_checks = 0
-        order: list[tuple[bool, int]] = []
+        counts = {True: 0, False: 0}
+        self.order: list[tuple[bool, int]] = []  # per rubric item: (is a judge item, index among its kind)
         for item in rubric.items:
-            if item.kind == "judge":
-                order.append((True, len([o for o in order if o[0]])))
-            else:
-                order.append((False, n_checks))
-                n_checks += 1
-        self.order = order
+            is_judge = item.kind == "judge"
+            self.order.append((is_judge, counts[is_judge]))
+            counts[is_judge] += 1
         self._buffer: list[tuple[Episode, list[Row], str]] = []
 
     @property

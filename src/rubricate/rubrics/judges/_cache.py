@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import JudgeError
 from ._parse import ItemAnswer
 from ._prompt import PROMPT_VERSION
+
+if TYPE_CHECKING:
+    import sqlite3
 
 CACHE_FILE = "judge-cache.sqlite3"
 CACHE_FORMAT = 1
@@ -37,6 +39,8 @@ class JudgeCache:
         self._db: sqlite3.Connection | None = None
         if self.path is None:
             return
+        import sqlite3  # here: scoring without a judge never pays for it
+
         try:
             os.makedirs(directory, exist_ok=True)  # type: ignore[arg-type]
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)

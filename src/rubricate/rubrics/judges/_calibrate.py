@@ -10,7 +10,6 @@ and how often the verdict cites a labelled step.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,12 +45,16 @@ def normalise_label(value: str) -> str:
 
 def read_labels(path: str) -> list[Label]:
     """The labels CSV (episode_id,item,label[,steps])."""
+    import csv
+
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            columns = set(reader.fieldnames or ())
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise JudgeError(f"{path}: cannot read the labels: {exc}", path=path) from None
-    if rows and not {"episode_id", "item", "label"} <= set(rows[0]):
+    if not {"episode_id", "item", "label"} <= columns:
         raise JudgeError(f"{path}: the labels CSV needs the columns episode_id, item, label", path=path,
                          hint="first line: episode_id,item,label (optionally ,steps)")
     out = []
@@ -66,6 +69,8 @@ def read_labels(path: str) -> list[Label]:
 
 
 def write_labels(path: str, labels: list[Label]) -> None:
+    import csv
+
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["episode_id", "item", "label", "steps"])

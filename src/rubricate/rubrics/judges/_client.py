@@ -9,10 +9,10 @@ JSON schema (response_format "auto") switches this client to plain JSON and asks
 
 from __future__ import annotations
 
-import asyncio
 import json
 import multiprocessing as mp
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import openai
 
 BACKOFF_CAP = 30.0
+_KEYLIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_*\-]{6,}", re.I)
 
 
 class Budget:
@@ -63,6 +64,7 @@ class Reply:
     failure: str | None = None
     reason: str = ""
     content_fault: bool = False
+    cut: bool = False  # the reply stopped at the output token limit (finish_reason "length")
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -92,7 +94,7 @@ def _content(body: str) -> Reply:
         finish = choices[0].get("finish_reason") if isinstance(choices[0], dict) else None
         return Reply(failure="empty_content", reason=f"the judge's reply was empty (finish_reason {finish!r})",
                      content_fault=True)
-    return Reply(text=content)
+    return Reply(text=content, cut=choices[0].get("finish_reason") == "length")
 
 
 def _usage(body: str) -> tuple[int, int]:
@@ -108,6 +110,8 @@ class JudgeClient:
 
     def __init__(self, config: JudgeConfig, ledger: Ledger, budget: Budget, *, concurrency: int | None = None) -> None:
         self.config, self.ledger, self.budget = config, ledger, budget
+        import asyncio
+
         import openai  # here, not at module level: scoring without a judge never pays for importing it
 
         self._errors = openai
@@ -116,6 +120,8 @@ class JudgeClient:
             api_key=config.api_key(), base_url=config.base_url, max_retries=0,
             timeout=openai.Timeout(config.timeout, connect=min(10.0, config.timeout)))
         self._slots = asyncio.Semaphore(concurrency or config.concurrency)
+        self._key = config.api_key()
+        self._fatal: str | None = None
 
     def _request(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": self.config.model, "messages": messages,
@@ -133,29 +139,32 @@ class JudgeClient:
                        *, seed: int = 0) -> Reply:
         attempt = 0
         while True:
-            refused = self.budget.take_call()
-            if refused:
-                self.ledger.failure("budget")
-                return Reply(failure="budget", reason=refused)
-            self.ledger.calls += 1
-            if attempt:
-                self.ledger.retries += 1
-            reply, wait = await self._attempt(messages, schema, item_ids, seed)
+            reply, wait = await self._attempt(messages, schema, item_ids, seed, attempt)
             if reply.failure == "format_unsupported":
                 continue  # asked again at once in plain JSON; happens once per client
             if wait is None or attempt >= self.config.max_retries:
                 return reply
             attempt += 1
-            await asyncio.sleep(wait if wait >= 0 else self._backoff(attempt))
+            await _sleep(wait if wait >= 0 else self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:
         return min(BACKOFF_CAP, self.config.backoff * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
 
     async def _attempt(self, messages: list[dict[str, str]], schema: dict[str, Any], item_ids: list[str],
-                       seed: int) -> tuple[Reply, float | None]:
+                       seed: int, attempt: int) -> tuple[Reply, float | None]:
         """One request: the reply, and how long to wait before retrying (-1: backoff; None: do not)."""
         openai = self._errors
         async with self._slots:
+            if self._fatal:  # the endpoint refused our key or model: asking again cannot help
+                self.ledger.failure("not_sent")
+                return Reply(failure="not_sent", reason=self._fatal), None
+            refused = self.budget.take_call()
+            if refused:
+                self.ledger.failure("budget")
+                return Reply(failure="budget", reason=refused), None
+            self.ledger.calls += 1
+            if attempt:
+                self.ledger.retries += 1
             started = time.monotonic()
             try:
                 raw = await self._client.chat.completions.with_raw_response.create(
@@ -168,7 +177,7 @@ class JudgeClient:
             except openai.APIStatusError as exc:
                 return self._status_failure(exc)
             finally:
-                self.ledger.latencies.append(time.monotonic() - started)
+                self.ledger.latency(item_ids, time.monotonic() - started)
         tokens_in, tokens_out = _usage(body)
         self.ledger.usage(item_ids, tokens_in, tokens_out)
         self.budget.add_tokens(tokens_in + tokens_out)
@@ -181,7 +190,13 @@ class JudgeClient:
 
     def _failed(self, kind: str, reason: str) -> Reply:
         self.ledger.failure(kind)
-        return Reply(failure=kind, reason=reason)
+        return Reply(failure=kind, reason=self._scrub(reason))
+
+    def _scrub(self, text: str) -> str:
+        """Error texts may quote the API key (401 messages do): never let it reach a verdict."""
+        if self._key and len(self._key) >= 4:
+            text = text.replace(self._key, "***")
+        return _KEYLIKE.sub("***", text)
 
     def _status_failure(self, exc: openai.APIStatusError) -> tuple[Reply, float | None]:
         status = exc.status_code
@@ -195,7 +210,16 @@ class JudgeClient:
                 (min(after, BACKOFF_CAP) if after is not None else -1)
         if status >= 500 or status in (408, 409):
             return self._failed("server_error", f"the judge endpoint failed ({status}): {detail}"), -1
-        return self._failed(f"http_{status}", f"the judge endpoint refused the request ({status}): {detail}"), None
+        reply = self._failed(f"http_{status}", f"the judge endpoint refused the request ({status}): {detail}")
+        if status in (401, 403, 404):  # a wrong key, no access, or no such model: stop asking
+            self._fatal = reply.reason
+        return reply, None
 
     async def close(self) -> None:
         await self._client.close()
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

@@ -70,11 +70,16 @@ class JudgeConfig:
                           hint="export OPENAI_API_KEY, or name another variable with --judge-api-key-env, "
                                "or point --judge-base-url at an OpenAI-compatible server")
 
+    @property
+    def bounded_schema(self) -> bool:
+        """Cap reason length and citations in the reply schema: for OpenAI-compatible servers, not OpenAI."""
+        return self.base_url is not None
+
     def call_params(self) -> dict[str, Any]:
         """What, besides the prompt, decides the judge's answer (part of the cache key)."""
         return {"temperature": self.temperature, "max_output_tokens": self.max_output_tokens,
                 "response_format": self.response_format, "max_prompt_chars": self.max_prompt_chars,
-                "max_step_chars": self.max_step_chars}
+                "max_step_chars": self.max_step_chars, "bounded_schema": self.bounded_schema}
 
     def describe(self) -> dict[str, Any]:
         """What a run records about its judge (never the key)."""

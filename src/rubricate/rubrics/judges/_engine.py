@@ -7,9 +7,8 @@ unusable. What is still missing then gets an `error` verdict with the reason; ne
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...traces import Episode
 from .._check import Outcome
@@ -20,6 +19,9 @@ from ._items import JudgeItem
 from ._ledger import Ledger
 from ._parse import ItemAnswer, extract_json, read_answers
 from ._prompt import Rendering, build_messages, render_episode, reply_schema
+
+if TYPE_CHECKING:
+    import asyncio
 
 Judged = tuple[Outcome, "float | None"]  # an outcome and its score (choices give scores between 0 and 1)
 _EMPTY = Outcome("na", "the episode has no steps")
@@ -54,6 +56,8 @@ class EpisodeJudge:
     def judge_many(self, episodes: list[Episode], *, sample: int = 0) -> list[list[Judged]]:
         """Outcomes for every episode, one list per episode in `items` order."""
         if self._loop is None:
+            import asyncio  # here: scoring without a judge never pays for it
+
             self._loop = asyncio.new_event_loop()
         try:
             return self._loop.run_until_complete(self._gather(episodes, sample))
@@ -64,6 +68,8 @@ class EpisodeJudge:
     async def _gather(self, episodes: list[Episode], sample: int) -> list[list[Judged]]:
         if self._client is None:
             self._client = JudgeClient(self.config, self.ledger, self.setup.budget, concurrency=self.setup.concurrency)
+        import asyncio
+
         return list(await asyncio.gather(*(self.judge(ep, sample=sample) for ep in episodes)))
 
     async def judge(self, episode: Episode, *, sample: int = 0) -> list[Judged]:
@@ -96,17 +102,19 @@ class EpisodeJudge:
         assert self._client is not None
         for attempt in range(2):  # a usable reply, or one more try after an unusable one
             ids = [it.id for it in pending]
-            reply = await self._client.complete(build_messages(r, pending), reply_schema(pending), ids, seed=sample)
+            schema = reply_schema(pending, bounded=self.config.bounded_schema)
+            reply = await self._client.complete(build_messages(r, pending), schema, ids, seed=sample)
             if reply.failure:
                 problems.update(dict.fromkeys(ids, reply.reason))
                 if reply.content_fault:
                     continue
                 return
-            obj = extract_json(reply.text or "")
+            obj = extract_json(reply.text or "", frozenset(ids))
             if obj is None:
                 self.ledger.failure("unparseable")
                 snippet = " ".join((reply.text or "").split())[:60]
-                problems.update(dict.fromkeys(ids, f"the judge's reply is not a JSON object ({snippet!r})"))
+                why = " (cut at the output token limit: raise --judge-max-output-tokens)" if reply.cut else ""
+                problems.update(dict.fromkeys(ids, f"the judge's reply is not a JSON object ({snippet!r}){why}"))
                 continue
             got, missing = read_answers(obj, pending, r.shown)
             problems.update(missing)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ITEM_FIELDS = ("asked", "cache_hits", "answered", "errors", "invalid_citations", "tokens_in", "tokens_out")
+ITEM_FIELDS = ("asked", "cache_hits", "answered", "errors", "invalid_citations", "tokens_in", "tokens_out",
+               "latency_s")
 
 
 @dataclass
@@ -38,6 +39,12 @@ class Ledger:
 
     def failure(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
+
+    def latency(self, item_ids: list[str], seconds: float) -> None:
+        """One request's time: in the run's list, and added to every item it asked about."""
+        self.latencies.append(seconds)
+        for item_id in item_ids:
+            self.item(item_id)["latency_s"] += seconds
 
     def usage(self, item_ids: list[str], tokens_in: int, tokens_out: int) -> None:
         self.tokens_in += tokens_in
@@ -83,7 +90,8 @@ class Ledger:
 
         items = {}
         for item_id, e in self.items.items():
-            items[item_id] = {k: (round(v, 1) if k.startswith("tokens") else int(v)) for k, v in e.items()}
+            items[item_id] = {k: (round(v, 1) if k.startswith("tokens") else round(v, 3) if k == "latency_s"
+                                  else int(v)) for k, v in e.items()}
             items[item_id]["cost_usd"] = cost(e["tokens_in"], e["tokens_out"])
         return {
             "calls": self.calls, "ok_calls": self.ok_calls, "retries": self.retries,

@@ -30,28 +30,41 @@ class ItemAnswer:
     dropped: int = 0
 
 
-def extract_json(text: str) -> Any:
-    """The first JSON object in `text` (whole text, a fenced block, or after leading prose), or None."""
+def extract_json(text: str, keys: frozenset[str] = frozenset()) -> Any:
+    """The reply's JSON object: the whole text, a fenced block, or an object inside prose. Among
+    several objects the one with the most of `keys` (the item ids asked) wins, the last on a tie: a
+    reply that quotes JSON from the episode before its own answer is read by its answer."""
     text = text.strip().lstrip("\ufeff")
     if not text:
         return None
-    candidates = [text, *(m.group(1).strip() for m in _FENCE.finditer(text))]
-    for candidate in candidates:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    found: list[dict[str, Any]] = []
+    for m in _FENCE.finditer(text):
         try:
-            value = json.loads(candidate)
+            value = json.loads(m.group(1).strip())
         except ValueError:
             continue
         if isinstance(value, dict):
-            return value
+            found.append(value)
     decoder = json.JSONDecoder()
-    for m in re.finditer(r"\{", text):
+    pos = 0
+    while (start := text.find("{", pos)) >= 0:
         try:
-            value, _ = decoder.raw_decode(text, m.start())
+            value, end = decoder.raw_decode(text, start)
         except ValueError:
+            pos = start + 1
             continue
         if isinstance(value, dict) and value:
-            return value
-    return None
+            found.append(value)
+        pos = end  # objects inside this one are not candidates
+    if not found:
+        return None
+    return max(reversed(found), key=lambda obj: len(keys & set(_entries(obj))))
 
 
 def _normalise_answer(raw: Any, item: JudgeItem) -> str | None:

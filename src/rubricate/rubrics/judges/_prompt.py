@@ -178,11 +178,19 @@ def _checklist(items: list[JudgeItem]) -> str:
     return "\n".join(out)
 
 
-def reply_schema(items: list[JudgeItem]) -> dict[str, Any]:
-    """The JSON schema of the reply: an object keyed by item id; reason, steps, verdict in that order."""
+def reply_schema(items: list[JudgeItem], *, bounded: bool = False) -> dict[str, Any]:
+    """The JSON schema of the reply: an object keyed by item id; reason, steps, verdict in that order.
+    `bounded` caps the reason (400 characters) and the citations (20): servers that constrain decoding
+    with the schema (llama.cpp, vLLM) then cannot ramble to the token limit. OpenAI's strict mode does
+    not take these keywords, so they are left out for it."""
+    reason: dict[str, Any] = {"type": "string"}
+    steps: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
+    if bounded:
+        reason["maxLength"] = 400
+        steps["maxItems"] = 20
     props = {item.id: {
         "type": "object",
-        "properties": {"reason": {"type": "string"}, "steps": {"type": "array", "items": {"type": "integer"}},
+        "properties": {"reason": reason, "steps": steps,
                        "verdict": {"type": "string", "enum": list(item.allowed())}},
         "required": ["reason", "steps", "verdict"], "additionalProperties": False,
     } for item in items}

@@ -8,7 +8,8 @@ The real `openai` client talks to it over HTTP. By default it answers every chec
 request. `faults` gives per-request rates of: rate_limit (429), server_error (500), timeout (no answer
 until the client gave up), garbage (200, not JSON), empty_choices (200, `choices: []`), bad_json
 (200, a reply that is no JSON), incomplete (200, JSON answering only the first item). `style`
-wraps replies as plain JSON, a ```json fence, or after a sentence of prose. It records every request
+wraps replies as plain JSON, a ```json fence, or after a sentence of prose; `api_key` makes it answer 401
+to any other key (quoting the key, as OpenAI does). It records every request
 (`requests`), what it served (`served`) and the most requests it had in flight at once (`max_active`).
 """
 
@@ -109,7 +110,7 @@ class ScriptedJudge:
 
     def __init__(self, answer: Answer | Mapping[str, str] | None = None, *, faults: Mapping[str, float] | None = None,
                  seed: int = 0, style: str = "json", model: str = "scripted-judge", delay: float = 0.0,
-                 reject_json_schema: bool = False) -> None:
+                 reject_json_schema: bool = False, api_key: str | None = None) -> None:
         unknown = set(faults or {}) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULTS)}")
@@ -127,6 +128,7 @@ class ScriptedJudge:
         self.faults = dict(faults or {})
         self.style, self.model, self.delay = style, model, delay
         self.reject_json_schema = reject_json_schema
+        self.api_key = api_key  # when set, other keys get 401 with OpenAI's message (which quotes the key)
         self.requests: list[JudgeRequest] = []
         self.served: Counter[str] = Counter()
         self.active = self.max_active = 0
@@ -230,6 +232,12 @@ class ScriptedJudge:
                     judge.active += 1
                     judge.max_active = max(judge.max_active, judge.active)
                 try:
+                    sent = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    if judge.api_key is not None and sent != judge.api_key:
+                        judge.served["unauthorized"] += 1
+                        message = f"Incorrect API key provided: {sent}. You can find your API key at ..."
+                        self._send(401, {}, json.dumps({"error": {"message": message, "code": "invalid_api_key"}}).encode())
+                        return
                     if judge.reject_json_schema and (body.get("response_format") or {}).get("type") == "json_schema":
                         judge.served["rejected_json_schema"] += 1
                         self._send(400, {}, b'{"error": {"message": "response_format json_schema is not supported"}}')
