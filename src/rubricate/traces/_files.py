@@ -7,10 +7,11 @@ be read in byte ranges (for parallel workers); a JSON document is read whole, on
 from __future__ import annotations
 
 import gzip
+import json
 import io
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
@@ -173,8 +174,20 @@ def iter_lines(path: str, span: Span = Span()) -> Iterator[RawRecord]:
 _kept: tuple[tuple[str, int, int], Any] | None = None
 
 
-def read_document(path: str, *, keep: bool = False) -> Any:
-    """Decode a whole JSON document (raises msgspec.DecodeError on bad JSON).
+def decode_lenient(data: bytes) -> Any:
+    """msgspec, or Python's json for text msgspec refuses as not strict JSON (`NaN`, `Infinity`,
+    which Python's json writes by default): those constants read as None."""
+    try:
+        return _decode(data)
+    except msgspec.DecodeError:
+        try:
+            return json.loads(data, parse_constant=lambda _: None)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], Any] = _decode) -> Any:
+    """Decode a whole JSON document (raises a ValueError such as msgspec.DecodeError on bad JSON).
 
     `keep=True` (used by sniffing) holds the decoded document for the next read of the same,
     unchanged file, so a file that is sniffed and then read is parsed once.
@@ -188,7 +201,7 @@ def read_document(path: str, *, keep: bool = False) -> Any:
             _kept = None
         return doc
     with open_binary(path) as f:
-        doc = _decode(f.read())
+        doc = decode(f.read())
     _kept = (key, doc) if keep else None
     return doc
 

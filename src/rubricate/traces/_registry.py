@@ -75,6 +75,10 @@ class RecordFormat(TraceFormat):
         """Normalise one record; raise NotAnEpisode (or ValueError/TypeError/KeyError) if it is none."""
         raise NotImplementedError
 
+    def decode(self, data: bytes) -> Any:
+        """Decode one JSON record or document (strict JSON; override for lenient producers)."""
+        return _decode(data)
+
     def file_metadata(self, path: str) -> dict[str, Any]:
         """Metadata every episode of `path` shares (e.g. the model of a run); the record's own wins."""
         return {}
@@ -97,14 +101,14 @@ class RecordFormat(TraceFormat):
         if container == "jsonl":
             for rec in iter_lines(path, span):
                 try:
-                    value = _decode(rec.data)
-                except msgspec.DecodeError as exc:
+                    value = self.decode(rec.data)
+                except ValueError as exc:
                     yield LoadIssue(rel, f"invalid JSON: {exc}", line=rec.line, format=self.name)
                     continue
                 yield self._convert(value, Source(rel, line=rec.line), rec.data)
             return
         try:
-            doc = read_document(path)
+            doc = read_document(path, decode=self.decode)
         except READ_ERRORS as exc:
             yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
             return

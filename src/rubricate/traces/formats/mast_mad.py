@@ -23,17 +23,15 @@ a NaN label reads as missing.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
-from .._files import READ_ERRORS, Span, container_of, iter_lines, open_binary, read_head
-from .._model import Episode, LoadIssue, Source
+from .._files import decode_lenient
+from .._model import Episode, Source
 from .._normalise import StepBuilder, as_float, scalar_text, text_of
-from .._registry import NotAnEpisode, RecordFormat, Sample, display_path, trace_format
+from .._registry import NotAnEpisode, RecordFormat, Sample, trace_format
 
 _ANNOTATORS = ("annotator_1", "annotator_2", "annotator_3")
 _HEAD_KEYS = re.compile(rb'^\s*\[?\s*\{[^{}]{0,400}?"mas_name"\s*:[^{}]{0,400}?"trace"\s*:', re.DOTALL)
@@ -41,17 +39,6 @@ _APPWORLD_TASK = re.compile(r"^\*{5,} Task [^\n]*?\(([^)\n]+)\)\s*\*{5,}\n([^\n]
 _CHATDEV_TASK = re.compile(r"^\*\*task_prompt\*\*: ?([^\n]+)", re.MULTILINE)
 _USERS = frozenset(("human", "user"))
 _BENCHMARKS = frozenset(("GAIA",))  # a benchmark found in `mas_name`: that record has the two fields swapped
-
-
-def _decode(data: bytes) -> Any:
-    """msgspec, or Python's json for documents msgspec refuses (NaN and Infinity read as None)."""
-    try:
-        return msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        try:
-            return json.loads(data, parse_constant=lambda _: None)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
 
 
 def _lines(value: Any) -> str:
@@ -143,31 +130,8 @@ class MastMad(RecordFormat):
         return isinstance(record.get("trace"), str) and isinstance(record.get("annotations"), list) \
             and "mas_name" in record
 
-    def read(self, path: str, span: Span = Span(), root: str | None = None) -> Iterator[Episode | LoadIssue]:
-        rel = display_path(path, root)
-        container = container_of(path, read_head(path, 4096))
-        if container == "binary":
-            yield LoadIssue(rel, f"{self.name} reads JSON records; this is a binary file", format=self.name)
-        elif container == "jsonl":
-            for rec in iter_lines(path, span):
-                try:
-                    value = _decode(rec.data)
-                except ValueError as exc:
-                    yield LoadIssue(rel, f"invalid JSON: {exc}", line=rec.line, format=self.name)
-                    continue
-                yield self._convert(value, Source(rel, line=rec.line), rec.data)
-        else:
-            try:
-                with open_binary(path) as f:
-                    doc = _decode(f.read())
-            except READ_ERRORS as exc:  # json.JSONDecodeError is a ValueError
-                yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
-                return
-            if isinstance(doc, list):
-                for i, value in enumerate(doc):
-                    yield self._convert(value, Source(rel, index=i), None)
-            else:
-                yield self._convert(doc, Source(rel), None)
+    def decode(self, data: bytes) -> Any:
+        return decode_lenient(data)  # the corpus file holds NaN labels
 
     def episode(self, record: dict[str, Any], source: Source, raw: bytes | None) -> Episode:
         trace = record.get("trace")
