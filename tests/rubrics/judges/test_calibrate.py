@@ -130,3 +130,11 @@ def test_labels_from_real_reader_metadata(tmp_path: Path, fixture: str, fmt: str
     assert labels and items <= {lab.item for lab in labels}
     assert {lab.item for lab in labels} <= {i.id for i in rubric.items}
     assert all(lab.label in ("pass", "fail") for lab in labels)
+
+
+def test_the_multi_agent_example_has_a_judge_item_for_every_label():
+    from rubricate.rubrics.judges import MAST_MODES, WHO_AND_WHEN_ITEM
+
+    rubric = rubricate.load_rubric(Path(__file__).resolve().parents[3] / "examples" / "multi-agent" / "rubric.toml")
+    assert {i.id for i in rubric.judges} == set(MAST_MODES) | {WHO_AND_WHEN_ITEM}
+    assert not rubric.checks and all(i.weight == 0 for i in rubric.items)

@@ -154,6 +154,14 @@ def test_a_refused_json_schema_falls_back_to_plain_json_and_prose_is_parsed():
     assert all(r.items == JUDGE_ITEMS for r in server.requests[1:]), "items are read from the checklist"
 
 
+def test_concurrent_refusals_of_json_schema_all_fall_back():
+    with ScriptedJudge(reject_json_schema=True) as server:
+        verdicts = rubricate.score([sql_episode(i) for i in range(6)], judged_rubric(),
+                                   judge=server.config(concurrency=6))
+    assert server.served["rejected_json_schema"] >= 1 and server.served["ok"] == 6
+    assert all(v.verdict == "pass" for v in verdicts if v.item in JUDGE_ITEMS)
+
+
 def test_fenced_replies_are_parsed():
     with ScriptedJudge(style="fenced") as server:
         verdicts = rubricate.score([sql_episode(1)], judged_rubric(), judge=server.config(response_format="text"))

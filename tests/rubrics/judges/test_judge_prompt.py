@@ -135,4 +135,6 @@ def test_answers_name_missing_and_invalid_items():
 def test_the_schema_caps_reasons_and_citations_for_compatible_servers_only():
     entry = reply_schema(ITEMS, bounded=True)["properties"]["acknowledges_errors"]["properties"]
     assert entry["reason"]["maxLength"] == 400 and entry["steps"]["maxItems"] == 20
+    assert reply_schema(ITEMS, bounded=True, last_step=7)["properties"]["answer_quality"]["properties"]["steps"][
+        "items"] == {"type": "integer", "minimum": 0, "maximum": 7}
     assert "maxLength" not in reply_schema(ITEMS)["properties"]["acknowledges_errors"]["properties"]["reason"]

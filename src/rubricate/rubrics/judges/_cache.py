@@ -64,8 +64,14 @@ class JudgeCache:
         if self._db is None or not rows:
             return
         now = time.time()
-        self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-                             [(k, a.answer, a.reason, json.dumps(list(a.steps)), model, now) for k, a in rows])
+        self._db.execute("BEGIN IMMEDIATE")  # one transaction for the batch
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(k, a.answer, a.reason, json.dumps(list(a.steps)), model, now) for k, a in rows])
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         if self._db is not None:

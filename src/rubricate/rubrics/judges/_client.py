@@ -116,11 +116,11 @@ class JudgeClient:
 
         self._errors = openai
         self.format = "json_schema" if config.response_format == "auto" else config.response_format
+        self._key = config.api_key()
         self._client = openai.AsyncOpenAI(
-            api_key=config.api_key(), base_url=config.base_url, max_retries=0,
+            api_key=self._key, base_url=config.base_url, max_retries=0,
             timeout=openai.Timeout(config.timeout, connect=min(10.0, config.timeout)))
         self._slots = asyncio.Semaphore(concurrency or config.concurrency)
-        self._key = config.api_key()
         self._fatal: str | None = None
 
     def _request(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -166,6 +166,7 @@ class JudgeClient:
             if attempt:
                 self.ledger.retries += 1
             started = time.monotonic()
+            sent_format = self.format
             try:
                 raw = await self._client.chat.completions.with_raw_response.create(
                     **self._request(messages, schema, seed))
@@ -175,7 +176,7 @@ class JudgeClient:
             except openai.APIConnectionError as exc:
                 return self._failed("connection", f"cannot reach the judge endpoint: {exc}"), -1
             except openai.APIStatusError as exc:
-                return self._status_failure(exc)
+                return self._status_failure(exc, sent_format)
             finally:
                 self.ledger.latency(item_ids, time.monotonic() - started)
         tokens_in, tokens_out = _usage(body)
@@ -198,10 +199,11 @@ class JudgeClient:
             text = text.replace(self._key, "***")
         return _KEYLIKE.sub("***", text)
 
-    def _status_failure(self, exc: openai.APIStatusError) -> tuple[Reply, float | None]:
+    def _status_failure(self, exc: openai.APIStatusError, sent_format: str) -> tuple[Reply, float | None]:
         status = exc.status_code
         detail = " ".join(str(exc.message).split())[:200]
-        if status == 400 and self.format == "json_schema" and self.config.response_format == "auto":
+        about_format = any(w in detail.lower() for w in ("response_format", "json_schema", "schema", "structured"))
+        if status == 400 and sent_format == "json_schema" and self.config.response_format == "auto" and about_format:
             self.format = "text"  # the endpoint refuses structured output: plain JSON from here on
             return self._failed("format_unsupported", f"the endpoint refused response_format: {detail}"), 0.0
         if status == 429:

@@ -102,7 +102,7 @@ class EpisodeJudge:
         assert self._client is not None
         for attempt in range(2):  # a usable reply, or one more try after an unusable one
             ids = [it.id for it in pending]
-            schema = reply_schema(pending, bounded=self.config.bounded_schema)
+            schema = reply_schema(pending, bounded=self.config.bounded_schema, last_step=max(r.shown, default=0))
             reply = await self._client.complete(build_messages(r, pending), schema, ids, seed=sample)
             if reply.failure:
                 problems.update(dict.fromkeys(ids, reply.reason))

@@ -29,7 +29,7 @@ from typing import Any
 from ...traces import Episode, Step
 from ._items import JudgeItem
 
-PROMPT_VERSION = "judge-prompt-1"
+PROMPT_VERSION = "judge-prompt-2"
 
 SYSTEM_PROMPT = """\
 You are a careful, impartial evaluator of AI agent episodes. You answer a checklist of questions about \
@@ -178,16 +178,18 @@ def _checklist(items: list[JudgeItem]) -> str:
     return "\n".join(out)
 
 
-def reply_schema(items: list[JudgeItem], *, bounded: bool = False) -> dict[str, Any]:
+def reply_schema(items: list[JudgeItem], *, bounded: bool = False, last_step: int | None = None) -> dict[str, Any]:
     """The JSON schema of the reply: an object keyed by item id; reason, steps, verdict in that order.
-    `bounded` caps the reason (400 characters) and the citations (20): servers that constrain decoding
-    with the schema (llama.cpp, vLLM) then cannot ramble to the token limit. OpenAI's strict mode does
-    not take these keywords, so they are left out for it."""
+    `bounded` caps the reason (400 characters), the citations (20) and step numbers (0 to `last_step`):
+    servers that constrain decoding with the schema (llama.cpp, vLLM) then cannot ramble to the token
+    limit (small models write endless digits otherwise). OpenAI's strict mode does not take all of
+    these keywords, so they are left out for it."""
     reason: dict[str, Any] = {"type": "string"}
     steps: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
     if bounded:
         reason["maxLength"] = 400
         steps["maxItems"] = 20
+        steps["items"] = {"type": "integer", "minimum": 0, "maximum": max(0, last_step or 0)}
     props = {item.id: {
         "type": "object",
         "properties": {"reason": reason, "steps": steps,
