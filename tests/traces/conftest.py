@@ -34,3 +34,22 @@ FORMAT_FIXTURES: dict[str, Path] = {
     "sharegpt": FIXTURES / "sharegpt" / "toolcall.jsonl",
 }
 DAMAGED = FIXTURES / "damaged" / "chat-damaged.jsonl"
+
+
+def load_checked(path, fmt: str | None = None, **kw):
+    """(episodes, load issues) of `path`, every episode checked by assert_episode_invariants and,
+    when `fmt` is given, read in that format."""
+    from rubricate.testing import assert_episode_invariants
+    from rubricate.traces import load_episodes
+
+    traces = load_episodes(path, **kw)
+    episodes = list(traces)
+    for ep in episodes:
+        assert_episode_invariants(ep)
+        assert fmt is None or ep.format == fmt
+    return episodes, traces.issues
+
+
+def roles(ep) -> str:
+    """The episode's step roles as letters: S(ystem), U(ser), A(ssistant), T(ool)."""
+    return "".join(s.role[0].upper() for s in ep.steps)

@@ -12,7 +12,7 @@ import pytest
 from rubricate.testing import assert_episode_invariants
 from rubricate.traces import Episode, LoadIssue, Source, detect, get_format, load_episodes
 
-from .conftest import FIXTURES, FORMAT_FIXTURES
+from .conftest import FIXTURES, FORMAT_FIXTURES, roles as _roles
 
 WW = FIXTURES / "who-and-when"
 MAST = FIXTURES / "mast-mad"
@@ -25,10 +25,6 @@ def _one(path: Path) -> Episode:
     assert traces.issues == [] and len(episodes) == 1
     assert_episode_invariants(episodes[0])
     return episodes[0]
-
-
-def _roles(ep: Episode) -> str:
-    return "".join({"system": "S", "user": "U", "assistant": "A", "tool": "T"}[s.role] for s in ep.steps)
 
 
 def _record(path: Path) -> dict:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-from rubricate.testing import assert_episode_invariants
 from rubricate.traces import Episode, LoadIssue, Source, detect, load_episodes
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, roles as _roles, load_checked
 
 SDK = FIXTURES / "openinference" / "agent-spans.jsonl"
 TRACE_E = "8c3b1f0e2d4a6b7c9e0f1a2b3c4d5e6f"
@@ -16,16 +15,7 @@ TRACE_F = "1d2c3b4a59687766554433221100ffee"
 
 
 def _load(path) -> tuple[list[Episode], list[LoadIssue]]:
-    traces = load_episodes(path)
-    episodes = list(traces)
-    for ep in episodes:
-        assert_episode_invariants(ep)
-        assert ep.format == "openinference"
-    return episodes, traces.issues
-
-
-def _roles(ep: Episode) -> str:
-    return "".join(s.role[0].upper() for s in ep.steps)
+    return load_checked(path, "openinference")
 
 
 def _calls(ep: Episode) -> list[tuple[int, str, str | None, int | None]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-from rubricate.testing import assert_episode_invariants
 from rubricate.traces import Episode, LoadIssue, Source, Span, detect, get_format, load_episodes
 from rubricate.traces._normalise import looks_like_error
 from rubricate.traces.formats.otel_genai import genai_messages
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, roles as _roles, load_checked
 
 SDK = FIXTURES / "otel-genai" / "agent-spans.jsonl"
 OTLP = FIXTURES / "otel-genai" / "otlp-collector.jsonl"
@@ -19,16 +18,7 @@ TRACE_B = "0af7651916cd43dd8448eb211c80319c"
 
 
 def _load(path, **kw) -> tuple[list[Episode], list[LoadIssue]]:
-    traces = load_episodes(path, **kw)
-    episodes = list(traces)
-    for ep in episodes:
-        assert_episode_invariants(ep)
-        assert ep.format == "otel-genai"
-    return episodes, traces.issues
-
-
-def _roles(ep: Episode) -> str:
-    return "".join(s.role[0].upper() for s in ep.steps)
+    return load_checked(path, "otel-genai", **kw)
 
 
 def _calls(ep: Episode) -> list[tuple[int, str, str | None, int | None]]:

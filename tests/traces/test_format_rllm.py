@@ -6,26 +6,18 @@ import json
 
 import pytest
 
-from rubricate.testing import assert_episode_invariants
-from rubricate.traces import Episode, LoadIssue, detect, get_format, iter_traces, load_episodes
+from rubricate.traces import Episode, LoadIssue, detect, get_format, iter_traces
 
-from .conftest import FIXTURES, FORMAT_FIXTURES
+from .conftest import FIXTURES, FORMAT_FIXTURES, roles as _roles, load_checked
 
 EPISODES = FORMAT_FIXTURES["rllm"]
 LOGS = FIXTURES / "rllm" / "logs"
 
 
-def _roles(ep: Episode) -> str:
-    return "".join({"system": "S", "user": "U", "assistant": "A", "tool": "T"}[s.role] for s in ep.steps)
-
-
 def _load(path) -> list[Episode]:
-    traces = load_episodes(path)
-    eps = list(traces)
-    assert traces.issues == []
-    for ep in eps:
-        assert_episode_invariants(ep)
-    return eps
+    episodes, issues = load_checked(path)
+    assert issues == []
+    return episodes
 
 
 @pytest.fixture(scope="module")

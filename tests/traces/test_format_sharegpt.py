@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import json
 
-from rubricate.testing import assert_episode_invariants
-from rubricate.traces import Episode, LoadIssue, Source, detect, get_format, load_episodes
+from rubricate.traces import Source, detect, get_format
 
-from .conftest import FIXTURES, FORMAT_FIXTURES
+from .conftest import FIXTURES, FORMAT_FIXTURES, roles as _roles, load_checked
 
 FIXTURE = FIXTURES / "sharegpt" / "toolcall.jsonl"
 
 
-def _load(path) -> tuple[list[Episode], list[LoadIssue]]:
-    traces = load_episodes(path)
-    episodes = list(traces)
-    for ep in episodes:
-        assert_episode_invariants(ep)
-    return episodes, traces.issues
-
-
-def _roles(ep: Episode) -> str:
-    return "".join(s.role[0].upper() for s in ep.steps)
+_load = load_checked
 
 
 def _write(path, records) -> None:

@@ -9,28 +9,18 @@ from collections import Counter
 import pytest
 import zstandard
 
-from rubricate.testing import assert_episode_invariants
 from rubricate.traces import Episode, LoadIssue, Source, Span, detect, formats, get_format, load_episodes
 from rubricate.traces._files import split_jsonl
 from rubricate.traces._loader import find_trace_files
 from rubricate.traces._registry import Sample
 
-from .conftest import CORPORA, FIXTURES
+from .conftest import CORPORA, FIXTURES, roles as _roles, load_checked
 
 TAU1 = FIXTURES / "tau-bench" / "gpt-4o-airline.json"
 TAU2 = FIXTURES / "tau-bench" / "tau2-results.json"
 
 
-def _load(path) -> tuple[list[Episode], list[LoadIssue]]:
-    traces = load_episodes(path)
-    episodes = list(traces)
-    for ep in episodes:
-        assert_episode_invariants(ep)
-    return episodes, traces.issues
-
-
-def _roles(ep: Episode) -> str:
-    return "".join(s.role[0].upper() for s in ep.steps)
+_load = load_checked
 
 
 class TestTauBenchFixture:

@@ -16,23 +16,16 @@ from rubricate.traces import Episode, LoadIssue, Source, detect, get_format, ite
 from rubricate.traces._files import Span
 from rubricate.traces._registry import sample_of
 
-from .conftest import FIXTURES, FORMAT_FIXTURES
+from .conftest import FIXTURES, FORMAT_FIXTURES, roles as _roles, load_checked
 
 CONVERSATIONAL = FORMAT_FIXTURES["trl-conversational"]
 TABLE = FORMAT_FIXTURES["trl-completions"]
 
 
 def _load(path) -> list[Episode]:
-    traces = load_episodes(path)
-    episodes = list(traces)
-    assert traces.issues == []
-    for ep in episodes:
-        assert_episode_invariants(ep)
+    episodes, issues = load_checked(path)
+    assert issues == []
     return episodes
-
-
-def _roles(ep: Episode) -> str:
-    return "".join({"system": "S", "user": "U", "assistant": "A", "tool": "T"}[s.role] for s in ep.steps)
 
 
 def _calls(ep: Episode) -> list[tuple[int, str, dict | None, str | None, int | None]]:
