@@ -7,7 +7,6 @@ but with ground truths, repeated failing calls and damaged lines, so every verdi
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -99,18 +98,6 @@ def write_files(root: Path, indices: Iterable[int], *, pad: int = 0) -> None:
         d = root / f"{i // 100:03d}"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"ep-{i:06d}.json").write_text(json.dumps(make_record(i, pad=pad), indent=1))
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _no_plugins() -> Iterable[None]:
-    """Never load the user's installed plugins (this also reaches spawned workers via the environment)."""
-    old = os.environ.get("RUBRICATE_NO_PLUGINS")
-    os.environ["RUBRICATE_NO_PLUGINS"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("RUBRICATE_NO_PLUGINS", None)
-    else:
-        os.environ["RUBRICATE_NO_PLUGINS"] = old
 
 
 @pytest.fixture(scope="session")

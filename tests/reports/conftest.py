@@ -43,17 +43,6 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _no_plugins() -> Iterator[None]:
-    old = os.environ.get("RUBRICATE_NO_PLUGINS")
-    os.environ["RUBRICATE_NO_PLUGINS"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("RUBRICATE_NO_PLUGINS", None)
-    else:
-        os.environ["RUBRICATE_NO_PLUGINS"] = old
-
-
 def _score(paths: Any, out: Path) -> Path:
     rubricate.score_run(paths, rubricate.load_rubric(str(RUBRIC)), out, workers=1)
     return out
