@@ -1,0 +1,39 @@
+/* rubricate._kernel: the Python module. The scoring entry points live in score.c. */
+#include "kernel.h"
+
+PyObject *kscore_plan_type(void);  /* score.c: the Plan type, or NULL with an error set */
+PyObject *kscore_score_into(PyObject *self, PyObject *args);
+
+static PyMethodDef methods[] = {
+    {"score_into", kscore_score_into, METH_VARARGS,
+     "score_into(plan, line, line_no) -> verdict signature (>= 0), or -1: let the Python path read it"},
+    {"_debug_json", kdebug_json, METH_O, NULL},
+    {"_debug_json_equal", kdebug_json_equal, METH_VARARGS, NULL},
+    {"_debug_episode", kdebug_episode, METH_O, NULL},
+    {"_debug_numbers", kdebug_numbers, METH_O, NULL},
+    {"_debug_pool", kdebug_pool, METH_VARARGS, NULL},
+    {"_debug_number_at", kdebug_number_at, METH_VARARGS, NULL},
+    {"_debug_tables", kdebug_tables, METH_O, NULL},
+    {"_debug_looks_like_error", kdebug_looks_like_error, METH_O, NULL},
+    {"_debug_marked_answer", kdebug_marked_answer, METH_O, NULL},
+    {"_debug_normal_text", kdebug_normal_text, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "rubricate._kernel",
+    "Native scoring kernel: OpenAI-chat JSONL lines to built-in verdicts (see src/kernel/README.md).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    PyObject *plan = kscore_plan_type();
+    if (plan == NULL || PyModule_AddObject(m, "Plan", plan) < 0) {
+        Py_XDECREF(plan);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
