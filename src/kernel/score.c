@@ -1,11 +1,367 @@
-/* score.c: the Plan type and score_into (stub until implemented). */
-#include "kernel.h"
-static PyTypeObject PlanType = {PyVarObject_HEAD_INIT(NULL, 0) .tp_name = "rubricate._kernel.Plan",
-                                .tp_basicsize = sizeof(PyObject), .tp_flags = Py_TPFLAGS_DEFAULT,
-                                .tp_new = PyType_GenericNew};
+/* score.c: the Plan type (a rubric's built-in items, resolved once) and score_into, which scores
+ * one JSONL line and appends its episode row and verdict rows to the run's column buffers, exactly
+ * as rubricate.analyzer._store.PartWriter.add_episode would (all but `rubric_reward`, which the
+ * caller appends from the returned verdict signature). */
+#include "checks.h"
+
+#include <string.h>
+
+#define N_EPISODE_COLS 15  /* EPISODE_SCHEMA without rubric_reward */
+#define N_VERDICT_COLS 7
+#define MAX_ITEMS 30       /* the verdict signature packs 2 bits an item into 60 bits */
+
+static const char *CHECK_NAMES[CHECK_COUNT] = {
+    "discovers_tables", "inspects_schema", "recovers_from_errors",
+    "no_repeated_failing_call", "grounded_answer", "answer_correct",
+};
+
+typedef struct {
+    PyObject_HEAD
+    KItem items[MAX_ITEMS];
+    PyObject *item_ids[MAX_ITEMS];
+    PyObject *behaviors[MAX_ITEMS];
+    int n_items;
+    PyObject *keep;          /* a list holding every str the items point into */
+    PyObject *encode;        /* msgspec.json.encode, for the metadata column */
+    PyObject *ecols[N_EPISODE_COLS];
+    PyObject *vcols[N_VERDICT_COLS];
+    PyObject *source_path, *source_file, *format;
+    PyObject *verdict_names[4];
+    PyObject *scores[2];
+    long long counts[4];
+    KEpisode ep;
+    KScratch scratch;
+    KOutcome outcomes[MAX_ITEMS];
+} Plan;
+
+static void plan_clear_refs(Plan *p) {
+    for (int i = 0; i < p->n_items; i++) {
+        Py_CLEAR(p->item_ids[i]);
+        Py_CLEAR(p->behaviors[i]);
+        Py_CLEAR(p->items[i].discovery_names);
+        PyMem_Free(p->items[i].discovery.names);
+        PyMem_Free(p->items[i].query.names);
+        PyMem_Free(p->items[i].schema.names);
+        PyMem_Free(p->items[i].answer.names);
+        PyMem_Free(p->items[i].entity_args);
+        PyMem_Free(p->items[i].sql_args);
+        memset(&p->items[i], 0, sizeof(KItem));
+    }
+    p->n_items = 0;
+    for (int i = 0; i < N_EPISODE_COLS; i++) Py_CLEAR(p->ecols[i]);
+    for (int i = 0; i < N_VERDICT_COLS; i++) Py_CLEAR(p->vcols[i]);
+    Py_CLEAR(p->keep);
+    Py_CLEAR(p->encode);
+    Py_CLEAR(p->source_path);
+    Py_CLEAR(p->source_file);
+    Py_CLEAR(p->format);
+    for (int i = 0; i < 4; i++) Py_CLEAR(p->verdict_names[i]);
+    for (int i = 0; i < 2; i++) Py_CLEAR(p->scores[i]);
+}
+
+static void plan_dealloc(Plan *p) {
+    plan_clear_refs(p);
+    episode_free(&p->ep);
+    scratch_free(&p->scratch);
+    for (int i = 0; i < MAX_ITEMS; i++) PyMem_Free(p->outcomes[i].evidence);
+    Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+/* A str kept alive by the plan, as a KStr (UTF-8). */
+static int kept_str(Plan *p, PyObject *s, KStr *out) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_SetString(PyExc_TypeError, "Plan: expected str");
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u == NULL || PyList_Append(p->keep, s) < 0) return -1;
+    out->p = u;
+    out->n = n;
+    return 0;
+}
+
+static int kept_strs(Plan *p, PyObject *params, const char *key, KStr **out, int *n) {
+    PyObject *seq = PyDict_GetItemString(params, key);  /* borrowed */
+    *out = NULL;
+    *n = 0;
+    if (seq == NULL) return 0;
+    PyObject *fast = PySequence_Fast(seq, "Plan: parameter lists must be sequences");
+    if (fast == NULL) return -1;
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
+    *out = PyMem_Calloc((size_t)len + 1, sizeof(KStr));
+    if (*out == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (kept_str(p, PySequence_Fast_GET_ITEM(fast, i), &(*out)[i]) < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    *n = (int)len;
+    Py_DECREF(fast);
+    return 0;
+}
+
+static int name_set(Plan *p, PyObject *params, const char *key, KNameSet *set) {
+    return kept_strs(p, params, key, &set->names, &set->n);
+}
+
+/* Plan(items, encode): items = [(check name, item id, behavior, params)], params a dict with
+ * discovery/query/schema/answer (lower-cased tool names), entity_args, sql_args, sep and
+ * discovery_names, as rubricate.analyzer._native.kernel_plan resolves them. */
+static int plan_init(Plan *p, PyObject *args, PyObject *kw) {
+    PyObject *items, *encode;
+    if (!PyArg_ParseTuple(args, "OO:Plan", &items, &encode)) return -1;
+    plan_clear_refs(p);
+    p->keep = PyList_New(0);
+    if (p->keep == NULL) return -1;
+    Py_INCREF(encode);
+    p->encode = encode;
+    static const char *verdicts[4] = {"pass", "fail", "na", "error"};
+    for (int i = 0; i < 4; i++)
+        if ((p->verdict_names[i] = PyUnicode_InternFromString(verdicts[i])) == NULL) return -1;
+    if ((p->scores[0] = PyFloat_FromDouble(1.0)) == NULL || (p->scores[1] = PyFloat_FromDouble(0.0)) == NULL) return -1;
+    PyObject *fast = PySequence_Fast(items, "Plan: items must be a sequence");
+    if (fast == NULL) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > MAX_ITEMS) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "Plan: at most %d items", MAX_ITEMS);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *check, *item_id, *behavior, *params;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "UUUO!:Plan item", &check, &item_id, &behavior,
+                              &PyDict_Type, &params)) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        KItem *it = &p->items[i];
+        memset(it, 0, sizeof *it);
+        p->n_items = (int)i + 1;
+        it->check = -1;
+        for (int c = 0; c < CHECK_COUNT; c++)
+            if (PyUnicode_CompareWithASCIIString(check, CHECK_NAMES[c]) == 0) it->check = c;
+        if (it->check < 0) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_ValueError, "Plan: the kernel has no check %R", check);
+            return -1;
+        }
+        Py_INCREF(item_id);
+        p->item_ids[i] = item_id;
+        Py_INCREF(behavior);
+        p->behaviors[i] = behavior;
+        PyObject *sep = PyDict_GetItemString(params, "sep");
+        PyObject *names = PyDict_GetItemString(params, "discovery_names");
+        if (name_set(p, params, "discovery", &it->discovery) < 0 || name_set(p, params, "query", &it->query) < 0 ||
+            name_set(p, params, "schema", &it->schema) < 0 || name_set(p, params, "answer", &it->answer) < 0 ||
+            kept_strs(p, params, "entity_args", &it->entity_args, &it->n_entity_args) < 0 ||
+            kept_strs(p, params, "sql_args", &it->sql_args, &it->n_sql_args) < 0 ||
+            (sep != NULL && kept_str(p, sep, &it->sep) < 0)) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        if (it->sep.p == NULL) it->sep.p = "";
+        it->discovery_names = names != NULL ? names : PyUnicode_FromString("(none configured)");
+        if (names != NULL) Py_INCREF(names);
+        if (it->discovery_names == NULL) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* plan.bind(episode_columns, verdict_columns): the lists score_into appends to. */
+static PyObject *plan_bind(Plan *p, PyObject *args) {
+    PyObject *ecols, *vcols;
+    if (!PyArg_ParseTuple(args, "O!O!:bind", &PyTuple_Type, &ecols, &PyTuple_Type, &vcols)) return NULL;
+    if (PyTuple_GET_SIZE(ecols) != N_EPISODE_COLS || PyTuple_GET_SIZE(vcols) != N_VERDICT_COLS) {
+        PyErr_Format(PyExc_ValueError, "bind: expected %d episode and %d verdict columns", N_EPISODE_COLS,
+                     N_VERDICT_COLS);
+        return NULL;
+    }
+    for (int i = 0; i < N_EPISODE_COLS; i++) {
+        PyObject *c = PyTuple_GET_ITEM(ecols, i);
+        if (!PyList_Check(c)) return PyErr_Format(PyExc_TypeError, "bind: columns must be lists");
+        Py_INCREF(c);
+        Py_XSETREF(p->ecols[i], c);
+    }
+    for (int i = 0; i < N_VERDICT_COLS; i++) {
+        PyObject *c = PyTuple_GET_ITEM(vcols, i);
+        if (!PyList_Check(c)) return PyErr_Format(PyExc_TypeError, "bind: columns must be lists");
+        Py_INCREF(c);
+        Py_XSETREF(p->vcols[i], c);
+    }
+    Py_RETURN_NONE;
+}
+
+/* plan.set_source(path, file, format): the source columns of the lines that follow. */
+static PyObject *plan_set_source(Plan *p, PyObject *args) {
+    PyObject *path, *file, *format;
+    if (!PyArg_ParseTuple(args, "UUU:set_source", &path, &file, &format)) return NULL;
+    Py_INCREF(path);
+    Py_XSETREF(p->source_path, path);
+    Py_INCREF(file);
+    Py_XSETREF(p->source_file, file);
+    Py_INCREF(format);
+    Py_XSETREF(p->format, format);
+    Py_RETURN_NONE;
+}
+
+static PyObject *plan_counts(Plan *p, PyObject *unused) {
+    return Py_BuildValue("{sLsLsLsL}", "pass", p->counts[0], "fail", p->counts[1], "na", p->counts[2], "error",
+                         p->counts[3]);
+}
+
+static PyMethodDef plan_methods[] = {
+    {"bind", (PyCFunction)plan_bind, METH_VARARGS, "bind(episode_columns, verdict_columns)"},
+    {"set_source", (PyCFunction)plan_set_source, METH_VARARGS, "set_source(path, file, format)"},
+    {"counts", (PyCFunction)plan_counts, METH_NOARGS, "verdict counts of every episode scored so far"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rubricate._kernel.Plan",
+    .tp_doc = "A rubric's built-in items resolved for the kernel: Plan(items, encode).",
+    .tp_basicsize = sizeof(Plan),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)plan_init,
+    .tp_dealloc = (destructor)plan_dealloc,
+    .tp_methods = plan_methods,
+};
+
 PyObject *kscore_plan_type(void) {
     if (PyType_Ready(&PlanType) < 0) return NULL;
     Py_INCREF(&PlanType);
     return (PyObject *)&PlanType;
 }
-PyObject *kscore_score_into(PyObject *self, PyObject *args) { return PyLong_FromLong(-1); }
+
+/* ------------------------------------------------------------------ score_into */
+
+static PyObject *str_or_none(KStr s) {
+    if (s.p == NULL) Py_RETURN_NONE;
+    return PyUnicode_FromStringAndSize(s.p, s.n);
+}
+
+/* Append `value` (a new reference, stolen) to `list`. */
+static int append(PyObject *list, PyObject *value) {
+    if (value == NULL) return -1;
+    int rc = PyList_Append(list, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static PyObject *metadata_text(Plan *p) {
+    PyObject *meta = p->ep.metadata;
+    if (meta == NULL || PyDict_GET_SIZE(meta) == 0) Py_RETURN_NONE;
+    PyObject *encoded = PyObject_CallOneArg(p->encode, meta);
+    if (encoded == NULL) return NULL;
+    if (!PyBytes_Check(encoded)) {
+        Py_DECREF(encoded);
+        return PyErr_Format(PyExc_TypeError, "encode must return bytes");
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded), "strict");
+    Py_DECREF(encoded);
+    return text;
+}
+
+static int append_rows(Plan *p, Py_ssize_t line_no) {
+    KEpisode *ep = &p->ep;
+    PyObject **e = p->ecols;
+    PyObject *id = ep->id.p != NULL ? PyUnicode_FromStringAndSize(ep->id.p, ep->id.n)
+                                    : PyUnicode_FromFormat("%U:%zd", p->source_path, line_no);
+    if (id == NULL) return -1;
+    int errors = 0;
+    for (int i = 0; i < ep->n_steps; i++) errors += ep->steps[i].n_calls == 0 && ep->steps[i].is_error;
+    Py_INCREF(id);
+    Py_INCREF(p->source_path);
+    Py_INCREF(p->source_file);
+    Py_INCREF(p->format);
+    Py_INCREF(Py_None);
+    if (append(e[0], id) < 0 || append(e[1], str_or_none(ep->task_id)) < 0 || append(e[2], p->source_path) < 0 ||
+        append(e[3], PyLong_FromSsize_t(line_no)) < 0 || append(e[4], Py_None) < 0 ||
+        append(e[5], p->source_file) < 0 || append(e[6], p->format) < 0 ||
+        append(e[7], PyLong_FromLong(ep->n_steps)) < 0 || append(e[8], PyLong_FromLong(ep->n_calls)) < 0 ||
+        append(e[9], PyLong_FromLong(errors)) < 0 || append(e[10], str_or_none(ep->question)) < 0 ||
+        append(e[11], str_or_none(ep->final_answer)) < 0 || append(e[12], str_or_none(ep->ground_truth)) < 0 ||
+        append(e[13], ep->has_reward ? PyFloat_FromDouble(ep->reward) : (Py_INCREF(Py_None), Py_None)) < 0 ||
+        append(e[14], metadata_text(p)) < 0) {
+        Py_DECREF(id);
+        return -1;
+    }
+    PyObject **v = p->vcols;
+    for (int i = 0; i < p->n_items; i++) {
+        KOutcome *o = &p->outcomes[i];
+        PyObject *evidence = PyTuple_New(o->n_evidence);
+        if (evidence == NULL) {
+            Py_DECREF(id);
+            return -1;
+        }
+        for (int k = 0; k < o->n_evidence; k++) {
+            PyObject *x = PyLong_FromLong(o->evidence[k]);
+            if (x == NULL) {
+                Py_DECREF(evidence);
+                Py_DECREF(id);
+                return -1;
+            }
+            PyTuple_SET_ITEM(evidence, k, x);
+        }
+        PyObject *score = o->verdict <= V_FAIL ? p->scores[o->verdict] : Py_None;
+        Py_INCREF(id);
+        Py_INCREF(p->item_ids[i]);
+        Py_INCREF(p->behaviors[i]);
+        Py_INCREF(p->verdict_names[o->verdict]);
+        Py_INCREF(score);
+        PyObject *reason = o->reason;
+        o->reason = NULL;
+        if (append(v[0], id) < 0 || append(v[1], p->item_ids[i]) < 0 || append(v[2], p->behaviors[i]) < 0 ||
+            append(v[3], p->verdict_names[o->verdict]) < 0 || append(v[4], score) < 0 || append(v[5], reason) < 0 ||
+            append(v[6], evidence) < 0) {
+            Py_DECREF(id);
+            return -1;
+        }
+        p->counts[o->verdict]++;
+    }
+    Py_DECREF(id);
+    return 0;
+}
+
+static void drop_reasons(Plan *p) {
+    for (int i = 0; i < p->n_items; i++) Py_CLEAR(p->outcomes[i].reason);
+}
+
+/* score_into(plan, line, line_no) -> the verdict signature (item k's verdict in bits 2k..2k+1:
+ * 0 pass, 1 fail, 2 na, 3 error), or -1 when the Python path must read this line. */
+PyObject *kscore_score_into(PyObject *self, PyObject *args) {
+    Plan *p;
+    Py_buffer line;
+    Py_ssize_t line_no;
+    if (!PyArg_ParseTuple(args, "O!y*n:score_into", &PlanType, &p, &line, &line_no)) return NULL;
+    if (p->ecols[0] == NULL || p->source_path == NULL) {
+        PyBuffer_Release(&line);
+        PyErr_SetString(PyExc_RuntimeError, "score_into: call plan.bind() and plan.set_source() first");
+        return NULL;
+    }
+    int rc = episode_from_json(&p->ep, line.buf, (size_t)line.len);
+    long long signature = 0;
+    for (int i = 0; i < p->n_items && rc == K_OK; i++) {
+        rc = run_item(&p->items[i], &p->ep, &p->scratch, &p->outcomes[i]);
+        if (rc == K_OK) signature |= (long long)p->outcomes[i].verdict << (2 * i);
+    }
+    if (rc == K_OK && append_rows(p, line_no) < 0) rc = K_NOMEM;
+    drop_reasons(p);
+    Py_CLEAR(p->ep.metadata);
+    PyBuffer_Release(&line);
+    if (rc == K_NOMEM) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    return PyLong_FromLongLong(rc == K_OK ? signature : -1);
+}

@@ -23,9 +23,10 @@ from .. import __version__
 from ..errors import LoadIssueError, RunError
 from ..rubrics import CheckContext, EpisodeFacts, Rubric, load_checks_file, rubric_from_spec, run_check
 from ..rubrics.judges import JudgeBatcher, JudgeConfig, JudgeSetup, judge_run_info, judge_setup
-from ..traces import LoadIssue, Span, TraceFile, TraceFormat, find_trace_files, get_format, read_file
+from ..traces import Episode, LoadIssue, Span, TraceFile, TraceFormat, find_trace_files, get_format, read_file
 from ..traces._loader import choose_format
 from ..traces._files import split_jsonl
+from ._native import KernelPlan, kernel_format, score_lines
 from ._score import SCORES
 from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
 
@@ -114,34 +115,45 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     # judge items: episodes go through a batcher that judges them and merges rows in rubric order
     judged = JudgeBatcher(job.judge, rubric, writer.add_episode) if job.judge is not None else None
     add_episode = writer.add_episode if judged is None else judged.add
+    kernel = KernelPlan.for_rubric(rubric, writer) if judged is None else None
     progress = job.progress
+    pending_bytes = 0
+    last = time.monotonic()
+
+    def take(item: Episode | LoadIssue, source_file: str) -> int:
+        """Score one episode on the Python path (or record its load issue); its byte count."""
+        if isinstance(item, LoadIssue):
+            if job.strict:
+                raise LoadIssueError(str(item), issue=item, path=item.path, line=item.line,
+                                     hint="fix or remove the record, or run without --strict")
+            writer.add_issue(item)
+            return 0
+        rows = []
+        facts = EpisodeFacts(item)
+        for item_id, behavior, fn, params in items:
+            outcome = run_check(fn, CheckContext(item, params, facts))
+            rows.append((item_id, behavior, outcome.verdict, SCORES[outcome.verdict], outcome.reason,
+                         outcome.evidence))
+        add_episode(item, rows, source_file)
+        job.formats[item.format] = job.formats.get(item.format, 0) + 1
+        return len(item.raw) if item.raw is not None else 0
+
     gc_threshold = gc.get_threshold()
     gc.freeze()  # the hot loop allocates millions of short-lived acyclic objects: collect less often
     gc.set_threshold(50_000, 20, 100)
-    pending_bytes = 0
-    last = time.monotonic()
     try:
         for unit in job.units:
             unit_bytes = 0
             source_file = os.path.abspath(unit.trace.path)
-            for item in read_file(unit.trace, job.forced_format, unit.span):
-                if isinstance(item, LoadIssue):
-                    if job.strict:
-                        raise LoadIssueError(str(item), issue=item, path=item.path, line=item.line,
-                                             hint="fix or remove the record, or run without --strict")
-                    writer.add_issue(item)
-                    continue
-                rows = []
-                facts = EpisodeFacts(item)
-                for item_id, behavior, fn, params in items:
-                    outcome = run_check(fn, CheckContext(item, params, facts))
-                    rows.append((item_id, behavior, outcome.verdict, SCORES[outcome.verdict], outcome.reason,
-                                 outcome.evidence))
-                add_episode(item, rows, source_file)
-                job.formats[item.format] = job.formats.get(item.format, 0) + 1
-                if item.raw is not None:
-                    unit_bytes += len(item.raw)
-                    pending_bytes += len(item.raw)
+            fmt = choose_format(unit.trace.path, unit.trace.root, job.forced_format) if kernel is not None else None
+            if kernel is not None and not isinstance(fmt, LoadIssue) and kernel_format(unit.trace, fmt):
+                stream: Any = score_lines(kernel, fmt, unit.trace, unit.span, source_file, job.formats)
+            else:
+                stream = read_file(unit.trace, job.forced_format, unit.span)
+            for item in stream:
+                n = item if type(item) is int else take(item, source_file)
+                unit_bytes += n
+                pending_bytes += n
                 now = time.monotonic()
                 if progress is not None and now - last > 0.2:
                     progress(pending_bytes, 0)
@@ -154,11 +166,13 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     finally:
         if judged is not None:
             judged.close()
+        if kernel is not None:
+            kernel.close()
         writer.close()
         gc.set_threshold(*gc_threshold)
         gc.unfreeze()
     return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
-            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1), "kernel_episodes": kernel.scored if kernel is not None else 0,
             "judge": judged.ledger.state() if judged is not None else None}
 
 
@@ -288,8 +302,9 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, file
     verdicts = {"pass": 0, "fail": 0, "na": 0, "error": 0}
     formats: dict[str, int] = {}
     peak = [r["peak_rss_mb"] for r in results]
-    episodes = issues = 0
+    episodes = issues = kernel_episodes = 0
     for r in results:
+        kernel_episodes += r["kernel_episodes"]
         episodes += r["episodes"]
         issues += r["issues"]
         for k, v in r["verdicts"].items():
@@ -305,7 +320,8 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, file
         "format": format,
         "rubric": {**rubric.describe(), "path": _absolute(rubric.path)},
         "counts": {"files": len(files), "episodes": episodes, "issues": issues, "verdicts": verdicts,
-                   "formats": dict(sorted(formats.items()))},
+                   "formats": dict(sorted(formats.items())),
+                   "kernel_episodes": kernel_episodes},
         "timings": {"seconds": round(seconds, 3), "workers": workers, "bytes": total_bytes,
                     "episodes_per_s": round(episodes / seconds, 1) if seconds else None,
                     "mb_per_s": round(total_bytes / seconds / 1e6, 2) if seconds else None,

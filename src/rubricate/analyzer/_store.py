@@ -117,6 +117,24 @@ class PartWriter:
         if len(e["episode_id"]) >= self.batch:
             self.flush()
 
+    def kernel_columns(self) -> tuple[tuple[list[Any], ...], tuple[list[Any], ...]]:
+        """The column buffers the native kernel appends to: every episode column but rubric_reward
+        (see `add_kernel_episode`), and every verdict column, in schema order."""
+        return (tuple(self._episodes[f.name] for f in EPISODE_SCHEMA if f.name != "rubric_reward"),
+                tuple(self._verdicts[f.name] for f in VERDICT_SCHEMA))
+
+    def add_kernel_episode(self, rubric_reward: float | None) -> None:
+        """Complete the episode the kernel has just appended (its verdicts are counted by the kernel's
+        plan: see `add_counts`)."""
+        self._episodes["rubric_reward"].append(rubric_reward)
+        self.n_episodes += 1
+        if len(self._episodes["rubric_reward"]) >= self.batch:
+            self.flush()
+
+    def add_counts(self, counts: dict[str, int]) -> None:
+        for verdict, n in counts.items():
+            self.counts[verdict] += n
+
     def add_issue(self, issue: LoadIssue) -> None:
         self._issues.write(_encode(issue) + b"\n")
         self.n_issues += 1

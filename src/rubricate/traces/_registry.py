@@ -100,12 +100,7 @@ class RecordFormat(TraceFormat):
             return
         if container == "jsonl":
             for rec in iter_lines(path, span):
-                try:
-                    value = self.decode(rec.data)
-                except ValueError as exc:
-                    yield LoadIssue(rel, f"invalid JSON: {exc}", line=rec.line, format=self.name)
-                    continue
-                yield self._convert(value, Source(rel, line=rec.line), rec.data)
+                yield self.record(rec.data, rel, rec.line)
             return
         try:
             doc = read_document(path, decode=self.decode)
@@ -117,6 +112,14 @@ class RecordFormat(TraceFormat):
                 yield self._convert(value, Source(rel, index=i), None)
         else:
             yield self._convert(doc, Source(rel), None)
+
+    def record(self, data: bytes, path: str, line: int) -> Episode | LoadIssue:
+        """One JSONL line of `path` (as displayed) as an episode, or the load issue it is."""
+        try:
+            value = self.decode(data)
+        except ValueError as exc:
+            return LoadIssue(path, f"invalid JSON: {exc}", line=line, format=self.name)
+        return self._convert(value, Source(path, line=line), data)
 
     def _convert(self, value: Any, source: Source, raw: bytes | None) -> Episode | LoadIssue:
         if not isinstance(value, dict):

@@ -103,12 +103,12 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
                 continue
             if any_inspection is None:
                 any_inspection = index
-            for entity in _entities(call.arguments, entity_args, sep, ()):
+            for entity in sorted(_entities(call.arguments, entity_args, sep, ())):  # sorted: same reason every run
                 inspected.setdefault(entity, index)
         elif name in query:
             if any_query is None:
                 any_query = index
-            for entity in _entities(call.arguments, entity_args, sep, sql_args):
+            for entity in sorted(_entities(call.arguments, entity_args, sep, sql_args)):
                 first_query.setdefault(entity, index)
     if not first_query and any_query is not None:
         return passed("the queries name no table, so no schema had to be inspected", any_query)

@@ -1,0 +1,831 @@
+/* checks.c: the built-in checks on a KEpisode, exactly as rubricate.rubrics.checks.tool_discipline
+ * and .correctness decide them (verdict, reason text, evidence), or K_FALLBACK. */
+#include "checks.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ small buffers */
+
+static int buf_reserve(KBuf *b, size_t extra) {
+    if (b->n + extra <= b->cap) return K_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + extra) cap *= 2;
+    char *p = PyMem_Realloc(b->p, cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return K_NOMEM;
+    }
+    b->p = p;
+    b->cap = cap;
+    return K_OK;
+}
+
+static int buf_put(KBuf *b, const char *p, size_t n) {
+    if (buf_reserve(b, n) != K_OK) return K_NOMEM;
+    if (n) memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return K_OK;
+}
+
+static int buf_puts(KBuf *b, const char *s) { return buf_put(b, s, strlen(s)); }
+
+static int buf_int(KBuf *b, long long v) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    return buf_put(b, tmp, (size_t)n);
+}
+
+static int ints_push(KScratch *s, int v) {
+    if (s->n_ints == s->cap_ints) {
+        int cap = s->cap_ints ? s->cap_ints * 2 : 64;
+        int *p = PyMem_Realloc(s->ints, sizeof(int) * (size_t)cap);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return K_NOMEM;
+        }
+        s->ints = p;
+        s->cap_ints = cap;
+    }
+    s->ints[s->n_ints++] = v;
+    return K_OK;
+}
+
+void scratch_init(KScratch *s) {
+    memset(s, 0, sizeof *s);
+    numbers_init(&s->stated);
+    numbers_init(&s->question);
+    numbers_init(&s->given);
+    numbers_init(&s->expected);
+    pool_init(&s->pool);
+    names_init(&s->names);
+}
+
+void scratch_free(KScratch *s) {
+    numbers_free(&s->stated);
+    numbers_free(&s->question);
+    numbers_free(&s->given);
+    numbers_free(&s->expected);
+    pool_free(&s->pool);
+    names_free(&s->names);
+    PyMem_Free(s->buf.p);
+    PyMem_Free(s->text.p);
+    PyMem_Free(s->answer_text.p);
+    PyMem_Free(s->plain.p);
+    PyMem_Free(s->ints);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------ outcomes */
+
+static int ev_add(KOutcome *o, int v) {
+    if (o->n_evidence == o->cap_evidence) {
+        int cap = o->cap_evidence ? o->cap_evidence * 2 : 16;
+        int *p = PyMem_Realloc(o->evidence, sizeof(int) * (size_t)cap);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return K_NOMEM;
+        }
+        o->evidence = p;
+        o->cap_evidence = cap;
+    }
+    o->evidence[o->n_evidence++] = v;
+    return K_OK;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* passed()/failed(): tuple(sorted(set(evidence))); run_check then drops indices out of range. */
+static void ev_finish(KOutcome *o, int n_steps) {
+    if (o->n_evidence > 1) qsort(o->evidence, (size_t)o->n_evidence, sizeof(int), cmp_int);
+    int k = 0;
+    for (int i = 0; i < o->n_evidence; i++) {
+        int v = o->evidence[i];
+        if (k > 0 && o->evidence[k - 1] == v) continue;
+        o->evidence[k++] = v;
+    }
+    int m = 0;
+    for (int i = 0; i < k; i++)
+        if (o->evidence[i] >= 0 && o->evidence[i] < n_steps) o->evidence[m++] = o->evidence[i];
+    o->n_evidence = m;
+}
+
+static int set_reason_buf(KOutcome *o, int verdict, const KBuf *b) {
+    o->verdict = verdict;
+    o->reason = PyUnicode_FromStringAndSize(b->p ? b->p : "", (Py_ssize_t)b->n);
+    return o->reason ? K_OK : K_NOMEM;
+}
+
+static int set_reason(KOutcome *o, int verdict, PyObject *reason) {
+    o->verdict = verdict;
+    o->reason = reason;
+    return reason ? K_OK : K_NOMEM;
+}
+
+static int na(KOutcome *o, const char *reason) {
+    o->n_evidence = 0;
+    return set_reason(o, V_NA, PyUnicode_FromString(reason));
+}
+
+/* ------------------------------------------------------------------ episode helpers */
+
+static int in_set(const KNameSet *set, KStr name) {
+    for (int i = 0; i < set->n; i++)
+        if (set->names[i].n == name.n && memcmp(set->names[i].p, name.p, (size_t)name.n) == 0) return 1;
+    return 0;
+}
+
+static int kstr_eq(KStr a, KStr b) {
+    if (a.p == NULL || b.p == NULL) return a.p == b.p;
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, (size_t)a.n) == 0);
+}
+
+static KStr kstrip(KStr s) {
+    while (s.n > 0 && k_isspace((unsigned char)s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n > 0 && k_isspace((unsigned char)s.p[s.n - 1])) s.n--;
+    return s;
+}
+
+static int succeeded(const KEpisode *ep, const KCall *c) {
+    return c->result_step >= 0 && !ep->steps[c->result_step].is_error;
+}
+
+static int failed_call(const KEpisode *ep, const KCall *c) {
+    return c->result_step >= 0 && ep->steps[c->result_step].is_error;
+}
+
+/* _argument_key(a) == _argument_key(b): raw.strip() for arguments that are None, the sorted JSON
+ * encoding for a dict; a str never equals bytes. */
+static int argkey_equal(KEpisode *ep, const KCall *a, const KCall *b, int *rc) {
+    if (!a->args_ok || !b->args_ok) {
+        if (a->args_ok != b->args_ok) return 0;
+        return kstr_eq(kstrip(a->args_raw), kstrip(b->args_raw));
+    }
+    const JVal *x = a->args ? jv(&ep->doc, a->args) : NULL;
+    const JVal *y = b->args ? jv(&ep->doc, b->args) : NULL;
+    if ((x && json_has_duplicate_keys(&ep->doc, x)) || (y && json_has_duplicate_keys(&ep->doc, y))) {
+        *rc = K_FALLBACK;
+        return 0;
+    }
+    if (!x && !y) return 1;
+    if (!x) return y->count == 0;
+    if (!y) return x->count == 0;
+    return json_equal(&ep->doc, x, y);
+}
+
+typedef struct {
+    int has;
+    KStr text;
+    int step;
+} KAnswer;
+
+/* str(value) of a JSON scalar as Python prints it; K_FALLBACK for arrays and objects. */
+static int scalar_str(const JVal *v, KBuf *out, KStr *text) {
+    out->n = 0;
+    switch (v->type) {
+    case J_STR:
+        *text = v->str;
+        return K_OK;
+    case J_INT:
+        if (buf_int(out, (long long)v->i) != K_OK) return K_NOMEM;
+        break;
+    case J_FLOAT: {
+        char *r = PyOS_double_to_string(v->f, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (r == NULL) return K_NOMEM;
+        int rc = buf_puts(out, r);
+        PyMem_Free(r);
+        if (rc != K_OK) return rc;
+        break;
+    }
+    case J_TRUE:
+        if (buf_puts(out, "True") != K_OK) return K_NOMEM;
+        break;
+    case J_FALSE:
+        if (buf_puts(out, "False") != K_OK) return K_NOMEM;
+        break;
+    case J_NULL:
+        if (buf_puts(out, "None") != K_OK) return K_NOMEM;
+        break;
+    default:
+        return K_FALLBACK;
+    }
+    text->p = out->p;
+    text->n = (Py_ssize_t)out->n;
+    return K_OK;
+}
+
+/* EpisodeFacts.answer: the last answer-tool call's `answer` argument (else its first scalar
+ * argument, else its raw arguments), else the final answer and the last assistant step saying it. */
+static int find_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a) {
+    a->has = 0;
+    if (it->answer.n) {
+        const KCall *last = NULL;
+        for (int i = 0; i < ep->n_calls; i++)
+            if (in_set(&it->answer, ep->calls[i].lname)) last = &ep->calls[i];
+        if (last != NULL) {
+            a->has = 1;
+            a->step = last->step;
+            const JVal *args = (last->args_ok && last->args) ? jv(&ep->doc, last->args) : NULL;
+            if (args == NULL) {
+                a->text = last->args_raw;
+                return K_OK;
+            }
+            if (json_has_duplicate_keys(&ep->doc, args)) return K_FALLBACK;
+            const JVal *value = json_get(&ep->doc, args, "answer");
+            if (value == NULL) {
+                for (uint32_t k = args->first; k; k = jv(&ep->doc, k)->next) {
+                    const JVal *m = jv(&ep->doc, k);
+                    if (m->type == J_STR || m->type == J_INT || m->type == J_FLOAT || m->type == J_TRUE ||
+                        m->type == J_FALSE) {
+                        value = m;
+                        break;
+                    }
+                }
+            }
+            if (value == NULL) {
+                a->text = last->args_raw;
+                return K_OK;
+            }
+            return scalar_str(value, &s->answer_text, &a->text);
+        }
+    }
+    if (ep->final_answer.p == NULL) return K_OK;
+    a->has = 1;
+    a->text = ep->final_answer;
+    a->step = ep->n_steps - 1;
+    for (int i = ep->n_steps - 1; i >= 0; i--) {
+        const KStep *st = &ep->steps[i];
+        if (st->role == ROLE_ASSISTANT && kstr_eq(st->content, ep->final_answer)) {
+            a->step = i;
+            break;
+        }
+    }
+    return K_OK;
+}
+
+/* ------------------------------------------------------------------ discovers_tables */
+
+static int check_discovers(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    if (it->discovery.n == 0) return na(o, "the rubric names no discovery tools (parameter discovery_tools)");
+    if (ep->n_calls == 0) return set_reason(o, V_FAIL, PyUnicode_FromString("no tool was called"));
+    int fd = -1, fq = -1;
+    for (int i = 0; i < ep->n_calls; i++) {
+        const KCall *c = &ep->calls[i];
+        if (fd < 0 && in_set(&it->discovery, c->lname)) fd = c->step;
+        if (fq < 0 && in_set(&it->query, c->lname)) fq = c->step;
+    }
+    if (fd < 0) {
+        if (fq >= 0 && ev_add(o, fq) != K_OK) return K_NOMEM;
+        return set_reason(o, V_FAIL, PyUnicode_FromFormat("no discovery tool (%U) was called", it->discovery_names));
+    }
+    if (fq >= 0 && fq <= fd) {
+        if (ev_add(o, fq) != K_OK || ev_add(o, fd) != K_OK) return K_NOMEM;
+        return set_reason(o, V_FAIL,
+                          PyUnicode_FromFormat("first query at step %d comes before discovery at step %d", fq, fd));
+    }
+    KAnswer a;
+    int rc = find_answer(it, ep, s, &a);
+    if (rc != K_OK) return rc;
+    if (a.has && a.step <= fd) {
+        if (ev_add(o, a.step) != K_OK || ev_add(o, fd) != K_OK) return K_NOMEM;
+        return set_reason(o, V_FAIL,
+                          PyUnicode_FromFormat("answer at step %d comes before discovery at step %d", a.step, fd));
+    }
+    if (ev_add(o, fd) != K_OK) return K_NOMEM;
+    return set_reason(o, V_PASS,
+                      PyUnicode_FromFormat("discovery at step %d precedes the first query and the answer", fd));
+}
+
+/* ------------------------------------------------------------------ inspects_schema */
+
+/* Entities of one call, gathered as (offset, length) in s->text, distinct, then sorted. */
+typedef struct {
+    size_t off;
+    Py_ssize_t n;
+    int step;
+} KEntity;
+
+typedef struct {
+    KEntity *items;
+    int n, cap;
+} KEntities;
+
+static int ents_find(const KEntities *e, const KBuf *text, const char *p, Py_ssize_t n) {
+    for (int i = 0; i < e->n; i++)
+        if (e->items[i].n == n && (n == 0 || memcmp(text->p + e->items[i].off, p, (size_t)n) == 0)) return i;
+    return -1;
+}
+
+static int ents_push(KEntities *e, size_t off, Py_ssize_t n, int step) {
+    if (e->n == e->cap) {
+        int cap = e->cap ? e->cap * 2 : 16;
+        KEntity *p = PyMem_Realloc(e->items, sizeof(KEntity) * (size_t)cap);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return K_NOMEM;
+        }
+        e->items = p;
+        e->cap = cap;
+    }
+    e->items[e->n].off = off;
+    e->items[e->n].n = n;
+    e->items[e->n].step = step;
+    e->n++;
+    return K_OK;
+}
+
+/* Add `p[0:n]` lower-cased to the call's entity set (kept in s->text). */
+static int call_entity_add(KEntities *call, KBuf *text, const char *p, Py_ssize_t n) {
+    size_t off = text->n;
+    if (buf_reserve(text, (size_t)n) != K_OK) return K_NOMEM;
+    for (Py_ssize_t i = 0; i < n; i++) text->p[off + (size_t)i] = (char)k_lower((unsigned char)p[i]);
+    if (ents_find(call, text, text->p + off, n) >= 0) return K_OK;  /* already there: the bytes are dropped below */
+    text->n += (size_t)n;
+    return ents_push(call, off, n, 0);
+}
+
+static const char *sort_base;
+static int cmp_entity(const void *a, const void *b) {
+    const KEntity *x = a, *y = b;
+    Py_ssize_t n = x->n < y->n ? x->n : y->n;
+    int c = n ? memcmp(sort_base + x->off, sort_base + y->off, (size_t)n) : 0;
+    if (c) return c;
+    return (x->n > y->n) - (x->n < y->n);
+}
+
+/* _entities(call.arguments, entity_args, sep, sql_args if with_sql else ()) into `call`. */
+static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with_sql, KScratch *s, KEntities *call) {
+    call->n = 0;
+    if (!c->args_ok || c->args == 0) return K_OK;
+    const JVal *args = jv(&ep->doc, c->args);
+    if (args->count == 0) return K_OK;
+    for (int k = 0; k < it->n_entity_args; k++) {
+        const JVal *value = json_get(&ep->doc, args, it->entity_args[k].p);
+        if (value == NULL || value->type == J_NULL) continue;
+        uint32_t idx = 0;
+        const JVal *v = value;
+        if (value->type == J_ARR) {
+            idx = value->first;
+            v = idx ? jv(&ep->doc, idx) : NULL;
+        }
+        while (v != NULL) {
+            if (v->type == J_STR && kstrip(v->str).n > 0) {
+                KStr part = v->str;
+                if (it->sep.n > 0) {
+                    for (Py_ssize_t i = 0; i + it->sep.n <= part.n; i++)
+                        if (memcmp(part.p + i, it->sep.p, (size_t)it->sep.n) == 0) {
+                            part.n = i;
+                            break;
+                        }
+                }
+                part = kstrip(part);
+                if (call_entity_add(call, &s->text, part.p, part.n) != K_OK) return K_NOMEM;
+            }
+            if (value->type != J_ARR) break;
+            idx = v->next;
+            v = idx ? jv(&ep->doc, idx) : NULL;
+        }
+    }
+    if (with_sql) {
+        for (int k = 0; k < it->n_sql_args; k++) {
+            const JVal *value = json_get(&ep->doc, args, it->sql_args[k].p);
+            if (value == NULL || value->type != J_STR) continue;
+            names_clear(&s->names);
+            int rc = sql_tables(value->str.p, value->str.n, &s->names);
+            if (rc != K_OK) return rc;
+            for (int i = 0; i < s->names.n; i++)
+                if (call_entity_add(call, &s->text, s->names.items[i].p, s->names.items[i].n) != K_OK) return K_NOMEM;
+        }
+    }
+    if (call->n > 1) {
+        sort_base = s->text.p;
+        qsort(call->items, (size_t)call->n, sizeof(KEntity), cmp_entity);
+    }
+    return K_OK;
+}
+
+typedef struct {
+    KEntities call, inspected, queried;
+} KSchemaState;
+
+static void schema_state_free(KSchemaState *st) {
+    PyMem_Free(st->call.items);
+    PyMem_Free(st->inspected.items);
+    PyMem_Free(st->queried.items);
+}
+
+/* setdefault(entity, step) for every entity of the call, in sorted order. */
+static int setdefault_all(KEntities *map, const KEntities *call, const KBuf *text, int step) {
+    for (int i = 0; i < call->n; i++) {
+        const KEntity *e = &call->items[i];
+        if (ents_find(map, text, text->p + e->off, e->n) >= 0) continue;
+        if (ents_push(map, e->off, e->n, step) != K_OK) return K_NOMEM;
+    }
+    return K_OK;
+}
+
+static int check_inspects(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    if (it->schema.n == 0) return na(o, "the rubric names no schema tools (parameter schema_tools)");
+    KSchemaState st;
+    memset(&st, 0, sizeof st);
+    s->text.n = 0;
+    int any_inspection = -1, any_query = -1, rc = K_OK;
+    for (int i = 0; i < ep->n_calls && rc == K_OK; i++) {
+        const KCall *c = &ep->calls[i];
+        if (in_set(&it->schema, c->lname)) {
+            if (c->result_step < 0 || ep->steps[c->result_step].is_error) continue;
+            if (any_inspection < 0) any_inspection = c->step;
+            rc = call_entities(it, ep, c, 0, s, &st.call);
+            if (rc == K_OK) rc = setdefault_all(&st.inspected, &st.call, &s->text, c->step);
+        } else if (in_set(&it->query, c->lname)) {
+            if (any_query < 0) any_query = c->step;
+            rc = call_entities(it, ep, c, 1, s, &st.call);
+            if (rc == K_OK) rc = setdefault_all(&st.queried, &st.call, &s->text, c->step);
+        }
+    }
+    if (rc != K_OK) goto done;
+    KBuf *b = &s->buf;
+    b->n = 0;
+    if (st.queried.n == 0 && any_query >= 0) {
+        rc = ev_add(o, any_query);
+        if (rc == K_OK)
+            rc = set_reason(o, V_PASS, PyUnicode_FromString("the queries name no table, so no schema had to be inspected"));
+        goto done;
+    }
+    if (st.queried.n == 0) {
+        KAnswer a;
+        rc = find_answer(it, ep, s, &a);
+        if (rc != K_OK) goto done;
+        int end = a.has ? a.step : ep->n_steps;
+        if (any_inspection >= 0 && any_inspection < end) {
+            rc = ev_add(o, any_inspection);
+            if (rc == K_OK)
+                rc = set_reason(o, V_PASS, PyUnicode_FromFormat("no table was queried; schema inspected at step %d",
+                                                                 any_inspection));
+        } else {
+            rc = set_reason(o, V_FAIL,
+                            PyUnicode_FromString("no table was queried and no schema was inspected before the answer"));
+        }
+        goto done;
+    }
+    int n_missing = 0;
+    rc = buf_puts(b, "queried without inspecting the schema first: ");
+    for (int i = 0; i < st.queried.n && rc == K_OK; i++) {
+        const KEntity *q = &st.queried.items[i];
+        int j = ents_find(&st.inspected, &s->text, s->text.p + q->off, q->n);
+        int ins = j >= 0 ? st.inspected.items[j].step : q->step;
+        if (ins < q->step) continue;
+        if (n_missing < 5) {
+            if (n_missing) rc = buf_puts(b, ", ");
+            if (rc == K_OK) rc = buf_put(b, s->text.p + q->off, (size_t)q->n);
+            if (rc == K_OK) rc = buf_puts(b, " (step ");
+            if (rc == K_OK) rc = buf_int(b, q->step);
+            if (rc == K_OK) rc = buf_puts(b, ")");
+        }
+        if (rc == K_OK) rc = ev_add(o, q->step);
+        n_missing++;
+    }
+    if (rc != K_OK) goto done;
+    if (n_missing) {
+        rc = set_reason_buf(o, V_FAIL, b);
+        goto done;
+    }
+    o->n_evidence = 0;
+    for (int i = 0; i < st.queried.n && rc == K_OK; i++) {
+        const KEntity *q = &st.queried.items[i];
+        int j = ents_find(&st.inspected, &s->text, s->text.p + q->off, q->n);
+        rc = ev_add(o, st.inspected.items[j].step);
+    }
+    for (int i = 0; i < st.queried.n && rc == K_OK; i++) rc = ev_add(o, st.queried.items[i].step);
+    if (rc == K_OK)
+        rc = set_reason(o, V_PASS, PyUnicode_FromFormat("all %d queried tables were inspected first", st.queried.n));
+done:
+    schema_state_free(&st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ error recovery */
+
+static int check_recovers(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    int n_failures = 0;
+    for (int i = 0; i < ep->n_calls; i++) n_failures += failed_call(ep, &ep->calls[i]);
+    if (n_failures == 0) return na(o, "no tool call returned an error");
+    KAnswer a;
+    int rc = find_answer(it, ep, s, &a);
+    if (rc != K_OK) return rc;
+    int end = a.has ? a.step : ep->n_steps;
+    for (int i = 0; i < ep->n_calls; i++) {
+        const KCall *c = &ep->calls[i];
+        if (!failed_call(ep, c)) continue;
+        int error_step = c->result_step, fix = -1;
+        for (int j = 0; j < ep->n_calls && fix < 0; j++) {
+            const KCall *later = &ep->calls[j];
+            if (!(error_step < later->step && later->step < end)) continue;
+            if (!kstr_eq(later->lname, c->lname)) continue;
+            int same = argkey_equal(ep, later, c, &rc);
+            if (rc != K_OK) return rc;
+            if (!same && succeeded(ep, later)) fix = later->step;
+        }
+        if (fix < 0) {
+            o->n_evidence = 0;
+            if (ev_add(o, c->step) != K_OK) return K_NOMEM;
+            if (error_step && ev_add(o, error_step) != K_OK) return K_NOMEM;
+            KBuf *b = &s->buf;
+            b->n = 0;
+            if (buf_put(b, c->name.p, (size_t)c->name.n) != K_OK || buf_puts(b, " failed at step ") != K_OK ||
+                buf_int(b, error_step) != K_OK ||
+                buf_puts(b, " and was not retried successfully with changed arguments before the answer") != K_OK)
+                return K_NOMEM;
+            return set_reason_buf(o, V_FAIL, b);
+        }
+        if (ev_add(o, error_step ? error_step : c->step) != K_OK || ev_add(o, fix) != K_OK) return K_NOMEM;
+    }
+    return set_reason(o, V_PASS, PyUnicode_FromFormat("all %d failed calls were recovered", n_failures));
+}
+
+static int check_no_repeat(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    /* failed_keys: the calls (in s->ints, as call positions) whose (name, argument key) first failed */
+    s->n_ints = 0;
+    int any_error = 0, rc = K_OK;
+    for (int i = 0; i < ep->n_calls; i++) {
+        const KCall *c = &ep->calls[i];
+        int earlier = -1;
+        for (int k = 0; k < s->n_ints && earlier < 0; k++) {
+            const KCall *f = &ep->calls[s->ints[k]];
+            if (!kstr_eq(f->name, c->name)) continue;
+            int same = argkey_equal(ep, f, c, &rc);
+            if (rc != K_OK) return rc;
+            if (same) earlier = f->result_step;
+        }
+        if (earlier >= 0 && earlier < c->step) {
+            if (ev_add(o, earlier) != K_OK || ev_add(o, c->step) != K_OK) return K_NOMEM;
+            KBuf *b = &s->buf;
+            b->n = 0;
+            if (buf_puts(b, "step ") != K_OK || buf_int(b, c->step) != K_OK || buf_puts(b, " repeats the ") != K_OK ||
+                buf_put(b, c->name.p, (size_t)c->name.n) != K_OK || buf_puts(b, " call that failed at step ") != K_OK ||
+                buf_int(b, earlier) != K_OK)
+                return K_NOMEM;
+            return set_reason_buf(o, V_FAIL, b);
+        }
+        if (failed_call(ep, c)) {
+            any_error = 1;
+            if (earlier < 0 && ints_push(s, i) != K_OK) return K_NOMEM;  /* setdefault: the first failure stays */
+        }
+    }
+    if (!any_error) return na(o, "no tool call returned an error");
+    return set_reason(o, V_PASS, PyUnicode_FromString("no failed call was repeated unchanged"));
+}
+
+/* ------------------------------------------------------------------ grounded_answer */
+
+/* _literal_source: the digits of the number as written, looked up as whole numbers in each output. */
+static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step, KBuf *plain_buf) {
+    const char *p = t->text.p;
+    Py_ssize_t n = t->text.n;
+    while (n > 0 && (*p == '$' || *p == '-')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && k_isspace((unsigned char)*p)) {
+        p++;
+        n--;
+    }
+    Py_ssize_t w = 0;
+    while (w < n && !k_isspace((unsigned char)p[w])) w++;
+    n = w;
+    while (n > 0 && p[n - 1] == '%') n--;
+    if (n > 0 && ((p[n - 1] | 32) >= 'a' && (p[n - 1] | 32) <= 'z'))
+        while (n > 0 && strchr("kmbnKMBN", p[n - 1]) != NULL && p[n - 1] != '\0') n--;
+    plain_buf->n = 0;
+    int has_comma = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] == ',') {
+            has_comma = 1;
+            continue;
+        }
+        if (buf_put(plain_buf, p + i, 1) != K_OK) return -2;
+    }
+    for (int i = 0; i < answer_step && i < ep->n_steps; i++) {
+        const KStep *st = &ep->steps[i];
+        if (st->role != ROLE_TOOL || st->is_error || st->content.n == 0) continue;
+        if (number_at(st->content.p, st->content.n, p, n) ||
+            (has_comma && number_at(st->content.p, st->content.n, plain_buf->p, (Py_ssize_t)plain_buf->n)))
+            return i;
+    }
+    return -1;
+}
+
+static int decimals_for(const KNumber *t, double value) {
+    double ratio = value != 0.0 ? fabs(t->value / value) : 0.0;
+    if (ratio == 0.0 || !isfinite(ratio)) return t->decimals;
+    return t->decimals + (int)nearbyint(log10(ratio));
+}
+
+static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    KAnswer a;
+    int rc = find_answer(it, ep, s, &a);
+    if (rc != K_OK) return rc;
+    if (!a.has) return na(o, "no final answer");
+    s->stated.n = 0;
+    if (numbers_find(a.text.p, a.text.n, &s->stated) != K_OK) return K_NOMEM;
+    if (s->stated.n == 0) return na(o, "the answer states no number");
+    s->question.n = 0;
+    if (ep->question.p != NULL && numbers_find(ep->question.p, ep->question.n, &s->question) != K_OK) return K_NOMEM;
+    int n_targets = 0;
+    const KNumber *first_target = NULL;
+    for (int i = 0; i < s->stated.n; i++) {
+        int in_question = 0;
+        for (int k = 0; k < s->question.n && !in_question; k++) in_question = s->question.items[k].value == s->stated.items[i].value;
+        if (!in_question) {
+            n_targets++;
+            if (first_target == NULL) first_target = &s->stated.items[i];
+        }
+    }
+    if (n_targets == 0) {
+        if (ev_add(o, a.step) != K_OK) return K_NOMEM;
+        return set_reason(o, V_PASS, PyUnicode_FromString("every number in the answer appears in the question"));
+    }
+    int any_output = 0;
+    for (int i = 0; i < a.step && i < ep->n_steps && !any_output; i++) {
+        const KStep *st = &ep->steps[i];
+        any_output = st->role == ROLE_TOOL && !st->is_error && st->content.n > 0;
+    }
+    KBuf *b = &s->buf;
+    b->n = 0;
+    if (ev_add(o, a.step) != K_OK) return K_NOMEM;
+    if (!any_output) {
+        if (buf_puts(b, "the answer states ") != K_OK ||
+            buf_put(b, first_target->text.p, (size_t)first_target->text.n) != K_OK ||
+            buf_puts(b, " but no tool returned a successful output") != K_OK)
+            return K_NOMEM;
+        return set_reason_buf(o, V_FAIL, b);
+    }
+    int pool_ready = 0, n_missing = 0;
+    KBuf *missing = &s->text;
+    missing->n = 0;
+    for (int i = 0; i < s->stated.n; i++) {
+        const KNumber *t = &s->stated.items[i];
+        int in_question = 0;
+        for (int k = 0; k < s->question.n && !in_question; k++) in_question = s->question.items[k].value == t->value;
+        if (in_question) continue;
+        int source = literal_source(t, ep, a.step, &s->plain);
+        if (source == -2) return K_NOMEM;
+        if (source >= 0) {
+            if (ev_add(o, source) != K_OK) return K_NOMEM;
+            continue;
+        }
+        if (!pool_ready) {
+            pool_clear(&s->pool);
+            for (int k = 0; k < a.step && k < ep->n_steps; k++) {
+                const KStep *st = &ep->steps[k];
+                if (st->role != ROLE_TOOL || st->is_error || st->content.n == 0) continue;
+                if (pool_add_text(&s->pool, st->content.p, st->content.n, k) != K_OK) return K_NOMEM;
+            }
+            if (pool_build(&s->pool) != K_OK) return K_NOMEM;
+            pool_ready = 1;
+        }
+        double cands[6];
+        int nc = number_candidates(t, cands), found = 0;
+        for (int k = 0; k < nc && !found; k++) {
+            int j = pool_find(&s->pool, cands[k], decimals_for(t, cands[k]));
+            if (j >= 0) {
+                if (ev_add(o, s->pool.steps[j]) != K_OK) return K_NOMEM;
+                found = 1;
+            }
+        }
+        for (int k = 0; k < nc && !found; k++) {
+            int x, y;
+            if (pool_derive(&s->pool, cands[k], decimals_for(t, cands[k]), &x, &y)) {
+                if (ev_add(o, s->pool.steps[x]) != K_OK || ev_add(o, s->pool.steps[y]) != K_OK) return K_NOMEM;
+                found = 1;
+            }
+        }
+        if (!found) {
+            if (n_missing < 5) {
+                if (n_missing && buf_puts(missing, ", ") != K_OK) return K_NOMEM;
+                if (buf_put(missing, t->text.p, (size_t)t->text.n) != K_OK) return K_NOMEM;
+            }
+            n_missing++;
+        }
+    }
+    if (n_missing) {
+        o->n_evidence = 0;
+        if (ev_add(o, a.step) != K_OK) return K_NOMEM;
+        if (buf_int(b, n_missing) != K_OK || buf_puts(b, " of ") != K_OK || buf_int(b, n_targets) != K_OK ||
+            buf_puts(b, " numbers in the answer are not in any tool output nor one step from them: ") != K_OK ||
+            buf_put(b, missing->p, missing->n) != K_OK)
+            return K_NOMEM;
+        return set_reason_buf(o, V_FAIL, b);
+    }
+    return set_reason(o, V_PASS, PyUnicode_FromFormat("all %d numbers in the answer come from tool outputs", n_targets));
+}
+
+/* ------------------------------------------------------------------ answer_correct */
+
+static PyObject *truth_repr(KStr truth) {
+    PyObject *head = PyUnicode_FromStringAndSize(truth.p, truth.n < 80 ? truth.n : 80);
+    if (head == NULL) return NULL;
+    PyObject *r = PyObject_Repr(head);
+    Py_DECREF(head);
+    return r;
+}
+
+static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    KStr truth = ep->ground_truth;
+    if (truth.p == NULL || kstrip(truth).n == 0) return na(o, "the episode has no ground truth");
+    KAnswer a;
+    int rc = find_answer(it, ep, s, &a);
+    if (rc != K_OK) return rc;
+    if (!a.has) return set_reason(o, V_FAIL, PyUnicode_FromString("no final answer"));
+    if (ev_add(o, a.step) != K_OK) return K_NOMEM;
+    s->expected.n = 0;
+    if (numbers_find(truth.p, truth.n, &s->expected) != K_OK) return K_NOMEM;
+    if (s->expected.n == 0) {
+        KBuf *w = &s->text, *g = &s->buf;
+        w->n = g->n = 0;
+        if (buf_reserve(w, (size_t)truth.n + 3) != K_OK || buf_reserve(g, (size_t)a.text.n + 3) != K_OK) return K_NOMEM;
+        w->p[0] = ' ';
+        Py_ssize_t wn = normal_text(truth.p, truth.n, w->p + 1);
+        w->p[wn + 1] = ' ';
+        g->p[0] = ' ';
+        Py_ssize_t gn = normal_text(a.text.p, a.text.n, g->p + 1);
+        g->p[gn + 1] = ' ';
+        int contains = 0;
+        if (wn > 0) {
+            Py_ssize_t need = wn + 2, have = gn + 2;
+            for (Py_ssize_t i = 0; i + need <= have && !contains; i++)
+                contains = memcmp(g->p + i, w->p, (size_t)need) == 0;
+        }
+        PyObject *r = truth_repr(truth);
+        if (r == NULL) return K_NOMEM;
+        PyObject *reason = PyUnicode_FromFormat(contains ? "the answer contains the expected text %U"
+                                                         : "the answer does not contain the expected text %U", r);
+        Py_DECREF(r);
+        return set_reason(o, contains ? V_PASS : V_FAIL, reason);
+    }
+    KStr marked = marked_answer(a.text.p, a.text.n);
+    s->given.n = 0;
+    if (numbers_find(marked.p, marked.n, &s->given) != K_OK) return K_NOMEM;
+    const KNumber *target = &s->expected.items[0];
+    double wants[6];
+    int nw = number_candidates(target, wants);
+    KBuf *b = &s->buf;
+    b->n = 0;
+    for (int i = 0; i < s->given.n; i++) {
+        const KNumber *num = &s->given.items[i];
+        double values[6];
+        int nv = number_candidates(num, values);
+        for (int x = 0; x < nv; x++)
+            for (int y = 0; y < nw; y++) {
+                double tol = (values[x] == num->value && wants[y] == target->value) ? 0.01 : 0.0;
+                if (number_close(values[x], wants[y], 12, 0.01, tol)) {
+                    if (buf_put(b, num->text.p, (size_t)num->text.n) != K_OK || buf_puts(b, " matches the expected ") != K_OK ||
+                        buf_put(b, target->text.p, (size_t)target->text.n) != K_OK)
+                        return K_NOMEM;
+                    return set_reason_buf(o, V_PASS, b);
+                }
+            }
+    }
+    if (buf_puts(b, "the answer gives ") != K_OK) return K_NOMEM;
+    for (int i = 0; i < s->given.n && i < 5; i++) {
+        if (i && buf_puts(b, ", ") != K_OK) return K_NOMEM;
+        if (buf_put(b, s->given.items[i].text.p, (size_t)s->given.items[i].text.n) != K_OK) return K_NOMEM;
+    }
+    if (s->given.n == 0 && buf_puts(b, "no number") != K_OK) return K_NOMEM;
+    if (buf_puts(b, "; expected ") != K_OK || buf_put(b, target->text.p, (size_t)target->text.n) != K_OK) return K_NOMEM;
+    return set_reason_buf(o, V_FAIL, b);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+int run_item(const KItem *item, KEpisode *ep, KScratch *s, KOutcome *out) {
+    out->n_evidence = 0;
+    out->reason = NULL;
+    out->verdict = V_ERROR;
+    if (ep->n_steps == 0) return na(out, "the episode has no steps");
+    int rc;
+    switch (item->check) {
+    case CHECK_DISCOVERS_TABLES: rc = check_discovers(item, ep, s, out); break;
+    case CHECK_INSPECTS_SCHEMA: rc = check_inspects(item, ep, s, out); break;
+    case CHECK_RECOVERS_FROM_ERRORS: rc = check_recovers(item, ep, s, out); break;
+    case CHECK_NO_REPEATED_FAILING_CALL: rc = check_no_repeat(item, ep, s, out); break;
+    case CHECK_GROUNDED_ANSWER: rc = check_grounded(item, ep, s, out); break;
+    case CHECK_ANSWER_CORRECT: rc = check_correct(item, ep, s, out); break;
+    default: rc = K_FALLBACK;
+    }
+    if (rc != K_OK) {
+        Py_CLEAR(out->reason);
+        return rc;
+    }
+    if (out->verdict == V_NA) out->n_evidence = 0;
+    ev_finish(out, ep->n_steps);
+    return K_OK;
+}

@@ -1,0 +1,150 @@
+"""The native kernel (`rubricate._kernel`, C) on the scoring hot path.
+
+It scores OpenAI-chat JSONL lines with the built-in checks straight from the bytes and appends the
+rows to a PartWriter's column buffers. The Python code stays the reference: the kernel gives the
+same rows or declines a line (-1), and then the line goes through the Python reader and checks.
+A run uses the kernel when it is built, `RUBRICATE_NO_KERNEL` is not set, every programmatic item
+of the rubric is a built-in check the kernel has, and no judge is asked (judge items need the
+Python Episode).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import msgspec
+
+from ..rewards._collapse import collapse
+from ..rubrics import Rubric
+from ..rubrics.checks import correctness, tool_discipline
+from ..traces import Episode, LoadIssue, RecordFormat, TraceFile
+from ..traces._files import READ_ERRORS, container_of, iter_lines, read_head
+from ..traces._registry import display_path
+from ._store import PartWriter
+
+try:
+    from .. import _kernel
+except ImportError:  # built without a C compiler: the Python path does everything
+    _kernel = None  # type: ignore[assignment]
+
+KERNEL_CHECKS: dict[Callable[..., Any], str] = {
+    tool_discipline.discovers_tables: "discovers_tables",
+    tool_discipline.inspects_schema: "inspects_schema",
+    tool_discipline.recovers_from_errors: "recovers_from_errors",
+    tool_discipline.no_repeated_failing_call: "no_repeated_failing_call",
+    tool_discipline.grounded_answer: "grounded_answer",
+    correctness.answer_correct: "answer_correct",
+}
+VERDICTS = ("pass", "fail", "na", "error")
+
+
+def kernel_available() -> bool:
+    return _kernel is not None and not os.environ.get("RUBRICATE_NO_KERNEL")
+
+
+def _tools(params: Mapping[str, Any], role: str) -> tuple[str, ...]:
+    """CheckContext.tools(role), as a tuple."""
+    value = params.get(f"{role}_tools", ())
+    names = value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
+    return tuple(sorted(names))
+
+
+def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The item's parameters as the kernel takes them, or None when the kernel cannot follow them."""
+    sep = params.get("entity_separator") or ""
+    if not isinstance(sep, str):
+        return None
+    try:
+        out = {role: _tools(params, role) for role in ("discovery", "query", "schema", "answer")}
+        entity_args = tuple(params.get("entity_args", ()))
+        sql_args = tuple(params.get("sql_args", ()))
+    except TypeError:  # not iterable: the Python check reports it
+        return None
+    out["entity_args"] = tuple(k for k in entity_args if isinstance(k, str) and "\0" not in k)
+    out["sql_args"] = tuple(k for k in sql_args if isinstance(k, str) and "\0" not in k)
+    out["sep"] = sep
+    out["discovery_names"] = ", ".join(out["discovery"]) or "(none configured)"
+    return out
+
+
+class KernelPlan:
+    """A rubric resolved for the kernel, bound to one PartWriter, with a memo of rubric rewards per
+    verdict signature (the reward is a pure function of the items' verdicts: `collapse`)."""
+
+    def __init__(self, rubric: Rubric, writer: PartWriter) -> None:
+        items = []
+        for item in rubric.checks:
+            name = KERNEL_CHECKS.get(item.check.fn)  # type: ignore[union-attr]
+            params = _kernel_params(item.params)
+            if name is None or params is None:
+                raise ValueError(f"item {item.id} is not a built-in check the kernel has")
+            items.append((name, item.id, item.behavior, params))
+        self.rubric = rubric
+        self.item_ids = [item.id for item in rubric.checks]
+        self.plan = _kernel.Plan(items, msgspec.json.encode)
+        self.plan.bind(*writer.kernel_columns())
+        self.writer = writer
+        self.scored = 0  # episodes the kernel scored (the others went through the Python path)
+        self._rewards: dict[int, float | None] = {}
+
+    @classmethod
+    def for_rubric(cls, rubric: Rubric, writer: PartWriter) -> KernelPlan | None:
+        if not kernel_available() or not rubric.checks or len(rubric.checks) > 30:
+            return None
+        try:
+            return cls(rubric, writer)
+        except ValueError:
+            return None
+
+    def reward(self, signature: int) -> float | None:
+        reward = self._rewards.get(signature, self)
+        if reward is self:
+            verdicts = {item: VERDICTS[(signature >> (2 * k)) & 3] for k, item in enumerate(self.item_ids)}
+            reward = self._rewards[signature] = collapse(verdicts, self.rubric).reward
+        return reward  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.writer.add_counts(self.plan.counts())
+
+
+def kernel_format(trace: TraceFile, fmt: Any) -> bool:
+    """True when the kernel reads this file: OpenAI-chat JSONL (plain or compressed)."""
+    return (isinstance(fmt, RecordFormat) and fmt.name == "openai-chat" and not fmt.file_metadata(trace.path)
+            and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl")
+
+
+def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: Any, source_file: str,
+                counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int]:
+    """Score the lines of one file (span) with the kernel. Yields the byte count of each batch the
+    kernel scored, and the Episode or LoadIssue of each line it declined (for the Python path)."""
+    rel = display_path(trace.path, trace.root)
+    plan, writer, score_into = kernel.plan, kernel.writer, _kernel.score_into
+    plan.set_source(rel, source_file, fmt.name)
+    rewards, reward, add = kernel._rewards, kernel.reward, writer.add_kernel_episode
+    lines = iter_lines(trace.path, span)
+    scored = nbytes = 0
+    while True:
+        try:
+            rec = next(lines)
+        except StopIteration:
+            break
+        except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst
+            yield LoadIssue(rel, f"cannot read the file: {exc}", format=fmt.name)
+            break
+        signature = score_into(plan, rec.data, rec.line)
+        if signature >= 0:
+            value = rewards.get(signature, rewards)
+            add(reward(signature) if value is rewards else value)
+            scored += 1
+            nbytes += len(rec.data)
+            if nbytes > 4 << 20:
+                yield nbytes
+                nbytes = 0
+        else:
+            yield fmt.record(rec.data, rel, rec.line)
+    if nbytes:
+        yield nbytes
+    counts[fmt.name] = counts.get(fmt.name, 0) + scored
+    kernel.scored += scored
