@@ -6,13 +6,30 @@
     verdicts = rubricate.score(traces, rubric)    # judge items too with judge=rubricate.JudgeConfig("gpt-4.1-mini")
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .analyzer import Run, Verdict, open_run, score, score_run
-from .errors import RubricateError
-from .rubrics import CheckContext, Outcome, Rubric, check, failed, load_rubric, not_applicable, passed
-from .rubrics.judges import JudgeConfig
-from .traces import Episode, LoadIssue, Step, ToolCall, detect, load_episodes, trace_format
+if TYPE_CHECKING:
+    from .analyzer import Run, Verdict, open_run, score, score_run
+    from .errors import RubricateError
+    from .rubrics import CheckContext, Outcome, Rubric, check, failed, load_rubric, not_applicable, passed
+    from .rubrics.judges import JudgeConfig
+    from .traces import Episode, LoadIssue, Step, ToolCall, detect, load_episodes, trace_format
+
+# imported on first use (`rubricate.Run`, `from rubricate import score`): `import rubricate` stays cheap
+_WHERE = {
+    **dict.fromkeys(("Run", "Verdict", "open_run", "score", "score_run"), "analyzer"),
+    "RubricateError": "errors",
+    **dict.fromkeys(("CheckContext", "Outcome", "Rubric", "check", "failed", "load_rubric", "not_applicable",
+                     "passed"), "rubrics"),
+    "JudgeConfig": "rubrics.judges",
+    **dict.fromkeys(("Episode", "LoadIssue", "Step", "ToolCall", "detect", "load_episodes", "trace_format"),
+                    "traces"),
+}
 
 __all__ = [
     "CheckContext",
@@ -39,3 +56,16 @@ __all__ = [
     "score_run",
     "trace_format",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

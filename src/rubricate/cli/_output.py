@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, highlight=False)
