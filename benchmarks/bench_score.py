@@ -5,8 +5,9 @@
 For each corpus size: generate a synthetic OpenAI-chat JSONL corpus with shared/bench/gen_corpus.py
 (~10 KB episodes, 12% tool errors), measure the parse floor P with shared/bench/floor.py (msgspec
 decoding each line into typed structs), then time `rubricate score --rubric tool-discipline` end to
-end (process start, reading, scoring, Parquet writes, run.json) with 1 and 2 workers. Prints a
-Markdown table and writes it as JSON beside the corpora. Measures; never asserts timings.
+end (process start, reading, scoring, Parquet writes, run.json) with 1 and 2 workers, and with
+`--python-path` also 1 worker without the native kernel (RUBRICATE_NO_KERNEL=1). Prints a Markdown
+table and writes it as JSON beside the corpora. Measures; never asserts timings.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def run(cmd: list[str]) -> tuple[float, str]:
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return time.perf_counter() - t0, done.stdout
 
 
@@ -42,17 +43,19 @@ def floor(shared: str, path: str) -> dict[str, float]:
     return json.loads(out)
 
 
-def score(path: str, out: str, workers: int) -> dict[str, float]:
-    run_dir = os.path.join(out, f"run-{os.path.basename(path)}-{workers}w")
+def score(path: str, out: str, workers: int, kernel: bool = True) -> dict[str, float]:
+    run_dir = os.path.join(out, f"run-{os.path.basename(path)}-{workers}w{'' if kernel else '-python'}")
+    env = None if kernel else {**os.environ, "RUBRICATE_NO_KERNEL": "1"}
     wall, _ = run([sys.executable, "-m", "rubricate", "score", path, "--rubric", "tool-discipline", "--out", run_dir,
-                   "--workers", str(workers), "--no-progress", "--quiet"])
+                   "--workers", str(workers), "--no-progress", "--quiet"], env)
     with open(os.path.join(run_dir, "run.json")) as f:
         info = json.load(f)
     size = os.path.getsize(path)
     return {"wall_s": round(wall, 2), "MBps": round(size / wall / 1e6, 1),
             "episodes_per_s": round(info["counts"]["episodes"] / wall),
             "workers_used": info["timings"]["workers"],
-            "peak_rss_mb_per_worker": info["timings"]["peak_rss_mb_per_worker"]}
+            "peak_rss_mb_per_worker": info["timings"]["peak_rss_mb_per_worker"],
+            "kernel_episodes": info["counts"].get("kernel_episodes", 0), "episodes": info["counts"]["episodes"]}
 
 
 def main() -> None:
@@ -60,6 +63,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,200000")
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
     parser.add_argument("--out", default=os.path.join(HERE, "out"))
+    parser.add_argument("--python-path", action="store_true",
+                        help="also time 1 worker on the Python path (RUBRICATE_NO_KERNEL=1), the kernel's reference")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rows = []
@@ -68,19 +73,23 @@ def main() -> None:
         p = floor(args.shared, path)
         one = score(path, args.out, 1)
         two = score(path, args.out, 2)
+        python = score(path, args.out, 1, kernel=False) if args.python_path else None
         rows.append({"episodes": n, "MB": round(os.path.getsize(path) / 1e6, 1), "floor_MBps": p["floor_MBps"],
-                     "one_worker": one, "two_workers": two,
+                     "one_worker": one, "two_workers": two, "python_path_1w": python,
                      "ratio_1w_to_floor": round(one["MBps"] / p["floor_MBps"], 3),
                      "speedup_2w": round(two["MBps"] / one["MBps"], 2)})
         print(json.dumps(rows[-1]), file=sys.stderr)
     with open(os.path.join(args.out, "bench_score.json"), "w") as f:
         json.dump(rows, f, indent=2)
-    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | peak RSS per worker (MB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | "
+          "peak RSS per worker (MB) | by the kernel | Python path 1w MB/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for r in rows:
-        print(f"| {r['episodes']:,} | {r['MB']:,} | {r['floor_MBps']} | {r['one_worker']['MBps']} | "
-              f"{r['ratio_1w_to_floor']} | {r['two_workers']['MBps']} | {r['speedup_2w']} | "
-              f"1w: {r['one_worker']['peak_rss_mb_per_worker']}, 2w: {r['two_workers']['peak_rss_mb_per_worker']} |")
+        one, two, python = r["one_worker"], r["two_workers"], r["python_path_1w"]
+        print(f"| {r['episodes']:,} | {r['MB']:,} | {r['floor_MBps']} | {one['MBps']} | "
+              f"{r['ratio_1w_to_floor']} | {two['MBps']} | {r['speedup_2w']} | "
+              f"1w: {one['peak_rss_mb_per_worker']}, 2w: {two['peak_rss_mb_per_worker']} | "
+              f"{one['kernel_episodes']:,} / {one['episodes']:,} | {python['MBps'] if python else '-'} |")
 
 
 if __name__ == "__main__":

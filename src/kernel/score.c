@@ -1,14 +1,16 @@
-/* score.c: the Plan type (a rubric's built-in items, resolved once) and score_into, which scores
- * one JSONL line and appends its episode row and verdict rows to the run's column buffers, exactly
- * as rubricate.analyzer._store.PartWriter.add_episode would (all but `rubric_reward`, which the
- * caller appends from the returned verdict signature). */
+/* score.c: the Plan type (a rubric's built-in items, resolved once), score_into (one JSONL line)
+ * and score_chunk (the complete lines of a block): each scored line's episode row and verdict rows
+ * are appended to the run's column buffers exactly as rubricate.analyzer._store.PartWriter.add_episode
+ * would; rubric_reward comes from the plan's reward_fn (rubricate.rewards.collapse), memoised per
+ * verdict signature. */
 #include "checks.h"
 
 #include <string.h>
 
-#define N_EPISODE_COLS 15  /* EPISODE_SCHEMA without rubric_reward */
+#define N_EPISODE_COLS 16  /* EPISODE_SCHEMA, rubric_reward last */
 #define N_VERDICT_COLS 7
 #define MAX_ITEMS 30       /* the verdict signature packs 2 bits an item into 60 bits */
+#define REWARD_MEMO 256
 
 static const char *CHECK_NAMES[CHECK_COUNT] = {
     "discovers_tables", "inspects_schema", "recovers_from_errors",
@@ -29,6 +31,10 @@ typedef struct {
     PyObject *verdict_names[4];
     PyObject *scores[2];
     long long counts[4];
+    PyObject *reward_fn;     /* signature -> rubric reward (float or None), memoised below */
+    long long reward_sigs[REWARD_MEMO];
+    PyObject *rewards[REWARD_MEMO];
+    int n_rewards;
     KEpisode ep;
     KScratch scratch;
     KOutcome outcomes[MAX_ITEMS];
@@ -57,6 +63,9 @@ static void plan_clear_refs(Plan *p) {
     Py_CLEAR(p->format);
     for (int i = 0; i < 4; i++) Py_CLEAR(p->verdict_names[i]);
     for (int i = 0; i < 2; i++) Py_CLEAR(p->scores[i]);
+    Py_CLEAR(p->reward_fn);
+    for (int i = 0; i < p->n_rewards; i++) Py_CLEAR(p->rewards[i]);
+    p->n_rewards = 0;
 }
 
 static void plan_dealloc(Plan *p) {
@@ -113,9 +122,11 @@ static int name_set(Plan *p, PyObject *params, const char *key, KNameSet *set) {
  * discovery/query/schema/answer (lower-cased tool names), entity_args, sql_args, sep and
  * discovery_names, as rubricate.analyzer._native.kernel_plan resolves them. */
 static int plan_init(Plan *p, PyObject *args, PyObject *kw) {
-    PyObject *items, *encode;
-    if (!PyArg_ParseTuple(args, "OO:Plan", &items, &encode)) return -1;
+    PyObject *items, *encode, *reward_fn;
+    if (!PyArg_ParseTuple(args, "OOO:Plan", &items, &encode, &reward_fn)) return -1;
     plan_clear_refs(p);
+    Py_INCREF(reward_fn);
+    p->reward_fn = reward_fn;
     p->keep = PyList_New(0);
     if (p->keep == NULL) return -1;
     Py_INCREF(encode);
@@ -176,7 +187,7 @@ static int plan_init(Plan *p, PyObject *args, PyObject *kw) {
     return 0;
 }
 
-/* plan.bind(episode_columns, verdict_columns): the lists score_into appends to. */
+/* plan.bind(episode_columns, verdict_columns): the lists score_into and score_chunk append to. */
 static PyObject *plan_bind(Plan *p, PyObject *args) {
     PyObject *ecols, *vcols;
     if (!PyArg_ParseTuple(args, "O!O!:bind", &PyTuple_Type, &ecols, &PyTuple_Type, &vcols)) return NULL;
@@ -228,7 +239,7 @@ static PyMethodDef plan_methods[] = {
 static PyTypeObject PlanType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "rubricate._kernel.Plan",
-    .tp_doc = "A rubric's built-in items resolved for the kernel: Plan(items, encode).",
+    .tp_doc = "A rubric's built-in items resolved for the kernel: Plan(items, encode, reward_fn).",
     .tp_basicsize = sizeof(Plan),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -272,7 +283,26 @@ static PyObject *metadata_text(Plan *p) {
     return text;
 }
 
-static int append_rows(Plan *p, Py_ssize_t line_no) {
+/* The rubric reward of a verdict signature (new reference): memoised calls of reward_fn. */
+static PyObject *reward_of(Plan *p, long long signature) {
+    for (int i = 0; i < p->n_rewards; i++)
+        if (p->reward_sigs[i] == signature) {
+            Py_INCREF(p->rewards[i]);
+            return p->rewards[i];
+        }
+    PyObject *sig = PyLong_FromLongLong(signature);
+    if (sig == NULL) return NULL;
+    PyObject *reward = PyObject_CallOneArg(p->reward_fn, sig);
+    Py_DECREF(sig);
+    if (reward != NULL && p->n_rewards < REWARD_MEMO) {
+        Py_INCREF(reward);
+        p->reward_sigs[p->n_rewards] = signature;
+        p->rewards[p->n_rewards++] = reward;
+    }
+    return reward;
+}
+
+static int append_rows(Plan *p, Py_ssize_t line_no, long long signature) {
     KEpisode *ep = &p->ep;
     PyObject **e = p->ecols;
     PyObject *id = ep->id.p != NULL ? PyUnicode_FromStringAndSize(ep->id.p, ep->id.n)
@@ -292,7 +322,7 @@ static int append_rows(Plan *p, Py_ssize_t line_no) {
         append(e[9], PyLong_FromLong(errors)) < 0 || append(e[10], str_or_none(ep->question)) < 0 ||
         append(e[11], str_or_none(ep->final_answer)) < 0 || append(e[12], str_or_none(ep->ground_truth)) < 0 ||
         append(e[13], ep->has_reward ? PyFloat_FromDouble(ep->reward) : (Py_INCREF(Py_None), Py_None)) < 0 ||
-        append(e[14], metadata_text(p)) < 0) {
+        append(e[14], metadata_text(p)) < 0 || append(e[15], reward_of(p, signature)) < 0) {
         Py_DECREF(id);
         return -1;
     }
@@ -337,6 +367,29 @@ static void drop_reasons(Plan *p) {
     for (int i = 0; i < p->n_items; i++) Py_CLEAR(p->outcomes[i].reason);
 }
 
+/* Score one line: K_OK (rows appended), K_FALLBACK (nothing appended) or K_NOMEM. */
+static int score_line(Plan *p, const char *line, size_t n, Py_ssize_t line_no, long long *signature) {
+    int rc = episode_from_json(&p->ep, line, n);
+    *signature = 0;
+    for (int i = 0; i < p->n_items && rc == K_OK; i++) {
+        rc = run_item(&p->items[i], &p->ep, &p->scratch, &p->outcomes[i]);
+        if (rc == K_OK) *signature |= (long long)p->outcomes[i].verdict << (2 * i);
+    }
+    if (rc == K_OK && append_rows(p, line_no, *signature) < 0) rc = K_NOMEM;
+    drop_reasons(p);
+    Py_CLEAR(p->ep.metadata);
+    if (rc == K_NOMEM && !PyErr_Occurred()) PyErr_NoMemory();
+    return rc;
+}
+
+static int ready(Plan *p) {
+    if (p->ecols[0] == NULL || p->source_path == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call plan.bind() and plan.set_source() first");
+        return 0;
+    }
+    return 1;
+}
+
 /* score_into(plan, line, line_no) -> the verdict signature (item k's verdict in bits 2k..2k+1:
  * 0 pass, 1 fail, 2 na, 3 error), or -1 when the Python path must read this line. */
 PyObject *kscore_score_into(PyObject *self, PyObject *args) {
@@ -344,24 +397,67 @@ PyObject *kscore_score_into(PyObject *self, PyObject *args) {
     Py_buffer line;
     Py_ssize_t line_no;
     if (!PyArg_ParseTuple(args, "O!y*n:score_into", &PlanType, &p, &line, &line_no)) return NULL;
-    if (p->ecols[0] == NULL || p->source_path == NULL) {
+    if (!ready(p)) {
         PyBuffer_Release(&line);
-        PyErr_SetString(PyExc_RuntimeError, "score_into: call plan.bind() and plan.set_source() first");
         return NULL;
     }
-    int rc = episode_from_json(&p->ep, line.buf, (size_t)line.len);
-    long long signature = 0;
-    for (int i = 0; i < p->n_items && rc == K_OK; i++) {
-        rc = run_item(&p->items[i], &p->ep, &p->scratch, &p->outcomes[i]);
-        if (rc == K_OK) signature |= (long long)p->outcomes[i].verdict << (2 * i);
-    }
-    if (rc == K_OK && append_rows(p, line_no) < 0) rc = K_NOMEM;
-    drop_reasons(p);
-    Py_CLEAR(p->ep.metadata);
+    long long signature;
+    int rc = score_line(p, line.buf, (size_t)line.len, line_no, &signature);
     PyBuffer_Release(&line);
-    if (rc == K_NOMEM) {
-        if (!PyErr_Occurred()) PyErr_NoMemory();
+    if (rc == K_NOMEM) return NULL;
+    return PyLong_FromLongLong(rc == K_OK ? signature : -1);
+}
+
+static int blank(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == '\v' || p[i] == '\f')) return 0;
+    return 1;
+}
+
+/* score_chunk(plan, data, pos, stop, line_no) -> (status, pos, line_no, scored, scored_bytes)
+ *
+ * Scores the complete lines of data[pos:] (a line ends with b"\n"; blank lines are counted and
+ * skipped) that start before `stop`, `line_no` being the number of the line at `pos`. Returns when
+ * status is 0: no complete line is left at pos (read more); 1: the line at pos is declined (the
+ * Python path reads it; it has number line_no); 2: the line at pos starts at or after `stop`. */
+PyObject *kscore_score_chunk(PyObject *self, PyObject *args) {
+    Plan *p;
+    Py_buffer data;
+    Py_ssize_t pos, stop, line_no;
+    if (!PyArg_ParseTuple(args, "O!y*nnn:score_chunk", &PlanType, &p, &data, &pos, &stop, &line_no)) return NULL;
+    if (!ready(p)) {
+        PyBuffer_Release(&data);
         return NULL;
     }
-    return PyLong_FromLongLong(rc == K_OK ? signature : -1);
+    const char *buf = data.buf;
+    Py_ssize_t len = data.len, scored = 0, scored_bytes = 0;
+    int status = 0;
+    if (pos < 0) pos = 0;
+    while (pos < len) {
+        if (pos >= stop) {
+            status = 2;
+            break;
+        }
+        const char *nl = memchr(buf + pos, '\n', (size_t)(len - pos));
+        if (nl == NULL) break;
+        size_t n = (size_t)(nl - (buf + pos)) + 1;
+        if (!blank(buf + pos, n)) {
+            long long signature;
+            int rc = score_line(p, buf + pos, n, line_no, &signature);
+            if (rc == K_NOMEM) {
+                PyBuffer_Release(&data);
+                return NULL;
+            }
+            if (rc != K_OK) {
+                status = 1;
+                break;
+            }
+            scored++;
+            scored_bytes += (Py_ssize_t)n;
+        }
+        pos += (Py_ssize_t)n;
+        line_no++;
+    }
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(innnn)", status, pos, line_no, scored, scored_bytes);
 }

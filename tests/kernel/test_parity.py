@@ -208,3 +208,33 @@ def test_real_corpora_agree(kernel: Any, tmp_path: Path, monkeypatch: pytest.Mon
         native, python, _ = _both(tmp_path, corpus, load_rubric("tool-discipline"), monkeypatch, tag=str(k))
         _assert_same(native, python)
     assert os.environ.get("RUBRICATE_NO_KERNEL") is None
+
+
+def test_spans_blocks_blank_lines_and_compression(kernel: Any, bench_corpus: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers over line-aligned byte ranges, blocks smaller than a line, blank lines, an
+    unterminated last line and a .zst copy: the same rows, in file order, as the Python path."""
+    import zstandard
+
+    from rubricate.analyzer import _native
+
+    lines = bench_corpus.read_bytes().splitlines(keepends=True) * 2  # > 8 MB: two workers
+    text = b"".join(lines[:50]) + b"\n  \n" + b"".join(lines[50:]).rstrip(b"\n")
+    plain = tmp_path / "corpus.jsonl"
+    plain.write_bytes(text)
+    packed = tmp_path / "packed" / "corpus.jsonl.zst"
+    packed.parent.mkdir()
+    packed.write_bytes(zstandard.ZstdCompressor().compress(text))
+    rubric = load_rubric("tool-discipline")
+    monkeypatch.setattr(_native, "BLOCK", 4096)  # most lines span several blocks
+    for k, traces in enumerate((plain, packed)):
+        native = tmp_path / f"native{k}"
+        info = score_run(traces, rubric, native, workers=2, chunk_bytes=1_000_000).info
+        assert info["timings"]["workers"] == (2 if k == 0 else 1)
+        assert info["counts"]["kernel_episodes"] == len(lines)
+        with monkeypatch.context() as m:
+            m.setenv("RUBRICATE_NO_KERNEL", "1")
+            score_run(traces, rubric, tmp_path / f"python{k}", workers=1)
+        _assert_same(native, tmp_path / f"python{k}")
+        lines_seen = [r["source_line"] for r in _rows(native, "episodes.parquet")]
+        assert lines_seen == list(range(1, 51)) + list(range(53, len(lines) + 3))

@@ -20,7 +20,8 @@ from ..rewards._collapse import collapse
 from ..rubrics import Rubric
 from ..rubrics.checks import correctness, tool_discipline
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile
-from ..traces._files import READ_ERRORS, container_of, iter_lines, read_head
+from ..traces._files import READ_ERRORS, Span, container_of, open_binary, read_head
+from ..traces._loader import choose_format
 from ..traces._registry import display_path
 from ._store import PartWriter
 
@@ -83,11 +84,10 @@ class KernelPlan:
             items.append((name, item.id, item.behavior, params))
         self.rubric = rubric
         self.item_ids = [item.id for item in rubric.checks]
-        self.plan = _kernel.Plan(items, msgspec.json.encode)
+        self.plan = _kernel.Plan(items, msgspec.json.encode, self.reward)
         self.plan.bind(*writer.kernel_columns())
         self.writer = writer
         self.scored = 0  # episodes the kernel scored (the others went through the Python path)
-        self._rewards: dict[int, float | None] = {}
 
     @classmethod
     def for_rubric(cls, rubric: Rubric, writer: PartWriter) -> KernelPlan | None:
@@ -99,52 +99,67 @@ class KernelPlan:
             return None
 
     def reward(self, signature: int) -> float | None:
-        reward = self._rewards.get(signature, self)
-        if reward is self:
-            verdicts = {item: VERDICTS[(signature >> (2 * k)) & 3] for k, item in enumerate(self.item_ids)}
-            reward = self._rewards[signature] = collapse(verdicts, self.rubric).reward
-        return reward  # type: ignore[return-value]
+        """The rubric reward of the verdicts a signature packs (the kernel memoises it)."""
+        verdicts = {item: VERDICTS[(signature >> (2 * k)) & 3] for k, item in enumerate(self.item_ids)}
+        return collapse(verdicts, self.rubric).reward
 
     def close(self) -> None:
         self.writer.add_counts(self.plan.counts())
 
 
-def kernel_format(trace: TraceFile, fmt: Any) -> bool:
-    """True when the kernel reads this file: OpenAI-chat JSONL (plain or compressed)."""
-    return (isinstance(fmt, RecordFormat) and fmt.name == "openai-chat" and not fmt.file_metadata(trace.path)
-            and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl")
+def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, forced: str | None, source_file: str,
+                  counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
+    """`score_lines` for a file the kernel reads (OpenAI-chat JSONL, plain or compressed), else None."""
+    fmt = choose_format(trace.path, trace.root, forced)
+    if not (isinstance(fmt, RecordFormat) and fmt.name == "openai-chat" and not fmt.file_metadata(trace.path)
+            and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl"):
+        return None
+    return score_lines(kernel, fmt, trace, span, source_file, counts)
 
 
-def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: Any, source_file: str,
+BLOCK = 4 << 20
+
+
+def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: Span, source_file: str,
                 counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int]:
-    """Score the lines of one file (span) with the kernel. Yields the byte count of each batch the
-    kernel scored, and the Episode or LoadIssue of each line it declined (for the Python path)."""
+    """Score the lines of one file (or span) with the kernel, block by block. Yields the byte count
+    of what the kernel scored, and the Episode or LoadIssue of each line it declined (for the
+    Python path). Lines are those of `iter_lines`: a span holds the lines that start inside it."""
     rel = display_path(trace.path, trace.root)
-    plan, writer, score_into = kernel.plan, kernel.writer, _kernel.score_into
+    plan, writer, score_chunk = kernel.plan, kernel.writer, _kernel.score_chunk
     plan.set_source(rel, source_file, fmt.name)
-    rewards, reward, add = kernel._rewards, kernel.reward, writer.add_kernel_episode
-    lines = iter_lines(trace.path, span)
-    scored = nbytes = 0
-    while True:
-        try:
-            rec = next(lines)
-        except StopIteration:
-            break
-        except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst
-            yield LoadIssue(rel, f"cannot read the file: {exc}", format=fmt.name)
-            break
-        signature = score_into(plan, rec.data, rec.line)
-        if signature >= 0:
-            value = rewards.get(signature, rewards)
-            add(reward(signature) if value is rewards else value)
-            scored += 1
-            nbytes += len(rec.data)
-            if nbytes > 4 << 20:
-                yield nbytes
-                nbytes = 0
-        else:
-            yield fmt.record(rec.data, rel, rec.line)
-    if nbytes:
-        yield nbytes
+    line_no, offset, scored = span.first_line, span.start, 0  # offset: of data[0] in the file
+    data = b""
+    try:
+        with open_binary(trace.path) as f:
+            if span.start:
+                f.seek(span.start)
+            while True:
+                block = f.read(BLOCK)
+                data = data + block if data else block
+                if not block:
+                    if not data:
+                        break
+                    if not data.endswith(b"\n"):
+                        data += b"\n"  # the last line, unterminated
+                stop = len(data) + 1 if span.end is None else span.end - offset
+                pos, status = 0, 0
+                while True:
+                    status, pos, line_no, n, nbytes = score_chunk(plan, data, pos, stop, line_no)
+                    if n:
+                        scored += n
+                        writer.added_by_kernel(n)
+                        yield nbytes
+                    if status != 1:
+                        break
+                    end = data.index(b"\n", pos) + 1  # the declined line, for the Python path
+                    yield fmt.record(data[pos:end], rel, line_no)
+                    pos, line_no = end, line_no + 1
+                if status == 2 or not block:
+                    break
+                offset += pos
+                data = data[pos:]
+    except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst
+        yield LoadIssue(rel, f"cannot read the file: {exc}", format=fmt.name)
     counts[fmt.name] = counts.get(fmt.name, 0) + scored
     kernel.scored += scored

@@ -24,9 +24,9 @@ from ..errors import LoadIssueError, RunError
 from ..rubrics import CheckContext, EpisodeFacts, Rubric, load_checks_file, rubric_from_spec, run_check
 from ..rubrics.judges import JudgeBatcher, JudgeConfig, JudgeSetup, judge_run_info, judge_setup
 from ..traces import Episode, LoadIssue, Span, TraceFile, TraceFormat, find_trace_files, get_format, read_file
-from ..traces._loader import choose_format
 from ..traces._files import split_jsonl
-from ._native import KernelPlan, kernel_format, score_lines
+from ..traces._loader import choose_format
+from ._native import KernelPlan, kernel_stream
 from ._score import SCORES
 from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
 
@@ -145,10 +145,9 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
         for unit in job.units:
             unit_bytes = 0
             source_file = os.path.abspath(unit.trace.path)
-            fmt = choose_format(unit.trace.path, unit.trace.root, job.forced_format) if kernel is not None else None
-            if kernel is not None and not isinstance(fmt, LoadIssue) and kernel_format(unit.trace, fmt):
-                stream: Any = score_lines(kernel, fmt, unit.trace, unit.span, source_file, job.formats)
-            else:
+            stream = None if kernel is None else \
+                kernel_stream(kernel, unit.trace, unit.span, job.forced_format, source_file, job.formats)
+            if stream is None:
                 stream = read_file(unit.trace, job.forced_format, unit.span)
             for item in stream:
                 n = item if type(item) is int else take(item, source_file)
@@ -172,7 +171,8 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
         gc.set_threshold(*gc_threshold)
         gc.unfreeze()
     return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
-            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1), "kernel_episodes": kernel.scored if kernel is not None else 0,
+            "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "kernel_episodes": kernel.scored if kernel is not None else 0,
             "judge": judged.ledger.state() if judged is not None else None}
 
 

@@ -7,8 +7,9 @@ Layout of a run (format version 1)::
     verdicts.parquet    one row an (episode, item)
     issues.jsonl        one load issue a line (path, line/index, reason, format)
 
-Workers write parts into a hidden temp folder of the run; the parent stitches them together row
-group by row group (memory stays flat) and renames each file into place.
+Workers write parts into a hidden temp folder of the run; the parent stitches them together by
+copying their bytes after the first part's and writing one footer (no page is decoded, see
+`_parquet_concat`) and renames each file into place.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 from ..rewards._collapse import collapse
 from ..rubrics import Rubric
 from ..traces import Episode, LoadIssue
+from ._parquet_concat import concat_parquet
 
 RUN_FORMAT = 1
 RUN_FILE, EPISODES_FILE, VERDICTS_FILE, ISSUES_FILE = "run.json", "episodes.parquet", "verdicts.parquet", \
@@ -118,17 +120,15 @@ class PartWriter:
             self.flush()
 
     def kernel_columns(self) -> tuple[tuple[list[Any], ...], tuple[list[Any], ...]]:
-        """The column buffers the native kernel appends to: every episode column but rubric_reward
-        (see `add_kernel_episode`), and every verdict column, in schema order."""
-        return (tuple(self._episodes[f.name] for f in EPISODE_SCHEMA if f.name != "rubric_reward"),
+        """The column buffers the native kernel appends to, in schema order (see `added_by_kernel`)."""
+        return (tuple(self._episodes[f.name] for f in EPISODE_SCHEMA),
                 tuple(self._verdicts[f.name] for f in VERDICT_SCHEMA))
 
-    def add_kernel_episode(self, rubric_reward: float | None) -> None:
-        """Complete the episode the kernel has just appended (its verdicts are counted by the kernel's
-        plan: see `add_counts`)."""
-        self._episodes["rubric_reward"].append(rubric_reward)
-        self.n_episodes += 1
-        if len(self._episodes["rubric_reward"]) >= self.batch:
+    def added_by_kernel(self, n: int) -> None:
+        """Count the `n` episodes the kernel has just appended (their verdicts are counted by the
+        kernel's plan: see `add_counts`), and write a batch when one is full."""
+        self.n_episodes += n
+        if len(self._episodes["episode_id"]) >= self.batch:
             self.flush()
 
     def add_counts(self, counts: dict[str, int]) -> None:
@@ -164,20 +164,14 @@ class PartWriter:
 
 def stitch(parts_dir: str, parts: int, out_dir: str) -> None:
     """Join the workers' parts into the run's files, in part order, and rename each into place."""
-    for name, schema in ((EPISODES_FILE, EPISODE_SCHEMA), (VERDICTS_FILE, VERDICT_SCHEMA)):
+    for name in (EPISODES_FILE, VERDICTS_FILE):
         paths = [os.path.join(parts_dir, f"{os.path.splitext(name)[0]}-{k:04d}.parquet") for k in range(parts)]
         target = os.path.join(out_dir, name)
         if parts == 1:
             os.replace(paths[0], target)
             continue
-        tmp = os.path.join(parts_dir, name)
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for path in paths:
-                pf = pq.ParquetFile(path)
-                for group in range(pf.num_row_groups):
-                    writer.write_table(pf.read_row_group(group))
-                pf.close()
-        os.replace(tmp, target)
+        concat_parquet(paths, paths[0])  # the other parts' bytes appended to the first: no re-encoding
+        os.replace(paths[0], target)
     tmp = os.path.join(parts_dir, ISSUES_FILE)
     with open(tmp, "wb") as out:
         for k in range(parts):
