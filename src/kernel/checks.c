@@ -635,10 +635,10 @@ static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
     if (rc != K_OK) return rc;
     if (!a.has) return na(o, "no final answer");
     s->stated.n = 0;
-    if (numbers_find(a.text.p, a.text.n, &s->stated) != K_OK) return K_NOMEM;
+    if ((rc = numbers_find(a.text.p, a.text.n, &s->stated)) != K_OK) return rc;
     if (s->stated.n == 0) return na(o, "the answer states no number");
     s->question.n = 0;
-    if (ep->question.p != NULL && numbers_find(ep->question.p, ep->question.n, &s->question) != K_OK) return K_NOMEM;
+    if (ep->question.p != NULL && (rc = numbers_find(ep->question.p, ep->question.n, &s->question)) != K_OK) return rc;
     int n_targets = 0;
     const KNumber *first_target = NULL;
     for (int i = 0; i < s->stated.n; i++) {
@@ -687,9 +687,9 @@ static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
             for (int k = 0; k < a.step && k < ep->n_steps; k++) {
                 const KStep *st = &ep->steps[k];
                 if (st->role != ROLE_TOOL || st->is_error || st->content.n == 0) continue;
-                if (pool_add_text(&s->pool, st->content.p, st->content.n, k) != K_OK) return K_NOMEM;
+                if ((rc = pool_add_text(&s->pool, st->content.p, st->content.n, k)) != K_OK) return rc;
             }
-            if (pool_build(&s->pool) != K_OK) return K_NOMEM;
+            if ((rc = pool_build(&s->pool)) != K_OK) return rc;
             pool_ready = 1;
         }
         double cands[6];
@@ -747,7 +747,7 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
     if (!a.has) return set_reason(o, V_FAIL, PyUnicode_FromString("no final answer"));
     if (ev_add(o, a.step) != K_OK) return K_NOMEM;
     s->expected.n = 0;
-    if (numbers_find(truth.p, truth.n, &s->expected) != K_OK) return K_NOMEM;
+    if ((rc = numbers_find(truth.p, truth.n, &s->expected)) != K_OK) return rc;
     if (s->expected.n == 0) {
         KBuf *w = &s->text, *g = &s->buf;
         w->n = g->n = 0;
@@ -773,7 +773,7 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
     }
     KStr marked = marked_answer(a.text.p, a.text.n);
     s->given.n = 0;
-    if (numbers_find(marked.p, marked.n, &s->given) != K_OK) return K_NOMEM;
+    if ((rc = numbers_find(marked.p, marked.n, &s->given)) != K_OK) return rc;
     const KNumber *target = &s->expected.items[0];
     double wants[6];
     int nw = number_candidates(target, wants);
