@@ -10,6 +10,7 @@ Python Episode).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -130,6 +131,8 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
     plan.set_source(rel, source_file, fmt.name)
     line_no, offset, scored = span.first_line, span.start, 0  # offset: of data[0] in the file
     data = b""
+    collecting = gc.isenabled()
+    gc.disable()  # the kernel makes only acyclic objects (strs, floats, tuples of ints): nothing to collect
     try:
         with open_binary(trace.path) as f:
             if span.start:
@@ -161,5 +164,8 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                 data = data[pos:]
     except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst
         yield LoadIssue(rel, f"cannot read the file: {exc}", format=fmt.name)
+    finally:
+        if collecting:
+            gc.enable()
     counts[fmt.name] = counts.get(fmt.name, 0) + scored
     kernel.scored += scored

@@ -7,18 +7,18 @@ analysis outcome, SQL query);
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+
+# Nothing here multiplies matrices: keep OpenBLAS (loaded with numpy, under pyarrow) from starting a
+# spinning thread per core in the CLI and in every scoring worker it spawns.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 
 from ..errors import AnalysisError, CheckError, FormatError, JudgeError, LoadIssueError, RubricateError, RubricError
-from ._app import app
-from . import rubrics as _rubrics, score as _score, summary as _summary, traces as _traces  # noqa: F401
-from . import analyze as _analyze, compare as _compare, guide as _guide, sql as _sql  # noqa: F401
-from . import report as _report  # noqa: F401
-from . import rewards as _rewards  # noqa: F401
-from . import calibrate as _calibrate  # noqa: F401  (calibrate, labels)
+from ._app import app  # commands are imported when used (see _app.COMMANDS)
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
