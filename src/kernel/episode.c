@@ -1,6 +1,725 @@
-/* episode.c: stub until implemented (see kernel.h). */
+/* episode.c: one OpenAI-chat JSONL line -> KEpisode, exactly as rubricate.traces.formats.openai_chat
+ * (add_chat_messages, _calls, record_episode in formats/_chat.py; text_of, parse_arguments,
+ * tool_call, StepBuilder, scalar_text, as_float in traces/_normalise.py) normalises it.
+ *
+ * Reproduced natively:
+ *   - a record object (no duplicate top-level keys) with a `messages` array of objects whose roles
+ *     are in _ROLES;
+ *   - content: string, null/missing, a list of parts (text_of: strings, {text} / {content} parts,
+ *     nested lists), a dict with a string `text`, an integer or a bool; other shapes fall back;
+ *   - assistant tool calls: an array of call objects ({function: {name, arguments}, id} or the
+ *     flattened {name, arguments, id}) and a legacy `function_call` object; names string/null; ids
+ *     string/null; arguments null/""/a string (parsed strictly: an object, or not one / invalid ->
+ *     ToolCall.arguments None);
+ *   - tool results: is_error bool or looks_like_error(content), tool_call_id / name string or falsy,
+ *     pairing exactly as StepBuilder._pair;
+ *   - record fields: id / task_id (first_of + str()), question, final_answer, ground_truth
+ *     (scalar_text of strings, ints, bools), reward (as_float of null, bools, ints, floats, lists,
+ *     objects) and metadata (scalar_metadata).
+ * Everything else is K_FALLBACK (the Python reader decides, possibly with a LoadIssue).
+ *
+ * Memory: the arena is reset for 2*n + 64 bytes (the line plus every arguments string parsed into
+ * it), and ep->text is reserved up front for everything derived from the line (joined content
+ * parts, lower-cased names), so no KStr moves while the episode is in use. KStrs point into the
+ * line itself, the arena or ep->text: the caller keeps the line alive while it uses the episode.
+ */
 #include "kernel.h"
-void episode_init(KEpisode *ep) { memset(ep, 0, sizeof *ep); }
-void episode_free(KEpisode *ep) { Py_CLEAR(ep->metadata); }
-int episode_from_json(KEpisode *ep, const char *p, size_t n) { return K_FALLBACK; }
-PyObject *kdebug_episode(PyObject *self, PyObject *arg) { return PyUnicode_FromString("fallback"); }
+
+#include <string.h>
+
+static const char EMPTY[] = "";
+
+#define KEQ(k, lit) ((k).n == (Py_ssize_t)(sizeof(lit) - 1) && memcmp((k).p, lit, sizeof(lit) - 1) == 0)
+
+static inline KStr kstr(const char *p, Py_ssize_t n) {
+    KStr s = {p, n};
+    return s;
+}
+static const KStr KNONE = {NULL, 0};
+
+/* ------------------------------------------------------------------ buffers */
+
+void episode_init(KEpisode *ep) {
+    memset(ep, 0, sizeof *ep);
+    jdoc_init(&ep->doc);
+}
+
+void episode_free(KEpisode *ep) {
+    jdoc_free(&ep->doc);
+    PyMem_Free(ep->steps);
+    PyMem_Free(ep->calls);
+    PyMem_Free(ep->pending);
+    PyMem_Free(ep->text);
+    Py_CLEAR(ep->metadata);
+    memset(ep, 0, sizeof *ep);
+}
+
+static int grow_steps(KEpisode *ep, int need) {
+    if (need <= ep->steps_cap) return K_OK;
+    int cap = ep->steps_cap ? ep->steps_cap : 16;
+    while (cap < need) cap *= 2;
+    KStep *s = PyMem_Realloc(ep->steps, (size_t)cap * sizeof *s);
+    if (s == NULL) {
+        PyErr_NoMemory();
+        return K_NOMEM;
+    }
+    ep->steps = s;
+    ep->steps_cap = cap;
+    return K_OK;
+}
+
+/* calls and the pending queue share one capacity (a queue never holds more than the calls made) */
+static int grow_calls(KEpisode *ep, int need) {
+    if (need <= ep->calls_cap) return K_OK;
+    int cap = ep->calls_cap ? ep->calls_cap : 16;
+    while (cap < need) cap *= 2;
+    KCall *c = PyMem_Realloc(ep->calls, (size_t)cap * sizeof *c);
+    if (c == NULL) {
+        PyErr_NoMemory();
+        return K_NOMEM;
+    }
+    ep->calls = c;
+    int *q = PyMem_Realloc(ep->pending, (size_t)cap * sizeof *q);
+    if (q == NULL) {
+        PyErr_NoMemory();
+        return K_NOMEM;
+    }
+    ep->pending = q;
+    ep->calls_cap = cap;
+    return K_OK;
+}
+
+/* Room in ep->text for `n` more bytes. ep->text is reserved before parsing and never moves during
+ * one episode: running out of it is a fallback, not a reallocation. */
+static inline char *text_take(KEpisode *ep, size_t n) {
+    if (ep->text_cap - ep->text_n < n) return NULL;
+    char *p = ep->text + ep->text_n;
+    ep->text_n += n;
+    return p;
+}
+
+/* ------------------------------------------------------------------ JSON helpers */
+
+#define EACH(d, parent, m) \
+    for (JVal *m = (parent)->first ? jv(d, (parent)->first) : NULL; m; m = m->next ? jv(d, m->next) : NULL)
+
+/* Python truthiness of a decoded value. */
+static int truthy(const JVal *v) {
+    switch (v->type) {
+    case J_NULL: case J_FALSE: return 0;
+    case J_TRUE: return 1;
+    case J_INT: return v->i != 0;
+    case J_FLOAT: return v->f != 0.0;
+    case J_STR: return v->str.n > 0;
+    default: return v->count > 0;  /* J_ARR, J_OBJ */
+    }
+}
+
+/* str(i) for a JSON integer: the text as written, except "-0" (which decodes to 0). */
+static inline KStr int_text(const JVal *v) {
+    if (v->str.n == 2 && v->str.p[0] == '-' && v->str.p[1] == '0') return kstr("0", 1);
+    return v->str;
+}
+
+/* str(value) for record_episode's id / task_id. K_OK or K_FALLBACK. */
+static int str_of(const JVal *v, KStr *out) {
+    switch (v->type) {
+    case J_STR: *out = v->str; return K_OK;
+    case J_INT: *out = int_text(v); return K_OK;
+    case J_TRUE: *out = kstr("True", 4); return K_OK;
+    case J_FALSE: *out = kstr("False", 5); return K_OK;
+    default: return K_FALLBACK;  /* floats (repr), lists, dicts */
+    }
+}
+
+/* scalar_text(value): None, the string, or its JSON encoding. K_OK or K_FALLBACK. */
+static int scalar_text(const JVal *v, KStr *out) {
+    if (v == NULL || v->type == J_NULL) {
+        *out = KNONE;
+        return K_OK;
+    }
+    switch (v->type) {
+    case J_STR: *out = v->str; return K_OK;
+    case J_INT: *out = int_text(v); return K_OK;  /* msgspec encodes ints like str() */
+    case J_TRUE: *out = kstr("true", 4); return K_OK;
+    case J_FALSE: *out = kstr("false", 5); return K_OK;
+    default: return K_FALLBACK;  /* floats, lists, dicts: msgspec's encoding */
+    }
+}
+
+/* ------------------------------------------------------------------ content (text_of) */
+
+static int emit(KEpisode *ep, KStr s) {
+    char *p = text_take(ep, (size_t)s.n);
+    if (p == NULL) return K_FALLBACK;
+    memcpy(p, s.p, (size_t)s.n);
+    return K_OK;
+}
+
+/* text_of(list): the parts joined by "\n", written at the end of ep->text. */
+static int emit_parts(KEpisode *ep, const JVal *list) {
+    JDoc *d = &ep->doc;
+    int first = 1, rc;
+    EACH(d, list, part) {
+        const JVal *piece = NULL;
+        if (part->type == J_STR) {
+            piece = part;
+        } else if (part->type == J_OBJ) {
+            const JVal *text = NULL, *content = NULL;
+            EACH(d, part, m) {  /* dict.get: the last duplicate wins */
+                if (KEQ(m->key, "text")) text = m;
+                else if (KEQ(m->key, "content")) content = m;
+            }
+            if (text != NULL && text->type == J_STR) piece = text;
+            else if (content != NULL && (content->type == J_STR || content->type == J_ARR)) piece = content;
+            else continue;
+        } else {
+            continue;  /* other parts are skipped */
+        }
+        if (!first) {
+            char *p = text_take(ep, 1);
+            if (p == NULL) return K_FALLBACK;
+            *p = '\n';
+        }
+        first = 0;
+        rc = piece->type == J_STR ? emit(ep, piece->str) : emit_parts(ep, piece);
+        if (rc != K_OK) return rc;
+    }
+    return K_OK;
+}
+
+/* The step content: msg["content"] if it is a string, else text_of(it). */
+static int content_of(KEpisode *ep, const JVal *v, KStr *out) {
+    if (v == NULL || v->type == J_NULL) {
+        *out = kstr(EMPTY, 0);
+        return K_OK;
+    }
+    switch (v->type) {
+    case J_STR: *out = v->str; return K_OK;
+    case J_ARR: {
+        size_t start = ep->text_n;
+        int rc = emit_parts(ep, v);
+        if (rc != K_OK) return rc;
+        *out = kstr(ep->text + start, (Py_ssize_t)(ep->text_n - start));
+        return K_OK;
+    }
+    case J_OBJ: {
+        const JVal *text = NULL;
+        EACH(&ep->doc, v, m) if (KEQ(m->key, "text")) text = m;
+        if (text == NULL || text->type != J_STR) return K_FALLBACK;  /* msgspec's encoding of the dict */
+        *out = text->str;
+        return K_OK;
+    }
+    case J_INT: *out = int_text(v); return K_OK;
+    case J_TRUE: *out = kstr("True", 4); return K_OK;
+    case J_FALSE: *out = kstr("False", 5); return K_OK;
+    default: return K_FALLBACK;  /* str(float) */
+    }
+}
+
+/* ------------------------------------------------------------------ tool calls */
+
+/* tool_call(name, arguments, call_id) appended to ep->calls (and to the pending queue). */
+static int add_call(KEpisode *ep, const JVal *name, const JVal *args, const JVal *id, int step) {
+    JDoc *d = &ep->doc;
+    int rc = grow_calls(ep, ep->n_calls + 1);
+    if (rc != K_OK) return rc;
+    KCall *c = &ep->calls[ep->n_calls];
+
+    if (name == NULL || name->type == J_NULL) c->name = kstr(EMPTY, 0);
+    else if (name->type == J_STR) c->name = name->str;
+    else return K_FALLBACK;  /* str(name) of a number, list, ... */
+
+    if (id == NULL || id->type == J_NULL || (id->type == J_STR && id->str.n == 0)) c->id = KNONE;
+    else if (id->type == J_STR) c->id = id->str;
+    else return K_FALLBACK;
+
+    /* parse_arguments */
+    if (args == NULL || args->type == J_NULL || (args->type == J_STR && args->str.n == 0)) {
+        c->args_ok = 1;
+        c->args = 0;
+        c->args_raw = kstr(EMPTY, 0);
+    } else if (args->type == J_STR) {
+        uint32_t root = 0;
+        c->args_raw = args->str;
+        rc = json_parse(d, args->str.p, (size_t)args->str.n, &root);
+        if (rc == K_OK && jv(d, root)->type == J_OBJ) {
+            if (root == 0) return K_FALLBACK;  /* 0 means {} in KCall.args; never the case after the record */
+            c->args_ok = 1;
+            c->args = root;
+        } else if (rc == K_OK || rc == K_INVALID) {
+            c->args_ok = 0;  /* not a JSON object / not valid JSON: arguments None */
+            c->args = 0;
+        } else {
+            return rc;  /* K_FALLBACK, K_NOMEM */
+        }
+    } else {
+        return K_FALLBACK;  /* a dict (re-encoded by msgspec) or another JSON value */
+    }
+
+    /* lower-cased name: the name itself when it has no upper-case letter */
+    c->lname = c->name;
+    for (Py_ssize_t i = 0; i < c->name.n; i++) {
+        if (c->name.p[i] >= 'A' && c->name.p[i] <= 'Z') {
+            char *p = text_take(ep, (size_t)c->name.n);
+            if (p == NULL) return K_FALLBACK;
+            for (Py_ssize_t j = 0; j < c->name.n; j++) p[j] = (char)k_lower((unsigned char)c->name.p[j]);
+            c->lname = kstr(p, c->name.n);
+            break;
+        }
+    }
+    c->step = step;
+    c->result_step = -1;
+    ep->pending[ep->pend_tail++] = ep->n_calls;
+    ep->n_calls++;
+    return K_OK;
+}
+
+/* _calls(msg, i): the calls of an assistant message. */
+static int add_calls(KEpisode *ep, const JVal *tool_calls, const JVal *function_call, int step) {
+    JDoc *d = &ep->doc;
+    int rc;
+    if (tool_calls != NULL && truthy(tool_calls)) {
+        if (tool_calls->type != J_ARR) return K_FALLBACK;  /* ValueError: tool_calls must be a list */
+        EACH(d, tool_calls, raw) {
+            if (raw->type != J_OBJ) return K_FALLBACK;  /* a JSON string (verifiers) or not an object */
+            const JVal *fn = NULL, *id = NULL, *name = NULL, *args = NULL;
+            EACH(d, raw, m) {
+                if (KEQ(m->key, "function")) fn = m;
+                else if (KEQ(m->key, "id")) id = m;
+                else if (KEQ(m->key, "name")) name = m;
+                else if (KEQ(m->key, "arguments")) args = m;
+            }
+            if (fn != NULL && fn->type == J_OBJ) {
+                name = args = NULL;
+                EACH(d, fn, m) {
+                    if (KEQ(m->key, "name")) name = m;
+                    else if (KEQ(m->key, "arguments")) args = m;
+                }
+            }
+            rc = add_call(ep, name, args, id, step);
+            if (rc != K_OK) return rc;
+        }
+    }
+    if (function_call != NULL && function_call->type == J_OBJ) {  /* legacy function_call */
+        const JVal *name = NULL, *args = NULL;
+        EACH(d, function_call, m) {
+            if (KEQ(m->key, "name")) name = m;
+            else if (KEQ(m->key, "arguments")) args = m;
+        }
+        rc = add_call(ep, name, args, NULL, step);
+        if (rc != K_OK) return rc;
+    }
+    return K_OK;
+}
+
+/* StepBuilder._pair: the pending call a result answers (its index in ep->calls), or -1. */
+static int pair(KEpisode *ep, KStr call_id) {
+    int head = ep->pend_head, tail = ep->pend_tail;
+    if (head == tail) return -1;
+    if (call_id.p == NULL) {
+        ep->pend_head++;
+        return ep->pending[head];
+    }
+    for (int i = head; i < tail; i++) {
+        int ci = ep->pending[i];
+        KStr id = ep->calls[ci].id;
+        if (id.p != NULL && id.n == call_id.n && memcmp(id.p, call_id.p, (size_t)id.n) == 0) {
+            if (i == head) {
+                ep->pend_head++;
+            } else {
+                memmove(ep->pending + i, ep->pending + i + 1, (size_t)(tail - i - 1) * sizeof(int));
+                ep->pend_tail--;
+            }
+            return ci;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ messages */
+
+/* `msg.get(key) or None` for a name / id that must be a string: NONE, the string, or K_FALLBACK. */
+static int str_or_none(const JVal *v, KStr *out) {
+    if (v == NULL || !truthy(v)) {
+        *out = KNONE;
+        return K_OK;
+    }
+    if (v->type != J_STR) return K_FALLBACK;
+    *out = v->str;
+    return K_OK;
+}
+
+static int add_message(KEpisode *ep, const JVal *msg) {
+    JDoc *d = &ep->doc;
+    if (msg->type != J_OBJ) return K_FALLBACK;  /* ValueError: message i is not an object */
+    const JVal *role = NULL, *content = NULL, *tool_calls = NULL, *function_call = NULL, *name = NULL,
+               *tool_call_id = NULL, *is_error = NULL;
+    EACH(d, msg, m) {  /* dict semantics: the last duplicate wins */
+        KStr k = m->key;
+        switch (k.n) {
+        case 4:
+            if (KEQ(k, "role")) role = m;
+            else if (KEQ(k, "name")) name = m;
+            break;
+        case 7: if (KEQ(k, "content")) content = m; break;
+        case 8: if (KEQ(k, "is_error")) is_error = m; break;
+        case 10: if (KEQ(k, "tool_calls")) tool_calls = m; break;
+        case 12: if (KEQ(k, "tool_call_id")) tool_call_id = m; break;
+        case 13: if (KEQ(k, "function_call")) function_call = m; break;
+        }
+    }
+    if (role == NULL || role->type != J_STR) return K_FALLBACK;  /* unknown role */
+    int r;
+    KStr rs = role->str;
+    if (KEQ(rs, "assistant")) r = ROLE_ASSISTANT;
+    else if (KEQ(rs, "tool")) r = ROLE_TOOL;
+    else if (KEQ(rs, "user")) r = ROLE_USER;
+    else if (KEQ(rs, "system") || KEQ(rs, "developer")) r = ROLE_SYSTEM;
+    else if (KEQ(rs, "function") || KEQ(rs, "ipython")) r = ROLE_TOOL;
+    else return K_FALLBACK;
+
+    int rc = grow_steps(ep, ep->n_steps + 1);
+    if (rc != K_OK) return rc;
+    int index = ep->n_steps;
+    KStep *s = &ep->steps[index];
+    s->role = r;
+    s->name = KNONE;
+    s->first_call = ep->n_calls;
+    s->n_calls = 0;
+    s->is_error = 0;
+    s->call_step = -1;
+    rc = content_of(ep, content, &s->content);
+    if (rc != K_OK) return rc;
+
+    if (r == ROLE_ASSISTANT) {
+        if ((tool_calls != NULL && truthy(tool_calls)) || function_call != NULL) {
+            rc = add_calls(ep, tool_calls, function_call, index);
+            if (rc != K_OK) return rc;
+            s = &ep->steps[index];
+            s->n_calls = ep->n_calls - s->first_call;
+        }
+    } else if (r == ROLE_TOOL) {
+        KStr call_id, tool_name;
+        if ((rc = str_or_none(tool_call_id, &call_id)) != K_OK) return rc;
+        if ((rc = str_or_none(name, &tool_name)) != K_OK) return rc;
+        int ci = pair(ep, call_id);
+        if (ci >= 0) {
+            KCall *c = &ep->calls[ci];
+            c->result_step = index;
+            s->call_step = c->step;
+            if (tool_name.p == NULL) tool_name = c->name;  /* tool_name or call.name */
+        }
+        s->name = tool_name;  /* tool steps: Step.tool_name */
+        if (is_error != NULL && (is_error->type == J_TRUE || is_error->type == J_FALSE))
+            s->is_error = is_error->type == J_TRUE;
+        else
+            s->is_error = looks_like_error(s->content.p, s->content.n) ? 1 : 0;
+    } else {
+        if ((rc = str_or_none(name, &s->name)) != K_OK) return rc;
+    }
+    ep->n_steps++;
+    return K_OK;
+}
+
+/* ------------------------------------------------------------------ record fields */
+
+enum {
+    F_MESSAGES, F_METADATA, F_FINAL, F_REWARD, F_QUESTION,
+    F_ID, F_EPISODE_ID, F_UID, F_ROLLOUT_ID,                     /* ID_KEYS, in order */
+    F_TASK_ID, F_EXAMPLE_ID, F_QUESTION_ID,                      /* TASK_KEYS */
+    F_GROUND_TRUTH, F_ANSWER, F_EXPECTED, F_EXPECTED_ANSWER, F_TARGET, F_GOLD,  /* TRUTH_KEYS */
+    F_COUNT
+};
+
+static const struct {
+    const char *s;
+    Py_ssize_t n;
+} FIELDS[F_COUNT] = {
+#define F(lit) {lit, sizeof(lit) - 1}
+    F("messages"), F("metadata"), F("final_answer"), F("reward"), F("question"),
+    F("id"), F("episode_id"), F("uid"), F("rollout_id"),
+    F("task_id"), F("example_id"), F("question_id"),
+    F("ground_truth"), F("answer"), F("expected"), F("expected_answer"), F("target"), F("gold"),
+#undef F
+};
+
+/* The field a top-level key names ({"messages"} | RECORD_KEYS), or -1. */
+static int field_of(KStr k) {
+    for (int f = 0; f < F_COUNT; f++)
+        if (FIELDS[f].n == k.n && memcmp(FIELDS[f].s, k.p, (size_t)k.n) == 0) return f;
+    return -1;
+}
+
+/* first_of(record, keys) over fields [lo, hi) */
+static const JVal *first_of(const JVal *const *f, int lo, int hi) {
+    for (int i = lo; i < hi; i++) {
+        const JVal *v = f[i];
+        if (v == NULL || v->type == J_NULL || (v->type == J_STR && v->str.n == 0)) continue;
+        return v;
+    }
+    return NULL;
+}
+
+static PyObject *str_to_py(KStr s) { return PyUnicode_FromStringAndSize(s.p, s.n); }
+
+/* scalar_metadata(record, {"messages"} | RECORD_KEYS) */
+static int build_metadata(KEpisode *ep, const JVal *root, const JVal *meta_v) {
+    JDoc *d = &ep->doc;
+    PyObject *meta;
+    if (meta_v != NULL && meta_v->type == J_OBJ) {
+        if (json_has_duplicate_keys(d, meta_v)) return K_FALLBACK;
+        meta = json_to_py(d, meta_v);
+        if (meta == NULL) return K_NOMEM;
+        if (!PyDict_CheckExact(meta)) {
+            Py_DECREF(meta);
+            return K_FALLBACK;
+        }
+    } else {
+        meta = PyDict_New();
+        if (meta == NULL) return K_NOMEM;
+    }
+    EACH(d, root, m) {
+        if (!(m->type == J_STR || m->type == J_INT || m->type == J_FLOAT || m->type == J_TRUE ||
+              m->type == J_FALSE))
+            continue;
+        if (field_of(m->key) >= 0) continue;
+        PyObject *key = str_to_py(m->key);
+        if (key == NULL) goto fail;
+        int has = PyDict_GET_SIZE(meta) ? PyDict_Contains(meta, key) : 0;
+        if (has != 0) {
+            Py_DECREF(key);
+            if (has < 0) goto fail;
+            continue;
+        }
+        PyObject *value = json_to_py(d, m);
+        if (value == NULL) {
+            Py_DECREF(key);
+            goto fail;
+        }
+        int err = PyDict_SetItem(meta, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (err < 0) goto fail;
+    }
+    ep->metadata = meta;
+    return K_OK;
+fail:
+    Py_DECREF(meta);
+    return K_NOMEM;  /* a Python error is set */
+}
+
+static int from_json(KEpisode *ep, const char *p, size_t n) {
+    int rc;
+    ep->n_steps = ep->n_calls = 0;
+    ep->pend_head = ep->pend_tail = 0;
+    ep->id = ep->task_id = ep->question = ep->final_answer = ep->ground_truth = KNONE;
+    ep->has_reward = 0;
+    ep->reward = 0.0;
+    ep->root = 0;
+
+    /* the arena: the line plus every arguments string (each a piece of the line) */
+    if ((rc = jdoc_reset(&ep->doc, 2 * n + 64)) != K_OK) return rc;
+    /* ep->text: joined content parts (at most the line's string bytes plus one separator per part)
+     * and lower-cased names (at most the line's name bytes) */
+    size_t need = 2 * n + 64;
+    if (ep->text_cap < need) {
+        size_t cap = ep->text_cap ? ep->text_cap : 4096;
+        while (cap < need) cap *= 2;
+        char *t = PyMem_Malloc(cap);
+        if (t == NULL) {
+            PyErr_NoMemory();
+            return K_NOMEM;
+        }
+        PyMem_Free(ep->text);
+        ep->text = t;
+        ep->text_cap = cap;
+    }
+    ep->text_n = 0;
+
+    rc = json_parse(&ep->doc, p, n, &ep->root);
+    if (rc != K_OK) return rc;
+    JDoc *d = &ep->doc;
+    const JVal *root = jv(d, ep->root);
+    if (root->type != J_OBJ) return K_FALLBACK;  /* LoadIssue: record is not an object */
+    if (json_has_duplicate_keys(d, root)) return K_FALLBACK;
+
+    const JVal *f[F_COUNT] = {0};
+    EACH(d, root, m) {
+        int k = field_of(m->key);
+        if (k >= 0) f[k] = m;
+    }
+    const JVal *messages = f[F_MESSAGES];
+    if (messages == NULL || messages->type != J_ARR) return K_FALLBACK;
+    if ((rc = grow_steps(ep, (int)messages->count)) != K_OK) return rc;
+    EACH(d, messages, msg) {
+        if ((rc = add_message(ep, msg)) != K_OK) return rc;
+    }
+
+    const JVal *v = first_of(f, F_ID, F_TASK_ID);
+    if (v != NULL && (rc = str_of(v, &ep->id)) != K_OK) return rc;
+    v = first_of(f, F_TASK_ID, F_GROUND_TRUTH);
+    if (v != NULL && (rc = str_of(v, &ep->task_id)) != K_OK) return rc;
+
+    /* question: scalar_text(record.get("question")) or first_user_text(builder) */
+    if ((rc = scalar_text(f[F_QUESTION], &ep->question)) != K_OK) return rc;
+    if (ep->question.n == 0) {
+        ep->question = KNONE;
+        for (int i = 0; i < ep->n_steps; i++) {
+            if (ep->steps[i].role == ROLE_USER && ep->steps[i].content.n > 0) {
+                ep->question = ep->steps[i].content;
+                break;
+            }
+        }
+    }
+
+    /* final_answer: scalar_text(final) if final is not None else builder.final_answer() */
+    v = f[F_FINAL];
+    if (v != NULL && v->type != J_NULL) {
+        if ((rc = scalar_text(v, &ep->final_answer)) != K_OK) return rc;
+    } else {
+        for (int i = ep->n_steps - 1; i >= 0; i--) {
+            const KStep *s = &ep->steps[i];
+            if (s->role == ROLE_TOOL) break;
+            if (s->role == ROLE_ASSISTANT) {
+                Py_ssize_t j = 0;
+                while (j < s->content.n && k_isspace((unsigned char)s->content.p[j])) j++;
+                if (j < s->content.n) {
+                    ep->final_answer = s->content;
+                    break;
+                }
+            }
+        }
+    }
+
+    if ((rc = scalar_text(first_of(f, F_GROUND_TRUTH, F_COUNT), &ep->ground_truth)) != K_OK) return rc;
+
+    /* reward: as_float(record.get("reward")) */
+    v = f[F_REWARD];
+    if (v != NULL) {
+        switch (v->type) {
+        case J_TRUE: ep->has_reward = 1; ep->reward = 1.0; break;
+        case J_FALSE: ep->has_reward = 1; ep->reward = 0.0; break;
+        case J_INT: ep->has_reward = 1; ep->reward = (double)v->i; break;
+        case J_FLOAT: ep->has_reward = 1; ep->reward = v->f; break;
+        case J_STR: return K_FALLBACK;  /* float(str) */
+        default: break;                 /* null, list, dict: None */
+        }
+    }
+
+    return build_metadata(ep, root, f[F_METADATA]);
+}
+
+int episode_from_json(KEpisode *ep, const char *p, size_t n) {
+    Py_CLEAR(ep->metadata);
+    int rc = from_json(ep, p, n);
+    if (rc != K_OK) Py_CLEAR(ep->metadata);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ debug shim */
+
+static PyObject *kstr_or_none(KStr s) {
+    if (s.p == NULL) Py_RETURN_NONE;
+    return str_to_py(s);
+}
+
+static PyObject *int_or_none(int i) {
+    if (i < 0) Py_RETURN_NONE;
+    return PyLong_FromLong(i);
+}
+
+static const char *const ROLE_NAMES[] = {"system", "user", "assistant", "tool"};
+
+/* Set d[key] = value, stealing the reference to value; -1 on error. */
+static int put(PyObject *d, const char *key, PyObject *value) {
+    if (value == NULL) return -1;
+    int err = PyDict_SetItemString(d, key, value);
+    Py_DECREF(value);
+    return err;
+}
+
+static PyObject *episode_dict(KEpisode *ep) {
+    JDoc *d = &ep->doc;
+    PyObject *out = PyDict_New(), *steps = NULL;
+    if (out == NULL) return NULL;
+    if (put(out, "id", kstr_or_none(ep->id)) < 0 || put(out, "task_id", kstr_or_none(ep->task_id)) < 0 ||
+        put(out, "question", kstr_or_none(ep->question)) < 0 ||
+        put(out, "final_answer", kstr_or_none(ep->final_answer)) < 0 ||
+        put(out, "ground_truth", kstr_or_none(ep->ground_truth)) < 0 ||
+        put(out, "reward", ep->has_reward ? PyFloat_FromDouble(ep->reward) : Py_NewRef(Py_None)) < 0 ||
+        put(out, "metadata", Py_NewRef(ep->metadata)) < 0)
+        goto fail;
+    steps = PyList_New(0);
+    if (steps == NULL) goto fail;
+    for (int i = 0; i < ep->n_steps; i++) {
+        const KStep *s = &ep->steps[i];
+        PyObject *sd = PyDict_New(), *calls = NULL;
+        if (sd == NULL) goto fail;
+        if (PyList_Append(steps, sd) < 0) {
+            Py_DECREF(sd);
+            goto fail;
+        }
+        Py_DECREF(sd);
+        if (put(sd, "index", PyLong_FromLong(i)) < 0 || put(sd, "role", PyUnicode_FromString(ROLE_NAMES[s->role])) < 0 ||
+            put(sd, "content", str_to_py(s->content)) < 0 || put(sd, "name", kstr_or_none(s->name)) < 0 ||
+            put(sd, "is_error", PyBool_FromLong(s->is_error)) < 0 ||
+            put(sd, "call_step", int_or_none(s->call_step)) < 0)
+            goto fail;
+        calls = PyList_New(0);
+        if (calls == NULL || put(sd, "tool_calls", Py_NewRef(calls)) < 0) {
+            Py_XDECREF(calls);
+            goto fail;
+        }
+        Py_DECREF(calls);  /* sd holds it */
+        for (int j = s->first_call; j < s->first_call + s->n_calls; j++) {
+            const KCall *c = &ep->calls[j];
+            PyObject *cd = PyDict_New(), *args;
+            if (cd == NULL) goto fail;
+            if (PyList_Append(calls, cd) < 0) {
+                Py_DECREF(cd);
+                goto fail;
+            }
+            Py_DECREF(cd);
+            if (!c->args_ok) args = Py_NewRef(Py_None);
+            else if (c->args == 0) args = PyDict_New();
+            else args = json_to_py(d, jv(d, c->args));
+            if (put(cd, "name", str_to_py(c->name)) < 0 || put(cd, "lname", str_to_py(c->lname)) < 0 ||
+                put(cd, "arguments", args) < 0 || put(cd, "arguments_raw", str_to_py(c->args_raw)) < 0 ||
+                put(cd, "id", kstr_or_none(c->id)) < 0 || put(cd, "step", PyLong_FromLong(c->step)) < 0 ||
+                put(cd, "result_step", int_or_none(c->result_step)) < 0)
+                goto fail;
+        }
+    }
+    if (put(out, "steps", steps) < 0) {
+        steps = NULL;
+        goto fail;
+    }
+    return out;
+fail:
+    Py_XDECREF(steps);
+    Py_DECREF(out);
+    return NULL;
+}
+
+PyObject *kdebug_episode(PyObject *self, PyObject *arg) {
+    char *p;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &p, &n) < 0) return NULL;
+    /* one KEpisode reused across calls (under the GIL), as the scorer reuses its own: the tests
+     * exercise the reset of counts and the reuse of buffers between records */
+    static KEpisode ep;
+    static int ready = 0;
+    if (!ready) {
+        episode_init(&ep);
+        ready = 1;
+    }
+    PyObject *out;
+    int rc = episode_from_json(&ep, p, (size_t)n);
+    if (rc == K_OK) out = episode_dict(&ep);
+    else if (rc == K_INVALID) out = PyUnicode_FromString("invalid");
+    else if (rc == K_FALLBACK) out = PyUnicode_FromString("fallback");
+    else out = NULL;  /* K_NOMEM: the error is set */
+    Py_CLEAR(ep.metadata);
+    return out;
+}

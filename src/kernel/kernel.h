@@ -106,7 +106,7 @@ typedef struct {
 typedef struct {
     int role;           /* ROLE_* */
     KStr content;
-    KStr name;          /* p == NULL: None */
+    KStr name;          /* p == NULL: None (system/user: Step.name; assistant: None; tool: Step.tool_name) */
     int first_call;     /* assistant: index of its first call in KEpisode.calls */
     int n_calls;
     int is_error;       /* tool steps */
@@ -120,6 +120,8 @@ typedef struct {
     int n_steps, steps_cap;
     KCall *calls;
     int n_calls, calls_cap;
+    int *pending;       /* episode.c's pairing queue: indices into calls (capacity calls_cap) */
+    int pend_head, pend_tail;
     char *text;         /* lower-cased names and other derived text live here */
     size_t text_n, text_cap;
     KStr id;            /* Episode.id when the record has one (p == NULL: the caller uses str(source)) */
