@@ -461,3 +461,19 @@ PyObject *kscore_score_chunk(PyObject *self, PyObject *args) {
     PyBuffer_Release(&data);
     return Py_BuildValue("(innnn)", status, pos, line_no, scored, scored_bytes);
 }
+
+/* count_lines(data) -> the number of b"\n" in data (a buffer: bytes, bytearray, mmap). */
+PyObject *kscore_count_lines(PyObject *self, PyObject *arg) {
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
+    const char *p = data.buf, *end = p + data.len;
+    Py_ssize_t n = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        n++;
+        p++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(n);
+}

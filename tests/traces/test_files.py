@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import sys
 
 import pytest
 import zstandard
@@ -13,6 +14,7 @@ from rubricate.traces import Episode, Span, get_format
 from rubricate.traces._files import (
     compression,
     container_of,
+    count_lines,
     is_trace_file,
     iter_lines,
     read_head,
@@ -67,6 +69,24 @@ def test_spans_read_every_line_exactly_once(big_jsonl, parts):
         assert b.first_line == data.count(b"\n", 0, b.start) + 1
     pieces = [(rec.line, rec.data) for span in spans for rec in iter_lines(str(big_jsonl), span)]
     assert pieces == _whole(big_jsonl)
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_unnumbered_spans_and_count_lines_give_the_same_line_numbers(big_jsonl, monkeypatch, kernel):
+    """What the scoring workers do: spans cut without counting, numbered by counting each span."""
+    if not kernel:  # the Python fallback of count_lines (an install without the C kernel)
+        monkeypatch.setitem(sys.modules, "rubricate._kernel", None)
+    numbered = split_jsonl(str(big_jsonl), 7)
+    cut = split_jsonl(str(big_jsonl), 7, number_lines=False)
+    assert [(s.start, s.end) for s in cut] == [(s.start, s.end) for s in numbered]
+    assert cut[0].first_line == 1 and all(s.first_line == 0 for s in cut[1:])
+    first = 1
+    for span, want in zip(cut, numbered):
+        assert first == want.first_line
+        first += count_lines(str(big_jsonl), span.start, span.end)
+    data = big_jsonl.read_bytes()
+    assert count_lines(str(big_jsonl), 10, 5000) == data.count(b"\n", 10, 5000)
+    assert count_lines(str(big_jsonl), 5, 5) == 0
 
 
 def test_spans_read_the_same_episodes_as_the_whole_file(big_jsonl):

@@ -15,7 +15,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,13 +24,14 @@ from ..errors import LoadIssueError, RunError
 from ..rubrics import CheckContext, EpisodeFacts, Rubric, load_checks_file, rubric_from_spec, run_check
 from ..rubrics.judges import JudgeBatcher, JudgeConfig, JudgeSetup, judge_run_info, judge_setup
 from ..traces import Episode, LoadIssue, Span, TraceFile, TraceFormat, find_trace_files, get_format, read_file
-from ..traces._files import split_jsonl
+from ..traces._files import count_lines, split_jsonl
 from ..traces._loader import choose_format
 from ._native import KernelPlan, kernel_stream
 from ._score import SCORES
 from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
 
 CHUNK_BYTES = 32 << 20
+BARRIER_TIMEOUT_S = 3600.0  # workers wait for each other's line counts (seconds, not a limit in practice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class Unit:
     trace: TraceFile
     span: Span
     size: int
+    index: int = 0       # position in the run's list of units
+    file_first: int = 0  # index of the first unit of the same file
 
 
 @dataclass
@@ -71,21 +74,43 @@ class _WorkerJob:
     progress: Any = None
     formats: dict[str, int] = field(default_factory=dict)
     judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
+    line_counts: Any = None  # shared array: lines in each unit of a split file (see _number_lines)
+    barrier: Any = None      # every worker has counted its units
 
 
 def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUNK_BYTES,
                forced: str | None = None) -> list[Unit]:
-    """Work units: large JSONL files of a splittable format are cut into line-aligned byte ranges."""
-    units = []
+    """Work units: large JSONL files of a splittable format are cut into line-aligned byte ranges
+    (numbered later, by the workers: see `_number_lines`)."""
+    units: list[Unit] = []
     for trace in files:
         if trace.size > chunk_bytes and workers > 1 and _splittable(trace, forced):
-            spans = split_jsonl(trace.path, max(workers, trace.size // chunk_bytes))
+            spans = split_jsonl(trace.path, max(workers, trace.size // chunk_bytes), number_lines=False)
         else:
             spans = [Span()]
+        first = len(units)
         for span in spans:
             end = trace.size if span.end is None else span.end
-            units.append(Unit(trace, span, end - span.start))
+            units.append(Unit(trace, span, end - span.start, len(units), first))
     return units
+
+
+def _number_lines(job: _WorkerJob) -> list[Unit]:
+    """Give each span of a split file its first line number. Counting the lines before a span in the
+    parent would read the whole file before any worker starts; instead each worker counts the lines
+    of its own spans (mapped, in C), waits for the others at a barrier, and adds up the counts of
+    the spans before each of its own."""
+    split = [u for u in job.units if u.span.end is not None]
+    if not split:
+        return job.units
+    counts = job.line_counts if job.line_counts is not None else {}
+    for unit in split:
+        counts[unit.index] = count_lines(unit.trace.path, unit.span.start, unit.span.end or unit.span.start)
+    if job.barrier is not None:
+        job.barrier.wait(timeout=BARRIER_TIMEOUT_S)
+    return [u if u.span.first_line else
+            replace(u, span=replace(u.span, first_line=1 + sum(counts[j] for j in range(u.file_first, u.index))))
+            for u in job.units]
 
 
 def _splittable(trace: TraceFile, forced: str | None) -> bool:
@@ -142,7 +167,7 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
     gc.freeze()  # the hot loop allocates millions of short-lived acyclic objects: collect less often
     gc.set_threshold(50_000, 20, 100)
     try:
-        for unit in job.units:
+        for unit in _number_lines(job):
             unit_bytes = 0
             source_file = os.path.abspath(unit.trace.path)
             stream = None if kernel is None else \
@@ -233,6 +258,11 @@ def score_run(
     parts_dir = begin_run(out)
     jobs = [_WorkerJob(s, k, parts_dir, rubric.spec, rubric.path, tuple(map(os.fspath, checks_files)),
                        format, strict, judge=setup) for k, s in enumerate(shares)]
+    if len(jobs) > 1:
+        mp_context = mp.get_context("spawn")
+        counts, barrier = mp_context.Array("q", len(units), lock=False), mp_context.Barrier(len(jobs))
+        for job in jobs:
+            job.line_counts, job.barrier = counts, barrier
     done = 0
 
     def progress(nbytes: int, _: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import io
+import mmap
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -206,9 +207,35 @@ def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], An
     return doc
 
 
-def split_jsonl(path: str, parts: int) -> list[Span]:
+def count_lines(path: str, start: int, end: int) -> int:
+    """The number of newlines in bytes [start, end) of an uncompressed file (mapped, not copied)."""
+    if end <= start:
+        return 0
+    try:
+        from .. import _kernel
+    except ImportError:
+        _kernel = None  # type: ignore[assignment]
+    with open(path, "rb") as f:
+        if _kernel is not None:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as view:
+                return int(_kernel.count_lines(view[start:end]))
+        f.seek(start)
+        buf, n = bytearray(1 << 24), 0
+        while start < end:
+            got = f.readinto(memoryview(buf)[: min(len(buf), end - start)])
+            if not got:
+                break
+            n += buf.count(b"\n", 0, got)
+            start += got
+        return n
+
+
+def split_jsonl(path: str, parts: int, *, number_lines: bool = True) -> list[Span]:
     """Cut an uncompressed JSONL file into about `parts` spans on line boundaries, with line numbers.
-    Any other file (a JSON document, a zip) is one span: its readers read it whole."""
+    Any other file (a JSON document, a zip) is one span: its readers read it whole.
+
+    `number_lines=False` leaves `first_line` 0 on every span but the first: whoever reads the
+    spans numbers them (see `count_lines`; the scoring workers count their own spans in parallel)."""
     size = os.path.getsize(path)
     if parts <= 1 or size < (1 << 20) or compression(path):
         return [Span()]
@@ -223,6 +250,8 @@ def split_jsonl(path: str, parts: int) -> list[Span]:
             if cuts[-1] < pos < size:
                 cuts.append(pos)
     cuts.append(size)
+    if not number_lines:
+        return [Span(start, end, 1 if start == 0 else 0) for start, end in zip(cuts, cuts[1:])]
     spans, line = [], 1
     with open(path, "rb") as f:
         for start, end in zip(cuts, cuts[1:]):
