@@ -39,16 +39,7 @@ static int buf_int(KBuf *b, long long v) {
 }
 
 static int ints_push(KScratch *s, int v) {
-    if (s->n_ints == s->cap_ints) {
-        int cap = s->cap_ints ? s->cap_ints * 2 : 64;
-        int *p = PyMem_Realloc(s->ints, sizeof(int) * (size_t)cap);
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return K_NOMEM;
-        }
-        s->ints = p;
-        s->cap_ints = cap;
-    }
+    if (k_grow((void **)&s->ints, &s->cap_ints, s->n_ints, sizeof(int), 64) != K_OK) return K_NOMEM;
     s->ints[s->n_ints++] = v;
     return K_OK;
 }
@@ -81,16 +72,7 @@ void scratch_free(KScratch *s) {
 /* ------------------------------------------------------------------ outcomes */
 
 static int ev_add(KOutcome *o, int v) {
-    if (o->n_evidence == o->cap_evidence) {
-        int cap = o->cap_evidence ? o->cap_evidence * 2 : 16;
-        int *p = PyMem_Realloc(o->evidence, sizeof(int) * (size_t)cap);
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return K_NOMEM;
-        }
-        o->evidence = p;
-        o->cap_evidence = cap;
-    }
+    if (k_grow((void **)&o->evidence, &o->cap_evidence, o->n_evidence, sizeof(int), 16) != K_OK) return K_NOMEM;
     o->evidence[o->n_evidence++] = v;
     return K_OK;
 }
@@ -325,16 +307,7 @@ static int ents_find(const KEntities *e, const KBuf *text, const char *p, Py_ssi
 }
 
 static int ents_push(KEntities *e, size_t off, Py_ssize_t n, int step) {
-    if (e->n == e->cap) {
-        int cap = e->cap ? e->cap * 2 : 16;
-        KEntity *p = PyMem_Realloc(e->items, sizeof(KEntity) * (size_t)cap);
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return K_NOMEM;
-        }
-        e->items = p;
-        e->cap = cap;
-    }
+    if (k_grow((void **)&e->items, &e->cap, e->n, sizeof(KEntity), 16) != K_OK) return K_NOMEM;
     e->items[e->n].off = off;
     e->items[e->n].n = n;
     e->items[e->n].step = step;

@@ -15,6 +15,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,21 @@ static inline int k_isspace(unsigned char c) {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
 }
 static inline unsigned char k_lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+/* Make room for one more item in a growable array (*items, *cap, n items of `size` bytes), doubling
+ * from `first`: K_OK, or K_NOMEM with a MemoryError set. */
+static inline int k_grow(void **items, int *cap, int n, size_t size, int first) {
+    if (n < *cap) return K_OK;
+    int grown = *cap ? *cap * 2 : first;
+    void *p = *cap > INT_MAX / 2 ? NULL : PyMem_Realloc(*items, size * (size_t)grown);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return K_NOMEM;
+    }
+    *items = p;
+    *cap = grown;
+    return K_OK;
+}
 
 /* ---------------------------------------------------------------- json.c
  * A strict JSON parser into an arena of values (no Python objects). Values are addressed by

@@ -235,26 +235,35 @@ static int numbers_push(KNumbers *v, const KNumber *x) {
     return K_OK;
 }
 
-/* K_OK, K_NOMEM, or K_FALLBACK for a number with more than INT_MAX decimals (a text over 2 GiB). */
-int numbers_find(const char *s, Py_ssize_t n, KNumbers *out) {
+/* The next number of s at or after *pos (text, value, decimals, scale, percent), like one step of
+ * NUMBER.finditer: K_OK with *found 0 at the end; K_FALLBACK for a number with more than INT_MAX
+ * decimals (a text over 2 GiB); K_NOMEM. */
+static int next_number(const char *s, Py_ssize_t n, Py_ssize_t *pos, KNumber *x, int *found) {
     NMatch m;
-    Py_ssize_t pos = 0;
-    while (next_match(s, n, pos, &m)) {
-        KNumber x;
-        Py_ssize_t dec;
-        int rc = parse_num(s + m.num_start, m.num_end - m.num_start, &x.value, &dec);
-        if (rc != K_OK) return rc;
-        if (dec > INT_MAX) return K_FALLBACK;
-        if (m.neg) x.value = -x.value;
-        x.text.p = s + m.start;
-        x.text.n = m.end - m.start;   /* the match never starts or ends with a space: strip() is a no-op */
-        x.decimals = (int)dec;
-        x.scale = m.scale;
-        x.percent = m.pct;
-        if ((rc = numbers_push(out, &x)) != K_OK) return rc;
-        pos = m.end;
-    }
+    *found = 0;
+    if (!next_match(s, n, *pos, &m)) return K_OK;
+    Py_ssize_t dec;
+    int rc = parse_num(s + m.num_start, m.num_end - m.num_start, &x->value, &dec);
+    if (rc != K_OK) return rc;
+    if (dec > INT_MAX) return K_FALLBACK;
+    if (m.neg) x->value = -x->value;
+    x->text.p = s + m.start;
+    x->text.n = m.end - m.start;   /* the match never starts or ends with a space: strip() is a no-op */
+    x->decimals = (int)dec;
+    x->scale = m.scale;
+    x->percent = m.pct;
+    *pos = m.end;
+    *found = 1;
     return K_OK;
+}
+
+int numbers_find(const char *s, Py_ssize_t n, KNumbers *out) {
+    Py_ssize_t pos = 0;
+    KNumber x;
+    int found, rc;
+    while ((rc = next_number(s, n, &pos, &x, &found)) == K_OK && found)
+        if ((rc = numbers_push(out, &x)) != K_OK) return rc;
+    return rc;
 }
 
 static inline int add_unique(double *out, int k, double v) {
@@ -332,27 +341,20 @@ static int pool_push(KPool *p, double v, int step) {
 }
 
 int pool_add_text(KPool *p, const char *s, Py_ssize_t n, int step) {
-    NMatch m;
     Py_ssize_t pos = 0;
-    while (next_match(s, n, pos, &m)) {
-        KNumber x;
-        Py_ssize_t dec;
-        int rc = parse_num(s + m.num_start, m.num_end - m.num_start, &x.value, &dec);
-        if (rc != K_OK) return rc;
-        if (m.neg) x.value = -x.value;
-        if (!m.pct && m.scale == 1.0) {
+    KNumber x;
+    int found, rc;
+    while ((rc = next_number(s, n, &pos, &x, &found)) == K_OK && found) {
+        if (!x.percent && x.scale == 1.0) {
             rc = pool_push(p, x.value, step);
         } else {
             double c[6];
-            x.scale = m.scale;
-            x.percent = m.pct;
             int k = number_candidates(&x, c);
             for (int i = 0; i < k && rc == K_OK; i++) rc = pool_push(p, c[i], step);
         }
         if (rc != K_OK) return rc;
-        pos = m.end;
     }
-    return K_OK;
+    return rc;
 }
 
 /* Stable sort of (vs, ss)[lo:hi) by value, into the same place: insertion sort. */
