@@ -163,12 +163,6 @@ static int argkey_equal(KEpisode *ep, const KCall *a, const KCall *b, int *rc) {
     return json_equal(&ep->doc, x, y);
 }
 
-typedef struct {
-    int has;
-    KStr text;
-    int step;
-} KAnswer;
-
 /* str(value) of a JSON scalar as Python prints it; K_FALLBACK for arrays and objects. */
 static int scalar_str(const JVal *v, KBuf *out, KStr *text) {
     out->n = 0;
@@ -204,9 +198,34 @@ static int scalar_str(const JVal *v, KBuf *out, KStr *text) {
     return K_OK;
 }
 
-/* EpisodeFacts.answer: the last answer-tool call's `answer` argument (else its first scalar
- * argument, else its raw arguments), else the final answer and the last assistant step saying it. */
+static int same_names(const KNameSet *a, const KNameSet *b) {
+    if (a == b) return 1;
+    if (a->n != b->n) return 0;
+    for (int i = 0; i < a->n; i++)
+        if (!in_set(b, a->names[i])) return 0;
+    return 1;
+}
+
+static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a);
+
+/* EpisodeFacts.answer: derived once per episode and answer-tool set, shared by the items. */
 static int find_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a) {
+    if (s->answer_ready && same_names(s->answer_tools, &it->answer)) {
+        *a = s->answer;
+        return K_OK;
+    }
+    int rc = derive_answer(it, ep, s, a);
+    if (rc == K_OK) {
+        s->answer = *a;
+        s->answer_tools = &it->answer;
+        s->answer_ready = 1;
+    }
+    return rc;
+}
+
+/* The last answer-tool call's `answer` argument (else its first scalar argument, else its raw
+ * arguments), else the final answer and the last assistant step saying it. */
+static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a) {
     a->has = 0;
     if (it->answer.n) {
         const KCall *last = NULL;

@@ -43,8 +43,18 @@ typedef struct {
     int n_evidence, cap_evidence;
 } KOutcome;
 
+/* The episode's final answer as an item's answer tools define it (EpisodeFacts.answer). */
+typedef struct {
+    int has;
+    KStr text;
+    int step;
+} KAnswer;
+
 /* Scratch space for the checks, reused across episodes. */
 typedef struct {
+    int answer_ready;           /* `answer` holds the answer for the tools `answer_tools`; 0 after scratch_episode */
+    const KNameSet *answer_tools;
+    KAnswer answer;
     KNumbers stated, question, given, expected;
     KPool pool;
     KNames names;
@@ -55,6 +65,8 @@ typedef struct {
 
 void scratch_init(KScratch *s);
 void scratch_free(KScratch *s);
+/* A new episode: forget what was derived from the last one (the cached answer). */
+static inline void scratch_episode(KScratch *s) { s->answer_ready = 0; }
 
 /* Run one item on one episode. K_OK (out filled; out->reason is a new reference), K_FALLBACK (the
  * Python path must score this episode) or K_NOMEM. */

@@ -370,6 +370,7 @@ static void drop_reasons(Plan *p) {
 /* Score one line: K_OK (rows appended), K_FALLBACK (nothing appended) or K_NOMEM. */
 static int score_line(Plan *p, const char *line, size_t n, Py_ssize_t line_no, long long *signature) {
     int rc = episode_from_json(&p->ep, line, n);
+    scratch_episode(&p->scratch);
     *signature = 0;
     for (int i = 0; i < p->n_items && rc == K_OK; i++) {
         rc = run_item(&p->items[i], &p->ep, &p->scratch, &p->outcomes[i]);
