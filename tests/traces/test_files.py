@@ -5,12 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import sys
 
 import pytest
 import zstandard
 
 from rubricate.traces import Episode, Span, get_format
+from rubricate.traces import _files as files_module
 from rubricate.traces._files import (
     compression,
     container_of,
@@ -75,7 +75,7 @@ def test_spans_read_every_line_exactly_once(big_jsonl, parts):
 def test_unnumbered_spans_and_count_lines_give_the_same_line_numbers(big_jsonl, monkeypatch, kernel):
     """What the scoring workers do: spans cut without counting, numbered by counting each span."""
     if not kernel:  # the Python fallback of count_lines (an install without the C kernel)
-        monkeypatch.setitem(sys.modules, "rubricate._kernel", None)
+        monkeypatch.setattr(files_module, "_kernel", None)
     numbered = split_jsonl(str(big_jsonl), 7)
     cut = split_jsonl(str(big_jsonl), 7, number_lines=False)
     assert [(s.start, s.end) for s in cut] == [(s.start, s.end) for s in numbered]

@@ -18,11 +18,11 @@ from typing import Any, BinaryIO
 import msgspec
 
 from ..rewards._collapse import collapse
-from ..rubrics import Rubric
+from ..rubrics import VERDICTS, Rubric
+from ..rubrics._check import tool_names
 from ..rubrics.checks import correctness, tool_discipline
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile
 from ..traces._files import READ_ERRORS, Span, container_of, open_binary, read_head
-from ..traces._loader import choose_format
 from ..traces._registry import display_path
 from ._store import PartWriter
 
@@ -39,18 +39,10 @@ KERNEL_CHECKS: dict[Callable[..., Any], str] = {
     tool_discipline.grounded_answer: "grounded_answer",
     correctness.answer_correct: "answer_correct",
 }
-VERDICTS = ("pass", "fail", "na", "error")
 
 
 def kernel_available() -> bool:
     return _kernel is not None and not os.environ.get("RUBRICATE_NO_KERNEL")
-
-
-def _tools(params: Mapping[str, Any], role: str) -> tuple[str, ...]:
-    """CheckContext.tools(role), as a tuple."""
-    value = params.get(f"{role}_tools", ())
-    names = value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
-    return tuple(sorted(names))
 
 
 def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -59,7 +51,8 @@ def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(sep, str):
         return None
     try:
-        out = {role: _tools(params, role) for role in ("discovery", "query", "schema", "answer")}
+        out: dict[str, Any] = {role: tuple(sorted(tool_names(params, role)))
+                               for role in ("discovery", "query", "schema", "answer")}
         entity_args = tuple(params.get("entity_args", ()))
         sql_args = tuple(params.get("sql_args", ()))
     except TypeError:  # not iterable: the Python check reports it
@@ -67,7 +60,7 @@ def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
     out["entity_args"] = tuple(k for k in entity_args if isinstance(k, str) and "\0" not in k)
     out["sql_args"] = tuple(k for k in sql_args if isinstance(k, str) and "\0" not in k)
     out["sep"] = sep
-    out["discovery_names"] = ", ".join(out["discovery"]) or "(none configured)"
+    out["discovery_names"] = tool_discipline.names_text(frozenset(out["discovery"]))
     return out
 
 
@@ -108,10 +101,10 @@ class KernelPlan:
         self.writer.add_counts(self.plan.counts())
 
 
-def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, forced: str | None, source_file: str,
+def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, source_file: str,
                   counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
-    """`score_lines` for a file the kernel reads (OpenAI-chat JSONL, plain or compressed), else None."""
-    fmt = choose_format(trace.path, trace.root, forced)
+    """`score_lines` for a file the kernel reads (OpenAI-chat JSONL, plain or compressed), else None;
+    `fmt` is what `choose_format` gave for the file."""
     if not (isinstance(fmt, RecordFormat) and fmt.name == "openai-chat" and not fmt.file_metadata(trace.path)
             and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl"):
         return None

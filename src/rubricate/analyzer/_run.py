@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import Any
 
 from .. import __version__
@@ -103,13 +104,15 @@ def _number_lines(job: _WorkerJob) -> list[Unit]:
     split = [u for u in job.units if u.span.end is not None]
     if not split:
         return job.units
-    counts = job.line_counts if job.line_counts is not None else {}
+    last = job.units[-1].index
+    counts = job.line_counts if job.line_counts is not None else [0] * (last + 1)
     for unit in split:
         counts[unit.index] = count_lines(unit.trace.path, unit.span.start, unit.span.end or unit.span.start)
     if job.barrier is not None:
         job.barrier.wait(timeout=BARRIER_TIMEOUT_S)
+    before = list(accumulate(counts[: last + 1], initial=0))  # before[j]: lines in units 0 .. j-1
     return [u if u.span.first_line else
-            replace(u, span=replace(u.span, first_line=1 + sum(counts[j] for j in range(u.file_first, u.index))))
+            replace(u, span=replace(u.span, first_line=1 + before[u.index] - before[u.file_first]))
             for u in job.units]
 
 
@@ -170,10 +173,11 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
         for unit in _number_lines(job):
             unit_bytes = 0
             source_file = os.path.abspath(unit.trace.path)
+            fmt = choose_format(unit.trace.path, unit.trace.root, job.forced_format)
             stream = None if kernel is None else \
-                kernel_stream(kernel, unit.trace, unit.span, job.forced_format, source_file, job.formats)
+                kernel_stream(kernel, unit.trace, unit.span, fmt, source_file, job.formats)
             if stream is None:
-                stream = read_file(unit.trace, job.forced_format, unit.span)
+                stream = read_file(unit.trace, job.forced_format, unit.span, chosen=fmt)
             for item in stream:
                 n = item if type(item) is int else take(item, source_file)
                 unit_bytes += n

@@ -102,6 +102,12 @@ class EpisodeFacts:
         return Answer(final, len(self.episode.steps) - 1)
 
 
+def tool_names(params: Mapping[str, Any], role: str) -> frozenset[str]:
+    """Tool names playing `role` in an item's parameters (`<role>_tools`), lower-cased."""
+    value = params.get(f"{role}_tools", ())
+    return value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
+
+
 class CheckContext:
     """The one input of a check: `episode`, the item's `params`, and derived views of the episode."""
 
@@ -114,8 +120,7 @@ class CheckContext:
 
     def tools(self, role: str) -> frozenset[str]:
         """Tool names playing `role` (parameter `<role>_tools`), lower-cased."""
-        value = self.params.get(f"{role}_tools", ())
-        return value if isinstance(value, frozenset) else frozenset(str(v).lower() for v in value)
+        return tool_names(self.params, role)
 
     def calls(self, role: str | None = None) -> list[tuple[int, ToolCall]]:
         """(step index, call) of every tool call, or of the calls whose tool plays `role`."""

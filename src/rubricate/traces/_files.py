@@ -22,6 +22,11 @@ TRACE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 COMPRESSED_SUFFIXES = (".zst", ".gz")
 HEAD_BYTES = 1 << 16
 # What reading a damaged file raises (corrupt deflate data is a zlib.error; zstd errors become ValueError).
+try:
+    from .. import _kernel  # the native kernel's count_lines (memchr over a mapping)
+except ImportError:  # built without a C compiler
+    _kernel = None  # type: ignore[assignment]
+
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)
 _decode = msgspec.json.decode
 
@@ -211,10 +216,6 @@ def count_lines(path: str, start: int, end: int) -> int:
     """The number of newlines in bytes [start, end) of an uncompressed file (mapped, not copied)."""
     if end <= start:
         return 0
-    try:
-        from .. import _kernel
-    except ImportError:
-        _kernel = None  # type: ignore[assignment]
     with open(path, "rb") as f:
         if _kernel is not None:
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as view:
@@ -253,14 +254,7 @@ def split_jsonl(path: str, parts: int, *, number_lines: bool = True) -> list[Spa
     if not number_lines:
         return [Span(start, end, 1 if start == 0 else 0) for start, end in zip(cuts, cuts[1:])]
     spans, line = [], 1
-    with open(path, "rb") as f:
-        for start, end in zip(cuts, cuts[1:]):
-            spans.append(Span(start, end, line))
-            remaining = end - start
-            while remaining:
-                block = f.read(min(remaining, 1 << 24))
-                if not block:
-                    break
-                remaining -= len(block)
-                line += block.count(b"\n")
+    for start, end in zip(cuts, cuts[1:]):
+        spans.append(Span(start, end, line))
+        line += count_lines(path, start, end)
     return spans

@@ -62,9 +62,11 @@ def choose_format(path: str, root: str | None, forced: str | None) -> TraceForma
     return get_format(found.chosen)
 
 
-def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span()) -> Iterator[Episode | LoadIssue]:
-    """Episodes and load issues of one file (or one span of it), in file order."""
-    fmt = choose_format(trace.path, trace.root, forced)
+def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span(), *,
+              chosen: TraceFormat | LoadIssue | None = None) -> Iterator[Episode | LoadIssue]:
+    """Episodes and load issues of one file (or one span of it), in file order. `chosen`: the
+    format (or the load issue) `choose_format` already gave for this file."""
+    fmt = chosen if chosen is not None else choose_format(trace.path, trace.root, forced)
     if isinstance(fmt, LoadIssue):
         yield fmt
         return

@@ -30,7 +30,8 @@ ENTITIES = {
 }
 
 
-def _names(tools: frozenset[str]) -> str:
+def names_text(tools: frozenset[str]) -> str:
+    """The tool names of a role as a reason shows them (the native kernel is given the same text)."""
     return ", ".join(sorted(tools)) or "(none configured)"
 
 
@@ -51,7 +52,7 @@ def discovers_tables(ctx: CheckContext) -> Outcome:
             first_query = index
     if first_discovery is None:
         where = (first_query,) if first_query is not None else ()
-        return failed(f"no discovery tool ({_names(discovery)}) was called", *where)
+        return failed(f"no discovery tool ({names_text(discovery)}) was called", *where)
     if first_query is not None and first_query <= first_discovery:
         return failed(f"first query at step {first_query} comes before discovery at step {first_discovery}",
                       first_query, first_discovery)
