@@ -2,18 +2,13 @@
 # Build the native kernel into OUT_DIR (for working on src/kernel without reinstalling):
 #   scripts/build-kernel.sh OUT_DIR [PYTHON]
 # then `RUBRICATE_KERNEL_SO=OUT_DIR/_kernel.so pytest tests/kernel` runs the kernel tests against it.
-# STUB="json episode" builds those parts from their stubs (src/kernel/stubs/) instead.
 set -euo pipefail
 out=${1:?usage: scripts/build-kernel.sh OUT_DIR [PYTHON]}
 py=${2:-python3}
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
 inc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
-srcs=()
-for f in "$here"/src/kernel/*.c; do
-  part=$(basename "$f" .c)
-  if [[ " ${STUB:-} " == *" $part "* ]]; then srcs+=("$here/src/kernel/stubs/$part.c"); else srcs+=("$f"); fi
-done
+srcs=("$here"/src/kernel/*.c)
 gcc -shared -fPIC -O2 -g -std=c11 -ffp-contract=off -fno-fast-math -Wall -Wno-unused-parameter \
   -I"$inc" -I"$here/src/kernel" "${srcs[@]}" -o "$out/_kernel.so.tmp"
 mv "$out/_kernel.so.tmp" "$out/_kernel.so"

@@ -2,13 +2,10 @@
 #include "kernel.h"
 
 PyObject *kscore_plan_type(void);  /* score.c: the Plan type, or NULL with an error set */
-PyObject *kscore_score_into(PyObject *self, PyObject *args);
 PyObject *kscore_score_chunk(PyObject *self, PyObject *args);
 PyObject *kscore_count_lines(PyObject *self, PyObject *arg);
 
 static PyMethodDef methods[] = {
-    {"score_into", kscore_score_into, METH_VARARGS,
-     "score_into(plan, line, line_no) -> verdict signature (>= 0), or -1: let the Python path read it"},
     {"score_chunk", kscore_score_chunk, METH_VARARGS,
      "score_chunk(plan, data, pos, stop, line_no) -> (status, pos, line_no, scored, scored_bytes)"},
     {"count_lines", kscore_count_lines, METH_O, "count_lines(data) -> the number of newlines in a buffer"},

@@ -1,5 +1,5 @@
-/* score.c: the Plan type (a rubric's built-in items, resolved once), score_into (one JSONL line)
- * and score_chunk (the complete lines of a block): each scored line's episode row and verdict rows
+/* score.c: the Plan type (a rubric's built-in items, resolved once) and score_chunk (the complete
+ * lines of a block): each scored line's episode row and verdict rows
  * are appended to the run's column buffers exactly as rubricate.analyzer._store.PartWriter.add_episode
  * would; rubric_reward comes from the plan's reward_fn (rubricate.rewards.collapse), memoised per
  * verdict signature. */
@@ -187,7 +187,7 @@ static int plan_init(Plan *p, PyObject *args, PyObject *kw) {
     return 0;
 }
 
-/* plan.bind(episode_columns, verdict_columns): the lists score_into and score_chunk append to. */
+/* plan.bind(episode_columns, verdict_columns): the lists score_chunk appends to. */
 static PyObject *plan_bind(Plan *p, PyObject *args) {
     PyObject *ecols, *vcols;
     if (!PyArg_ParseTuple(args, "O!O!:bind", &PyTuple_Type, &ecols, &PyTuple_Type, &vcols)) return NULL;
@@ -254,7 +254,7 @@ PyObject *kscore_plan_type(void) {
     return (PyObject *)&PlanType;
 }
 
-/* ------------------------------------------------------------------ score_into */
+/* ------------------------------------------------------------------ scoring */
 
 static PyObject *str_or_none(KStr s) {
     if (s.p == NULL) Py_RETURN_NONE;
@@ -389,24 +389,6 @@ static int ready(Plan *p) {
         return 0;
     }
     return 1;
-}
-
-/* score_into(plan, line, line_no) -> the verdict signature (item k's verdict in bits 2k..2k+1:
- * 0 pass, 1 fail, 2 na, 3 error), or -1 when the Python path must read this line. */
-PyObject *kscore_score_into(PyObject *self, PyObject *args) {
-    Plan *p;
-    Py_buffer line;
-    Py_ssize_t line_no;
-    if (!PyArg_ParseTuple(args, "O!y*n:score_into", &PlanType, &p, &line, &line_no)) return NULL;
-    if (!ready(p)) {
-        PyBuffer_Release(&line);
-        return NULL;
-    }
-    long long signature;
-    int rc = score_line(p, line.buf, (size_t)line.len, line_no, &signature);
-    PyBuffer_Release(&line);
-    if (rc == K_NOMEM) return NULL;
-    return PyLong_FromLongLong(rc == K_OK ? signature : -1);
 }
 
 static int blank(const char *p, size_t n) {

@@ -2,7 +2,7 @@
 
 It scores OpenAI-chat JSONL lines with the built-in checks straight from the bytes and appends the
 rows to a PartWriter's column buffers. The Python code stays the reference: the kernel gives the
-same rows or declines a line (-1), and then the line goes through the Python reader and checks.
+same rows or declines a line, and then the line goes through the Python reader and checks.
 A run uses the kernel when it is built, `RUBRICATE_NO_KERNEL` is not set, every programmatic item
 of the rubric is a built-in check the kernel has, and no judge is asked (judge items need the
 Python Episode).
@@ -65,8 +65,9 @@ def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 class KernelPlan:
-    """A rubric resolved for the kernel, bound to one PartWriter, with a memo of rubric rewards per
-    verdict signature (the reward is a pure function of the items' verdicts: `collapse`)."""
+    """A rubric resolved for the kernel and bound to one PartWriter. The kernel asks `reward` for the
+    rubric reward of each new verdict signature (a pure function of the items' verdicts: `collapse`)
+    and memoises it."""
 
     def __init__(self, rubric: Rubric, writer: PartWriter) -> None:
         items = []
