@@ -44,14 +44,29 @@ class JudgeCache:
         try:
             os.makedirs(directory, exist_ok=True)  # type: ignore[arg-type]
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, "
-                             "reason TEXT NOT NULL, steps TEXT NOT NULL, model TEXT, created REAL)")
+            self._set_up(self._db, sqlite3.OperationalError)
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise JudgeError(f"{self.path}: cannot open the judge cache: {exc}", path=self.path,
                              hint="pass a writable directory with --judge-cache DIR, or --no-judge-cache") from None
+
+    @staticmethod
+    def _set_up(db: sqlite3.Connection, busy: type[Exception], wait_s: float = 30.0) -> None:
+        """WAL mode and the table. Workers open a new cache at the same moment, and switching the
+        journal mode reports "database is locked" at once (SQLite's busy timeout does not cover it):
+        retry that for up to `wait_s`."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, "
+                           "reason TEXT NOT NULL, steps TEXT NOT NULL, model TEXT, created REAL)")
+                return
+            except busy as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def get_many(self, keys: list[str]) -> dict[str, ItemAnswer]:
         if self._db is None or not keys:
