@@ -1,10 +1,17 @@
 """Shared by every test: never load the user's installed rubricate plugins (the variable also reaches
 spawned scoring workers through the environment). tests/plugins re-enables them in the fresh
-interpreters it starts."""
+interpreters it starts.
+
+As the CLI does (rubricate.cli), keep OpenBLAS and pyarrow's jemalloc from starting threads, so the
+test process stays single-threaded and score_run forks its workers as `rubricate score` does (tests
+that start threads of their own, such as loopback servers, get spawned workers)."""
 
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 from collections.abc import Iterator
 
 import pytest

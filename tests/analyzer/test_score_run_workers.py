@@ -1,5 +1,6 @@
 """score_run with worker processes: the same run as one process (many files, and one JSONL file cut
-into byte ranges), strict mode across workers, and a check that raises inside a worker.
+into byte ranges), strict mode across workers, and a check that raises inside a worker. The parent
+scores the first share itself; the workers are forked or spawned (`start_method`): both are run.
 
 The corpora are just big enough (> 8 MB) that score_run really starts two workers.
 """
@@ -7,17 +8,26 @@ The corpora are just big enough (> 8 MB) that score_run really starts two worker
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from rubricate.analyzer import open_run, score_run
+from rubricate.analyzer import _run, open_run, score_run
 from rubricate.errors import LoadIssueError, RunError
 from rubricate.rubrics import isolated_registry, load_checks_file, load_rubric
 
 CHUNK = 1 << 20
+
+
+@pytest.fixture(params=["fork", "spawn"])
+def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(_run, "START_METHOD", request.param)
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +51,10 @@ def many_files(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
     return root
 
 
-def _same_runs(one: str, two: str) -> None:
+def _same_runs(one: str, two: str, workers: int = 2) -> None:
     a, b = open_run(one), open_run(two)
     assert a.info["timings"]["workers"] == 1
-    assert b.info["timings"]["workers"] == 2, "the corpus is too small to start two workers"
+    assert b.info["timings"]["workers"] == workers, f"the corpus is too small to start {workers} workers"
     assert a.episodes().equals(b.episodes())
     assert a.verdicts().equals(b.verdicts())
     assert a.issues() == b.issues()
@@ -53,7 +63,7 @@ def _same_runs(one: str, two: str) -> None:
     assert not [e for e in os.listdir(two) if e.startswith(".parts-")]
 
 
-def test_two_workers_on_many_files(many_files: Path, rubric, tmp_path: Path) -> None:
+def test_two_workers_on_many_files(many_files: Path, rubric, tmp_path: Path, start_method: str) -> None:
     one = score_run(many_files, rubric, tmp_path / "one", workers=1)
     two = score_run(many_files, rubric, tmp_path / "two", workers=2)
     _same_runs(one.path, two.path)
@@ -62,7 +72,7 @@ def test_two_workers_on_many_files(many_files: Path, rubric, tmp_path: Path) -> 
     assert two.info["counts"]["files"] == 400
 
 
-def test_two_workers_on_one_jsonl_cut_into_byte_ranges(big_jsonl, rubric, tmp_path: Path) -> None:
+def test_two_workers_on_one_jsonl_cut_into_byte_ranges(big_jsonl, rubric, tmp_path: Path, start_method: str) -> None:
     path, bad = big_jsonl
     one = score_run(path, rubric, tmp_path / "one", workers=1, chunk_bytes=CHUNK)
     two = score_run(path, rubric, tmp_path / "two", workers=2, chunk_bytes=CHUNK)
@@ -79,7 +89,7 @@ def test_two_workers_on_one_jsonl_cut_into_byte_ranges(big_jsonl, rubric, tmp_pa
     assert two.issues == len(bad)
 
 
-def test_strict_stops_across_workers(big_jsonl, rubric, tmp_path: Path) -> None:
+def test_strict_stops_across_workers(big_jsonl, rubric, tmp_path: Path, start_method: str) -> None:
     path, bad = big_jsonl
     out = tmp_path / "run"
     with pytest.raises(LoadIssueError) as info:
@@ -164,7 +174,9 @@ def parent_only_check(ctx):
 """
 
 
-def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: Path) -> None:
+def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: Path, monkeypatch) -> None:
+    """A spawned worker imports the checks file afresh (a forked one inherits it already imported)."""
+    monkeypatch.setattr(_run, "START_METHOD", "spawn")
     path, _ = big_jsonl
     checks = tmp_path / "parent_only.py"
     checks.write_text(FAILS_IN_WORKERS)
@@ -196,3 +208,100 @@ def test_span_files_are_not_split_across_workers(tmp_path: Path) -> None:
     chat.write_bytes(b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 60000)
     trace = TraceFile(str(chat), str(tmp_path), chat.stat().st_size)
     assert len(plan_units([trace], workers=2, chunk_bytes=1 << 16)) > 1
+
+
+DIES_IN_WORKERS = """
+import multiprocessing
+import os
+
+from rubricate import check
+
+
+@check(behavior="robustness")
+def dies_in_a_worker(ctx):
+    if multiprocessing.parent_process() is not None:
+        os._exit(7)
+    return True
+"""
+
+
+def test_worker_that_dies_stops_the_run(big_jsonl, tmp_path: Path, start_method: str) -> None:
+    """A worker process that exits without a word (killed, out of memory) stops the run with a
+    RunError naming its exit code, while the parent is still scoring its own share."""
+    path, _ = big_jsonl
+    checks = tmp_path / "dies.py"
+    checks.write_text(DIES_IN_WORKERS)
+    rubric_file = tmp_path / "dies.toml"
+    rubric_file.write_text('id = "dies"\nversion = "1"\n[[items]]\nid = "dies_in_a_worker"\n')
+    out = tmp_path / "run"
+    with isolated_registry():
+        load_checks_file(checks)
+        rubric = load_rubric(rubric_file)
+        with pytest.raises(RunError, match=r"a scoring worker died \(exit code 7\)"):
+            score_run(path, rubric, out, workers=2, checks_files=[str(checks)], chunk_bytes=CHUNK)
+    assert not (out / "run.json").exists()
+    assert not [e for e in os.listdir(out) if e.startswith(".parts-")]
+
+
+def test_three_workers_number_lines_across_shares(corpus, rubric, tmp_path: Path, monkeypatch,
+                                                  start_method: str) -> None:
+    """Three jobs over two files, the first cut into byte ranges that span all three shares: each
+    job counts the lines of the range before its own and waits for the earlier counts, so every
+    episode keeps its file's line number."""
+    monkeypatch.setattr(_run, "BYTES_PER_WORKER", 1 << 20)
+    root = tmp_path / "in"
+    root.mkdir()
+    bad_a = corpus.write_jsonl(root / "a.jsonl", range(600), pad=6000, bad_every=41)
+    corpus.write_jsonl(root / "b.jsonl", range(600, 700), pad=6000)
+    one = score_run(root, rubric, tmp_path / "one", workers=1)
+    three = score_run(root, rubric, tmp_path / "three", workers=3, chunk_bytes=1 << 19)
+    _same_runs(one.path, three.path, workers=3)
+    episodes = open_run(three.path).episodes()
+    lines_a = [n for n in range(1, 600 + len(bad_a) + 1) if n not in {line for line, _ in bad_a}]
+    assert episodes["source_line"].to_list() == lines_a + list(range(1, 101))
+    assert len(three.info["timings"]["seconds_per_worker"]) == 3
+
+
+def test_shares_and_merged_spans() -> None:
+    """share(): contiguous shares, the first `first_weight` times the others; merge_spans(): one
+    unit per file and share, numbered again, so that only a share's first unit continues a file."""
+    from rubricate.analyzer._run import Unit, merge_spans, share
+    from rubricate.traces import Span, TraceFile
+
+    a, b = TraceFile("a.jsonl", ".", 1000), TraceFile("b.jsonl", ".", 40)
+    units = [Unit(a, Span(100 * k, 100 * (k + 1), 0 if k else 1), 100, k, 0) for k in range(10)]
+    units.append(Unit(b, Span(), 40, 10, 10))
+    assert [len(s) for s in share(units, 2)] == [6, 5]
+    weighted = share(units, 2, first_weight=1.5)
+    assert [len(s) for s in weighted] == [7, 4]
+    assert [u for s in weighted for u in s] == units
+    merged = merge_spans(share(units, 3))
+    assert [[(u.trace.path, u.span.start, u.span.end, u.size, u.index, u.file_first) for u in s] for s in merged] == [
+        [("a.jsonl", 0, 400, 400, 0, 0)],
+        [("a.jsonl", 400, 700, 300, 1, 0)],
+        [("a.jsonl", 700, 1000, 300, 2, 0), ("b.jsonl", 0, None, 40, 3, 3)],
+    ]
+    assert share([], 4) == [[]]
+
+
+def test_workers_are_spawned_while_other_threads_run(monkeypatch) -> None:
+    """Forking a process with other threads can deadlock the child: then workers are spawned."""
+    monkeypatch.setattr(_run, "START_METHOD", None)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert _run.start_method() == "spawn"
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_the_cli_stays_single_threaded_so_its_workers_fork() -> None:
+    """`rubricate score` imports what scoring needs (pyarrow, numpy) without starting a thread, so
+    its workers fork (milliseconds) instead of spawning (a fresh interpreter's imports each)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "JE_ARROW_MALLOC_CONF")}
+    code = ("from rubricate.cli import main; import rubricate.cli.score, rubricate.analyzer._store; "
+            "from rubricate.analyzer._run import start_method, _thread_count; print(start_method(), _thread_count())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["fork", "1"]

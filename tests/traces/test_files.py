@@ -89,6 +89,19 @@ def test_unnumbered_spans_and_count_lines_give_the_same_line_numbers(big_jsonl, 
     assert count_lines(str(big_jsonl), 5, 5) == 0
 
 
+@pytest.mark.parametrize("window", [1 << 16, 3 << 16, 1 << 22])
+def test_count_lines_maps_one_window_at_a_time(big_jsonl, monkeypatch, window):
+    """count_lines maps the file a window at a time (a whole mapping counts in the peak RSS); ranges
+    that start and end anywhere, inside or across windows, count every newline once."""
+    monkeypatch.setattr(files_module, "COUNT_WINDOW", window)
+    data = big_jsonl.read_bytes()
+    r = random.Random(window)
+    cuts = [(0, len(data)), (1, len(data) - 1), (window - 1, window + 1), (window, 2 * window + 7)]
+    cuts += [tuple(sorted(r.sample(range(len(data) + 1), 2))) for _ in range(25)]
+    for start, end in cuts:
+        assert count_lines(str(big_jsonl), start, end) == data.count(b"\n", start, end), (start, end)
+
+
 def test_spans_read_the_same_episodes_as_the_whole_file(big_jsonl):
     fmt = get_format("openai-chat")
     whole = [(e.id, e.source.line) for e in fmt.read(str(big_jsonl)) if isinstance(e, Episode)]

@@ -1,8 +1,10 @@
 """`score_run`: trace files to a run directory, streamed, in worker processes split by file/byte range.
 
-The parent lists the files and cuts large JSONL files into line-aligned byte ranges; each worker
+The parent lists the files and cuts large JSONL files into line-aligned byte ranges; each job
 gets a contiguous share of that work (so the run keeps input order), reads, scores and writes its
-own Parquet parts; the parent only shows progress and stitches the parts at the end.
+own Parquet parts. The parent scores the first share itself while worker processes score the
+others (forked when this process has a single thread, else spawned), shows progress, and stitches
+the parts at the end.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import multiprocessing as mp
 import os
 import queue
 import shutil
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -32,7 +35,12 @@ from ._score import SCORES
 from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
 
 CHUNK_BYTES = 32 << 20
-BARRIER_TIMEOUT_S = 3600.0  # workers wait for each other's line counts (seconds, not a limit in practice)
+COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (not a limit in practice)
+# The first share is scored by the parent, which starts at once; every other job first counts the
+# lines of the span before its own (~6% of scoring it, in C), so the first share is that much larger.
+FIRST_SHARE_WEIGHT = 1.06
+BYTES_PER_WORKER = 4 << 20  # smaller inputs use fewer workers
+START_METHOD: str | None = None  # "fork" or "spawn" forces one; None: fork when it is safe (start_method)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +83,8 @@ class _WorkerJob:
     progress: Any = None
     formats: dict[str, int] = field(default_factory=dict)
     judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
-    line_counts: Any = None  # shared array: lines in each unit of a split file (see _number_lines)
-    barrier: Any = None      # every worker has counted its units
+    line_counts: Any = None  # shared array: lines in each unit of a split file, -1 until counted
+    counted: Unit | None = None  # the unit before this job's first, whose lines it counts for the others
 
 
 def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUNK_BYTES,
@@ -97,23 +105,31 @@ def plan_units(files: Sequence[TraceFile], workers: int, chunk_bytes: int = CHUN
 
 
 def _number_lines(job: _WorkerJob) -> list[Unit]:
-    """Give each span of a split file its first line number. Counting the lines before a span in the
-    parent would read the whole file before any worker starts; instead each worker counts the lines
-    of its own spans (mapped, in C), waits for the others at a barrier, and adds up the counts of
-    the spans before each of its own."""
-    split = [u for u in job.units if u.span.end is not None]
-    if not split:
+    """Give the job's first unit its first line number when it continues a file begun in an earlier
+    share (only the first can: `merge_spans`). Counting in the parent would read the whole file
+    before any worker starts; instead each job counts the unit just before its first one (mapped, in
+    C), publishes the count, and waits for the counts of the earlier units of its file. The first
+    job needs and counts nothing, so it never waits."""
+    if job.counted is not None:
+        span = job.counted.span
+        job.line_counts[job.counted.index] = count_lines(job.counted.trace.path, span.start, span.end or span.start)
+    first = job.units[0] if job.units else None
+    if first is None or first.index == first.file_first:
         return job.units
-    last = job.units[-1].index
-    counts = job.line_counts if job.line_counts is not None else [0] * (last + 1)
-    for unit in split:
-        counts[unit.index] = count_lines(unit.trace.path, unit.span.start, unit.span.end or unit.span.start)
-    if job.barrier is not None:
-        job.barrier.wait(timeout=BARRIER_TIMEOUT_S)
-    before = list(accumulate(counts[: last + 1], initial=0))  # before[j]: lines in units 0 .. j-1
-    return [u if u.span.first_line else
-            replace(u, span=replace(u.span, first_line=1 + before[u.index] - before[u.file_first]))
-            for u in job.units]
+    before = _wait_for_counts(job.line_counts, range(first.file_first, first.index))
+    return [replace(first, span=replace(first.span, first_line=1 + before)), *job.units[1:]]
+
+
+def _wait_for_counts(counts: Any, indices: range) -> int:
+    deadline = time.monotonic() + COUNT_WAIT_S
+    while True:
+        got = [counts[i] for i in indices]
+        if min(got) >= 0:
+            return sum(got)
+        if time.monotonic() > deadline:
+            raise RunError(f"waited {COUNT_WAIT_S:.0f} s for another worker's line counts",
+                           hint="rerun with --workers 1")
+        time.sleep(0.001)
 
 
 def _splittable(trace: TraceFile, forced: str | None) -> bool:
@@ -121,20 +137,45 @@ def _splittable(trace: TraceFile, forced: str | None) -> bool:
     return not isinstance(fmt, TraceFormat) or fmt.splittable
 
 
-def share(units: list[Unit], workers: int) -> list[list[Unit]]:
-    """Contiguous shares of about equal bytes (contiguous keeps the input order in the output)."""
+def share(units: list[Unit], workers: int, first_weight: float = 1.0) -> list[list[Unit]]:
+    """Contiguous shares of about equal bytes (contiguous keeps the input order in the output), the
+    first `first_weight` times as large as each other one."""
     total = sum(u.size for u in units) or 1
+    scale = total / (first_weight + workers - 1)
+    starts = [0.0] + [(first_weight + k - 1) * scale for k in range(1, workers)]  # bytes where share k starts
     shares: list[list[Unit]] = [[] for _ in range(workers)]
-    done = 0
+    done = k = 0
     for unit in units:
-        k = min(workers - 1, done * workers // total)
+        while k + 1 < workers and done >= starts[k + 1]:
+            k += 1
         shares[k].append(unit)
         done += unit.size
     return [s for s in shares if s] or [[]]
 
 
+def merge_spans(shares: list[list[Unit]]) -> list[list[Unit]]:
+    """Join the adjacent byte ranges of one file within each share into one unit (read in one
+    pass), and number the units again. After this only a share's first unit can continue a file
+    begun in an earlier share."""
+    merged: list[list[Unit]] = []
+    new_first: dict[int, int] = {}  # a file's first unit: old index -> new index
+    index = 0
+    for units in shares:
+        out: list[Unit] = []
+        for unit in units:
+            if out and unit.file_first in new_first and out[-1].file_first == new_first[unit.file_first]:
+                prev = out[-1]  # the same file's previous byte range, which ends where this one starts
+                out[-1] = replace(prev, span=replace(prev.span, end=unit.span.end), size=prev.size + unit.size)
+                continue
+            out.append(replace(unit, index=index, file_first=new_first.setdefault(unit.file_first, index)))
+            index += 1
+        merged.append(out)
+    return merged
+
+
 def _score_share(job: _WorkerJob) -> dict[str, Any]:
     """Run in a worker (or in-process): read, score and write one share of the units."""
+    started = time.perf_counter()
     for path in job.checks_files:
         load_checks_file(path)
     rubric = rubric_from_spec(job.rubric_spec, path=job.rubric_path)
@@ -201,6 +242,7 @@ def _score_share(job: _WorkerJob) -> dict[str, Any]:
         gc.unfreeze()
     return {"episodes": writer.n_episodes, "issues": writer.n_issues, "verdicts": writer.counts,
             "formats": job.formats, "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "seconds": round(time.perf_counter() - started, 3),
             "kernel_episodes": kernel.scored if kernel is not None else 0,
             "judge": judged.ledger.state() if judged is not None else None}
 
@@ -255,18 +297,13 @@ def score_run(
     files = find_trace_files(paths, exclude=out)
     total_bytes = sum(f.size for f in files)
     n = max(1, workers if workers is not None else (os.cpu_count() or 1))
-    n = min(n, max(1, total_bytes // (4 << 20)), len(files) * 64 or 1)
+    n = min(n, max(1, total_bytes // BYTES_PER_WORKER), len(files) * 64 or 1)
     units = plan_units(files, n, chunk_bytes, format)
-    shares = share(units, n)
+    shares = merge_spans(share(units, n, FIRST_SHARE_WEIGHT))
     setup = judge_setup(rubric, judge, workers=len(shares))
     parts_dir = begin_run(out)
     jobs = [_WorkerJob(s, k, parts_dir, rubric.spec, rubric.path, tuple(map(os.fspath, checks_files)),
                        format, strict, judge=setup) for k, s in enumerate(shares)]
-    if len(jobs) > 1:
-        mp_context = mp.get_context("spawn")
-        counts, barrier = mp_context.Array("q", len(units), lock=False), mp_context.Barrier(len(jobs))
-        for job in jobs:
-            job.line_counts, job.barrier = counts, barrier
     done = 0
 
     def progress(nbytes: int, _: int) -> None:
@@ -280,7 +317,7 @@ def score_run(
             jobs[0].progress = progress
             results = [_score_share(jobs[0])]
         else:
-            results = _run_workers(jobs, progress)
+            results = _run_jobs(jobs, progress)
     except BaseException:
         shutil.rmtree(parts_dir, ignore_errors=True)
         raise
@@ -291,23 +328,50 @@ def score_run(
     return RunSummary(out, info)
 
 
-def _run_workers(jobs: list[_WorkerJob], progress: Callable[[int, int], None]) -> list[dict[str, Any]]:
-    ctx = mp.get_context("spawn")
-    channel = ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(job, channel), daemon=True) for job in jobs]
-    for p in procs:
-        p.start()
-    results: dict[int, dict[str, Any]] = {}
+def start_method() -> str:
+    """How worker processes start: `fork` when this process has a single thread (a worker then
+    starts in milliseconds with every module already imported), else `spawn` (a fresh interpreter,
+    ~0.4 s of imports): forking a process with other threads can deadlock the child. The CLI keeps
+    itself single-threaded for this (no progress-bar thread, no jemalloc background thread)."""
+    if START_METHOD is not None:
+        return START_METHOD
+    if "fork" in mp.get_all_start_methods() and _thread_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _thread_count() -> int:
     try:
-        while len(results) < len(procs):
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # not Linux: never fork
+        return 0
+
+
+def _run_jobs(jobs: list[_WorkerJob], progress: Callable[[int, int], None]) -> list[dict[str, Any]]:
+    """Score the first share here while worker processes score the others; a worker's failure or
+    --strict issue is raised here (the others are stopped) as soon as its message arrives."""
+    ctx = mp.get_context(start_method())
+    counts = ctx.Array("q", [-1] * (jobs[-1].units[-1].index + 1), lock=False)
+    for prev, job in zip(jobs, jobs[1:]):
+        first = job.units[0]
+        job.counted = prev.units[-1] if first.index > first.file_first else None
+    for job in jobs:
+        job.line_counts = counts
+    channel = ctx.Queue()
+    procs = {job.part: ctx.Process(target=_worker_main, args=(job, channel), daemon=True) for job in jobs[1:]}
+    results: dict[int, dict[str, Any]] = {}
+
+    def receive(timeout: float | None) -> None:
+        """Handle the workers' messages: all that are waiting, or the next within `timeout` seconds."""
+        while True:
             try:
-                kind, part, payload = channel.get(timeout=1.0)
+                kind, part, payload = channel.get(timeout=timeout) if timeout else channel.get_nowait()
             except queue.Empty:
-                dead = [p for k, p in enumerate(procs) if not p.is_alive() and k not in results]
+                dead = [p for k, p in procs.items() if k not in results and not p.is_alive()]
                 if dead and channel.empty():
                     raise RunError(f"a scoring worker died (exit code {dead[0].exitcode})",
                                    hint="rerun with --workers 1 to see the error in this process") from None
-                continue
+                return
             if kind == "progress":
                 progress(payload, 0)
             elif kind == "done":
@@ -317,13 +381,29 @@ def _run_workers(jobs: list[_WorkerJob], progress: Callable[[int, int], None]) -
                                      hint="fix or remove the record, or run without --strict")
             else:
                 raise RunError(f"a scoring worker failed: {payload}", hint="rerun with --debug for details")
+            if timeout:
+                return
+
+    def progress_here(nbytes: int, _: int) -> None:
+        progress(nbytes, 0)
+        receive(None)
+
+    try:
+        for p in procs.values():
+            p.start()
+        jobs[0].progress = progress_here
+        results[0] = _score_share(jobs[0])
+        while len(results) < len(jobs):
+            receive(1.0)
     except BaseException:
-        for p in procs:
-            p.terminate()
+        for p in procs.values():
+            if p.pid is not None:
+                p.terminate()
         raise
     finally:
-        for p in procs:
-            p.join(timeout=5)
+        for p in procs.values():
+            if p.pid is not None:
+                p.join(timeout=5)
     return [results[k] for k in sorted(results)]
 
 
@@ -359,5 +439,6 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, workers: int, file
         "timings": {"seconds": round(seconds, 3), "workers": workers, "bytes": total_bytes,
                     "episodes_per_s": round(episodes / seconds, 1) if seconds else None,
                     "mb_per_s": round(total_bytes / seconds / 1e6, 2) if seconds else None,
-                    "peak_rss_mb_per_worker": peak},
+                    "peak_rss_mb_per_worker": peak,
+                    "seconds_per_worker": [r["seconds"] for r in results]},
     }

@@ -42,10 +42,13 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
     kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge)
     if wants_progress(no_progress):
         columns = (TextColumn("scoring"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err_console, transient=True) as bar:
+        # refreshed by the progress callback (several times a second), not by a thread of its own: a
+        # single-threaded process can fork its scoring workers (see analyzer start_method)
+        with Progress(*columns, console=err_console, transient=True, auto_refresh=False) as bar:
             task = bar.add_task("scoring", total=None)
             result = score_run(list(paths), rubric, out,
-                               on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               on_progress=lambda done, total: bar.update(task, completed=done, total=total,
+                                                                          refresh=True),
                                **kwargs)  # type: ignore[arg-type]
     else:
         result = score_run(list(paths), rubric, out, **kwargs)  # type: ignore[arg-type]

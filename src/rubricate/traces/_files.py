@@ -212,14 +212,24 @@ def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], An
     return doc
 
 
+COUNT_WINDOW = 64 << 20  # bytes mapped at a time by count_lines
+
+
 def count_lines(path: str, start: int, end: int) -> int:
-    """The number of newlines in bytes [start, end) of an uncompressed file (mapped, not copied)."""
+    """The number of newlines in bytes [start, end) of an uncompressed file, mapped (not copied)
+    one window at a time: a whole mapping would count its pages in this process's peak RSS."""
     if end <= start:
         return 0
     with open(path, "rb") as f:
         if _kernel is not None:
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as view:
-                return int(_kernel.count_lines(view[start:end]))
+            n, pos = 0, start - start % mmap.ALLOCATIONGRANULARITY
+            while pos < end:
+                size = min(COUNT_WINDOW, end - pos)
+                with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ, offset=pos) as mm, \
+                        memoryview(mm) as view:
+                    n += int(_kernel.count_lines(view[max(0, start - pos):]))
+                pos += size
+            return n
         f.seek(start)
         buf, n = bytearray(1 << 24), 0
         while start < end:
