@@ -14,13 +14,11 @@ import multiprocessing as mp
 import os
 import queue
 import shutil
-import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from itertools import accumulate
 from typing import Any
 
 from .. import __version__
