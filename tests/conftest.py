@@ -26,3 +26,12 @@ def _no_plugins() -> Iterator[None]:
         os.environ.pop("RUBRICATE_NO_PLUGINS", None)
     else:
         os.environ["RUBRICATE_NO_PLUGINS"] = old
+
+
+@pytest.fixture(autouse=True)
+def _small_inputs_use_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spawned workers need 32 MB of input each to pay for their start; the test corpora are a few
+    MB, and a test that asks for workers must get them however they start."""
+    from rubricate.analyzer import _run
+
+    monkeypatch.setitem(_run.BYTES_PER_WORKER, "spawn", _run.BYTES_PER_WORKER["fork"])

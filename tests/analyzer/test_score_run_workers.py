@@ -248,7 +248,7 @@ def test_three_workers_number_lines_across_shares(corpus, rubric, tmp_path: Path
     """Three jobs over two files, the first cut into byte ranges that span all three shares: each
     job counts the lines of the range before its own and waits for the earlier counts, so every
     episode keeps its file's line number."""
-    monkeypatch.setattr(_run, "BYTES_PER_WORKER", 1 << 20)
+    monkeypatch.setitem(_run.BYTES_PER_WORKER, start_method, 1 << 20)
     root = tmp_path / "in"
     root.mkdir()
     bad_a = corpus.write_jsonl(root / "a.jsonl", range(600), pad=6000, bad_every=41)
@@ -305,3 +305,16 @@ def test_the_cli_stays_single_threaded_so_its_workers_fork() -> None:
             "from rubricate.analyzer._run import start_method, _thread_count; print(start_method(), _thread_count())")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["fork", "1"]
+
+
+def test_spawned_workers_need_more_input_than_forked_ones(corpus, rubric, tmp_path: Path, monkeypatch) -> None:
+    """A spawned worker costs a fresh interpreter's imports: below its minimum of input bytes the
+    run keeps fewer workers than asked; a forked one starts in milliseconds."""
+    path = tmp_path / "in.jsonl"
+    corpus.write_jsonl(path, range(1000), pad=12000)
+    assert path.stat().st_size > 2 * _run.BYTES_PER_WORKER["fork"]
+    monkeypatch.setitem(_run.BYTES_PER_WORKER, "spawn", 1 << 30)
+    monkeypatch.setattr(_run, "START_METHOD", "spawn")
+    assert score_run(path, rubric, tmp_path / "spawned", workers=2, chunk_bytes=CHUNK).info["timings"]["workers"] == 1
+    monkeypatch.setattr(_run, "START_METHOD", "fork")
+    assert score_run(path, rubric, tmp_path / "forked", workers=2, chunk_bytes=CHUNK).info["timings"]["workers"] == 2

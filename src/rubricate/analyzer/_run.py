@@ -37,7 +37,9 @@ COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (
 # The first share is scored by the parent, which starts at once; every other job first counts the
 # lines of the span before its own (~6% of scoring it, in C), so the first share is that much larger.
 FIRST_SHARE_WEIGHT = 1.06
-BYTES_PER_WORKER = 4 << 20  # smaller inputs use fewer workers
+# The input bytes a worker needs to pay for its start (smaller inputs use fewer workers): a forked
+# worker starts in milliseconds, a spawned one imports the package first (~0.4 s).
+BYTES_PER_WORKER = {"fork": 4 << 20, "spawn": 32 << 20}
 START_METHOD: str | None = None  # "fork" or "spawn" forces one; None: fork when it is safe (start_method)
 
 
@@ -295,7 +297,8 @@ def score_run(
     files = find_trace_files(paths, exclude=out)
     total_bytes = sum(f.size for f in files)
     n = max(1, workers if workers is not None else (os.cpu_count() or 1))
-    n = min(n, max(1, total_bytes // BYTES_PER_WORKER), len(files) * 64 or 1)
+    method = start_method()
+    n = min(n, max(1, total_bytes // BYTES_PER_WORKER[method]), len(files) * 64 or 1)
     units = plan_units(files, n, chunk_bytes, format)
     shares = merge_spans(share(units, n, FIRST_SHARE_WEIGHT))
     setup = judge_setup(rubric, judge, workers=len(shares))
@@ -315,7 +318,7 @@ def score_run(
             jobs[0].progress = progress
             results = [_score_share(jobs[0])]
         else:
-            results = _run_jobs(jobs, progress)
+            results = _run_jobs(jobs, progress, method)
     except BaseException:
         shutil.rmtree(parts_dir, ignore_errors=True)
         raise
@@ -345,10 +348,11 @@ def _thread_count() -> int:
         return 0
 
 
-def _run_jobs(jobs: list[_WorkerJob], progress: Callable[[int, int], None]) -> list[dict[str, Any]]:
-    """Score the first share here while worker processes score the others; a worker's failure or
-    --strict issue is raised here (the others are stopped) as soon as its message arrives."""
-    ctx = mp.get_context(start_method())
+def _run_jobs(jobs: list[_WorkerJob], progress: Callable[[int, int], None], method: str) -> list[dict[str, Any]]:
+    """Score the first share here while worker processes (started by `method`) score the others; a
+    worker's failure or --strict issue is raised here (the others are stopped) as soon as its
+    message arrives."""
+    ctx = mp.get_context(method)
     counts = ctx.Array("q", [-1] * (jobs[-1].units[-1].index + 1), lock=False)
     for prev, job in zip(jobs, jobs[1:]):
         first = job.units[0]
