@@ -5,9 +5,11 @@
 For each corpus size: generate a synthetic OpenAI-chat JSONL corpus with shared/bench/gen_corpus.py
 (~10 KB episodes, 12% tool errors), measure the parse floor P with shared/bench/floor.py (msgspec
 decoding each line into typed structs), then time `rubricate score --rubric tool-discipline` end to
-end (process start, reading, scoring, Parquet writes, run.json) with 1 and 2 workers, and with
-`--python-path` also 1 worker without the native kernel (RUBRICATE_NO_KERNEL=1). Prints a Markdown
-table and writes it as JSON beside the corpora. Measures; never asserts timings.
+end (process start, reading, scoring, Parquet writes, run.json) with 1 and 2 workers, alternating,
+`--repeat` times (medians), and with `--python-path` also 1 worker without the native kernel
+(RUBRICATE_NO_KERNEL=1). Two floor runs side by side show how far the machine itself scales over two
+processes. Prints a Markdown table and writes it as JSON beside the corpora. Measures; never asserts
+timings.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,6 +47,14 @@ def floor(shared: str, path: str) -> dict[str, float]:
     return json.loads(out)
 
 
+def floor_pair(shared: str, path: str) -> float:
+    """Two floor runs side by side: how far this machine scales pure decoding over two processes
+    (the sum of their MB/s), the ceiling for any two-worker figure."""
+    cmd = [sys.executable, os.path.join(shared, "bench", "floor.py"), path]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    return round(sum(json.loads(p.communicate()[0])["floor_MBps"] for p in procs), 1)
+
+
 def score(path: str, out: str, workers: int, kernel: bool = True) -> dict[str, float]:
     run_dir = os.path.join(out, f"run-{os.path.basename(path)}-{workers}w{'' if kernel else '-python'}")
     env = None if kernel else {**os.environ, "RUBRICATE_NO_KERNEL": "1"}
@@ -52,10 +64,19 @@ def score(path: str, out: str, workers: int, kernel: bool = True) -> dict[str, f
         info = json.load(f)
     size = os.path.getsize(path)
     return {"wall_s": round(wall, 2), "MBps": round(size / wall / 1e6, 1),
+            "scoring_s": info["timings"]["seconds"],  # score_run alone: no process start-up
             "episodes_per_s": round(info["counts"]["episodes"] / wall),
             "workers_used": info["timings"]["workers"],
+            "seconds_per_worker": info["timings"].get("seconds_per_worker"),
             "peak_rss_mb_per_worker": info["timings"]["peak_rss_mb_per_worker"],
             "kernel_episodes": info["counts"].get("kernel_episodes", 0), "episodes": info["counts"]["episodes"]}
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time, with the range of all runs' wall and scoring times."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    return {**ordered[len(ordered) // 2], "wall_s_all": [r["wall_s"] for r in runs],
+            "scoring_s_median": statistics.median(r["scoring_s"] for r in runs)}
 
 
 def main() -> None:
@@ -63,6 +84,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,200000")
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
     parser.add_argument("--out", default=os.path.join(HERE, "out"))
+    parser.add_argument("--repeat", type=int, default=3, help="runs of 1 and 2 workers, alternating (medians)")
     parser.add_argument("--python-path", action="store_true",
                         help="also time 1 worker on the Python path (RUBRICATE_NO_KERNEL=1), the kernel's reference")
     args = parser.parse_args()
@@ -71,24 +93,32 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         path = corpus(args.shared, args.out, n)
         p = floor(args.shared, path)
-        one = score(path, args.out, 1)
-        two = score(path, args.out, 2)
+        pair = floor_pair(args.shared, path)
+        ones, twos = [], []
+        for _ in range(args.repeat):
+            ones.append(score(path, args.out, 1))
+            twos.append(score(path, args.out, 2))
+        one, two = median_run(ones), median_run(twos)
         python = score(path, args.out, 1, kernel=False) if args.python_path else None
         rows.append({"episodes": n, "MB": round(os.path.getsize(path) / 1e6, 1), "floor_MBps": p["floor_MBps"],
+                     "floor_pair_MBps": pair, "floor_pair_scaling": round(pair / p["floor_MBps"], 2),
                      "one_worker": one, "two_workers": two, "python_path_1w": python,
                      "ratio_1w_to_floor": round(one["MBps"] / p["floor_MBps"], 3),
-                     "speedup_2w": round(two["MBps"] / one["MBps"], 2)})
+                     "speedup_2w": round(two["MBps"] / one["MBps"], 2),
+                     "speedup_2w_scoring": round(one["scoring_s_median"] / two["scoring_s_median"], 2)})
         print(json.dumps(rows[-1]), file=sys.stderr)
     with open(os.path.join(args.out, "bench_score.json"), "w") as f:
         json.dump(rows, f, indent=2)
-    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | "
-          "peak RSS per worker (MB) | by the kernel | Python path 1w MB/s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print(f"Medians of {args.repeat} alternating runs; 2w / 1w end to end (process start to run.json) and "
+          "of score_run alone (run.json timings.seconds, no process start-up).\n")
+    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | 2w / 1w score_run | "
+          "two floors side by side | peak RSS per worker (MB) | by the kernel | Python path 1w MB/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for r in rows:
         one, two, python = r["one_worker"], r["two_workers"], r["python_path_1w"]
         print(f"| {r['episodes']:,} | {r['MB']:,} | {r['floor_MBps']} | {one['MBps']} | "
-              f"{r['ratio_1w_to_floor']} | {two['MBps']} | {r['speedup_2w']} | "
-              f"1w: {one['peak_rss_mb_per_worker']}, 2w: {two['peak_rss_mb_per_worker']} | "
+              f"{r['ratio_1w_to_floor']} | {two['MBps']} | {r['speedup_2w']} | {r['speedup_2w_scoring']} | "
+              f"{r['floor_pair_scaling']}x | 1w: {one['peak_rss_mb_per_worker']}, 2w: {two['peak_rss_mb_per_worker']} | "
               f"{one['kernel_episodes']:,} / {one['episodes']:,} | {python['MBps'] if python else '-'} |")
 
 

@@ -30,7 +30,7 @@ from ..traces._files import count_lines, split_jsonl
 from ..traces._loader import choose_format
 from ._native import KernelPlan, kernel_stream
 from ._score import SCORES
-from ._store import RUN_FORMAT, PartWriter, begin_run, finish_run
+from ._store import RUN_FORMAT, PartWriter, begin_run, join_parts, write_run_info
 
 CHUNK_BYTES = 32 << 20
 COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (not a limit in practice)
@@ -319,13 +319,14 @@ def score_run(
             results = [_score_share(jobs[0])]
         else:
             results = _run_jobs(jobs, progress, method)
+        join_parts(out, parts_dir, len(jobs))
     except BaseException:
         shutil.rmtree(parts_dir, ignore_errors=True)
         raise
     info = _run_info(rubric, paths, format, len(jobs), files, results, total_bytes, time.perf_counter() - started)
     if rubric.judges:
         info["judge"] = judge_run_info(rubric, judge, [r["judge"] for r in results])
-    finish_run(out, parts_dir, len(jobs), info)
+    write_run_info(out, info)
     return RunSummary(out, info)
 
 

@@ -192,7 +192,11 @@ def begin_run(out_dir: str) -> str:
     return tempfile.mkdtemp(prefix=".parts-", dir=out_dir)
 
 
-def finish_run(out_dir: str, parts_dir: str, parts: int, info: dict[str, Any]) -> None:
+def join_parts(out_dir: str, parts_dir: str, parts: int) -> None:
+    """Put the workers' parts in place as the run's files (run.json, written next, marks it done)."""
     stitch(parts_dir, parts, out_dir)
     shutil.rmtree(parts_dir, ignore_errors=True)
+
+
+def write_run_info(out_dir: str, info: dict[str, Any]) -> None:
     atomic_write_bytes(os.path.join(out_dir, RUN_FILE), msgspec.json.format(_encode(info), indent=2) + b"\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from ..analyzer import open_run, score_run
 from ..rubrics import load_checks_file, load_rubric
@@ -41,6 +40,9 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
     rubric = load_rubric(rubric_ref)
     kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge)
     if wants_progress(no_progress):
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+
         columns = (TextColumn("scoring"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
         # refreshed by the progress callback (several times a second), not by a thread of its own: a
         # single-threaded process can fork its scoring workers (see analyzer start_method)
