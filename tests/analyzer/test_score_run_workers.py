@@ -12,6 +12,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +21,7 @@ import pytest
 
 from rubricate.analyzer import _run, open_run, score_run
 from rubricate.errors import LoadIssueError, RunError
-from rubricate.rubrics import isolated_registry, load_checks_file, load_rubric
+from rubricate.rubrics import Rubric, isolated_registry, load_checks_file, load_rubric
 
 CHUNK = 1 << 20
 
@@ -159,6 +161,18 @@ def test_check_raising_in_a_worker_gives_error_verdicts(big_jsonl, tmp_path: Pat
     assert run.verdicts().filter(pl.col("item") == "discovers_tables")["verdict"].is_in(["pass", "fail"]).all()
 
 
+@contextmanager
+def _one_check_rubric(tmp_path: Path, checks_source: str, item: str) -> Iterator[tuple[Rubric, list[str]]]:
+    """A rubric of the one custom check `item`, defined in a checks file of `checks_source`."""
+    checks = tmp_path / f"{item}.py"
+    checks.write_text(checks_source)
+    rubric_file = tmp_path / f"{item}.toml"
+    rubric_file.write_text(f'id = "{item.replace("_", "-")}"\nversion = "1"\n[[items]]\nid = "{item}"\n')
+    with isolated_registry():
+        load_checks_file(checks)
+        yield load_rubric(rubric_file), [str(checks)]
+
+
 FAILS_IN_WORKERS = """
 import multiprocessing
 
@@ -178,16 +192,10 @@ def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: 
     """A spawned worker imports the checks file afresh (a forked one inherits it already imported)."""
     monkeypatch.setattr(_run, "START_METHOD", "spawn")
     path, _ = big_jsonl
-    checks = tmp_path / "parent_only.py"
-    checks.write_text(FAILS_IN_WORKERS)
-    rubric_file = tmp_path / "parent-only.toml"
-    rubric_file.write_text('id = "parent-only"\nversion = "1"\n[[items]]\nid = "parent_only_check"\n')
     out = tmp_path / "run"
-    with isolated_registry():
-        load_checks_file(checks)
-        rubric = load_rubric(rubric_file)
+    with _one_check_rubric(tmp_path, FAILS_IN_WORKERS, "parent_only_check") as (rubric, checks):
         with pytest.raises(RunError, match="a scoring worker failed") as info:
-            score_run(path, rubric, out, workers=2, checks_files=[str(checks)], chunk_bytes=CHUNK)
+            score_run(path, rubric, out, workers=2, checks_files=checks, chunk_bytes=CHUNK)
     assert "cannot be imported in a worker" in info.value.message
     assert info.value.hint
     assert not (out / "run.json").exists()
@@ -229,16 +237,10 @@ def test_worker_that_dies_stops_the_run(big_jsonl, tmp_path: Path, start_method:
     """A worker process that exits without a word (killed, out of memory) stops the run with a
     RunError naming its exit code, while the parent is still scoring its own share."""
     path, _ = big_jsonl
-    checks = tmp_path / "dies.py"
-    checks.write_text(DIES_IN_WORKERS)
-    rubric_file = tmp_path / "dies.toml"
-    rubric_file.write_text('id = "dies"\nversion = "1"\n[[items]]\nid = "dies_in_a_worker"\n')
     out = tmp_path / "run"
-    with isolated_registry():
-        load_checks_file(checks)
-        rubric = load_rubric(rubric_file)
+    with _one_check_rubric(tmp_path, DIES_IN_WORKERS, "dies_in_a_worker") as (rubric, checks):
         with pytest.raises(RunError, match=r"a scoring worker died \(exit code 7\)"):
-            score_run(path, rubric, out, workers=2, checks_files=[str(checks)], chunk_bytes=CHUNK)
+            score_run(path, rubric, out, workers=2, checks_files=checks, chunk_bytes=CHUNK)
     assert not (out / "run.json").exists()
     assert not [e for e in os.listdir(out) if e.startswith(".parts-")]
 
