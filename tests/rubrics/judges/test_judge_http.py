@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rubricate
-from rubricate.analyzer import score_run
+from rubricate.analyzer import _run, score_run
 from rubricate.testing import FAULTS, ScriptedJudge, default_answer, episode
 
 from ._support import JUDGE_RUBRIC, judged_rubric, sql_episode
@@ -214,7 +214,11 @@ def _write(tmp_path: Path, eps, name: str = "traces.jsonl", pad: int = 0) -> str
     return str(path)
 
 
-def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path, monkeypatch, start_method):
+    """The parent judges its share and a worker (forked or spawned) the other: their rows and
+    ledgers are merged, and a second run reads both from the one cache."""
+    monkeypatch.setattr(_run, "START_METHOD", start_method)
     monkeypatch.setenv("RUBRICATE_TEST_JUDGE_KEY", "sk-secret-never-written")
     a = _write(tmp_path, [sql_episode(i) for i in range(0, 5)], "a.jsonl", pad=1 << 20)
     b = _write(tmp_path, [sql_episode(i) for i in range(5, 9)], "b.jsonl", pad=1 << 20)
