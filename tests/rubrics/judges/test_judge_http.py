@@ -249,6 +249,27 @@ def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path
     assert rubricate.open_run(tmp_path / "run2").verdicts().equals(verdicts)
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_the_budget_is_one_for_the_whole_run_across_workers(tmp_path: Path, monkeypatch, start_method):
+    """Two processes judge at once from one budget of calls: the run makes exactly that many, and
+    every episode past it gets `error` verdicts for its judge items, never `fail`."""
+    monkeypatch.setattr(_run, "START_METHOD", start_method)
+    monkeypatch.setenv("RUBRICATE_TEST_JUDGE_KEY", "sk-test")
+    a = _write(tmp_path, [sql_episode(i) for i in range(0, 5)], "a.jsonl", pad=1 << 20)
+    b = _write(tmp_path, [sql_episode(i) for i in range(5, 9)], "b.jsonl", pad=1 << 20)
+    with ScriptedJudge() as server:
+        config = server.config(cache_dir=str(tmp_path / "cache"), api_key_env="RUBRICATE_TEST_JUDGE_KEY",
+                               max_calls=4)
+        summary = score_run([a, b], judged_rubric(), tmp_path / "run", workers=2, judge=config)
+        assert len(server.requests) == 4
+    assert summary.info["timings"]["workers"] == 2
+    verdicts = rubricate.open_run(tmp_path / "run").verdicts()
+    judged = verdicts.filter(verdicts["item"].is_in(JUDGE_ITEMS))
+    spent = judged.filter(judged["reason"].str.contains("budget of 4 calls is spent"))
+    assert spent.height == 5 * len(JUDGE_ITEMS) and set(spent["verdict"]) == {"error"}
+    assert judged.filter(~judged["reason"].str.contains("budget"))["episode_id"].n_unique() == 4
+
+
 def test_without_a_judge_judge_items_are_skipped_never_failed(tmp_path: Path):
     summary = score_run(_write(tmp_path, [sql_episode(1)]), judged_rubric(), tmp_path / "run")
     assert summary.info["judge"] == {"status": "not configured", "skipped_items": JUDGE_ITEMS,
