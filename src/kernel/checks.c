@@ -1,5 +1,10 @@
 /* checks.c: the built-in checks on a KEpisode, exactly as rubricate.rubrics.checks.tool_discipline
- * and .correctness decide them (verdict, reason text, evidence), or K_FALLBACK. */
+ * and .correctness decide them (verdict, reason text, evidence), or K_FALLBACK.
+ *
+ * Texts: patterns (numbers, number_at, marked_answer, strip) run on the ASCII stand-ins (KStep.text,
+ * KEpisode.*_text, KAnswer.text), which match exactly as the real texts do; what a pattern matches
+ * there is ASCII and the same in the real text, so the reasons built from it are exact. Equality
+ * tests and _normal_text read the real (UTF-8) texts. */
 #include "checks.h"
 
 #include <math.h>
@@ -149,6 +154,10 @@ static int failed_call(const KEpisode *ep, const KCall *c) {
 static int argkey_equal(KEpisode *ep, const KCall *a, const KCall *b, int *rc) {
     if (!a->args_ok || !b->args_ok) {
         if (a->args_ok != b->args_ok) return 0;
+        if (a->raw_wide || b->raw_wide) {  /* str.strip() of non-ASCII text */
+            *rc = K_FALLBACK;
+            return 0;
+        }
         return kstr_eq(kstrip(a->args_raw), kstrip(b->args_raw));
     }
     const JVal *x = a->args ? jv(&ep->doc, a->args) : NULL;
@@ -236,7 +245,8 @@ static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a)
             a->step = last->step;
             const JVal *args = (last->args_ok && last->args) ? jv(&ep->doc, last->args) : NULL;
             if (args == NULL) {
-                a->text = last->args_raw;
+                if (last->raw_wide) return K_FALLBACK;  /* answers from arguments: ASCII only */
+                a->text = a->real = last->args_raw;
                 return K_OK;
             }
             if (json_has_duplicate_keys(&ep->doc, args)) return K_FALLBACK;
@@ -252,15 +262,20 @@ static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a)
                 }
             }
             if (value == NULL) {
-                a->text = last->args_raw;
+                if (last->raw_wide) return K_FALLBACK;
+                a->text = a->real = last->args_raw;
                 return K_OK;
             }
-            return scalar_str(value, &s->answer_text, &a->text);
+            if (value->type == J_STR && value->wide) return K_FALLBACK;
+            int rc = scalar_str(value, &s->answer_text, &a->text);
+            a->real = a->text;
+            return rc;
         }
     }
     if (ep->final_answer.p == NULL) return K_OK;
     a->has = 1;
-    a->text = ep->final_answer;
+    a->text = ep->final_text;
+    a->real = ep->final_answer;
     a->step = ep->n_steps - 1;
     for (int i = ep->n_steps - 1; i >= 0; i--) {
         const KStep *st = &ep->steps[i];
@@ -334,11 +349,17 @@ static int ents_push(KEntities *e, size_t off, Py_ssize_t n, int step) {
     return K_OK;
 }
 
-/* Add `p[0:n]` lower-cased to the call's entity set (kept in s->text). */
-static int call_entity_add(KEntities *call, KBuf *text, const char *p, Py_ssize_t n) {
+/* Add `p[0:n]` lower-cased to the call's entity set (kept in s->text); `wide`: it holds non-ASCII
+ * (UTF-8: the order and equality of the bytes are those of the characters). */
+static int call_entity_add(KEntities *call, KBuf *text, const char *p, Py_ssize_t n, int wide) {
     size_t off = text->n;
-    if (buf_reserve(text, (size_t)n) != K_OK) return K_NOMEM;
-    for (Py_ssize_t i = 0; i < n; i++) text->p[off + (size_t)i] = (char)k_lower((unsigned char)p[i]);
+    if (buf_reserve(text, 2 * (size_t)n) != K_OK) return K_NOMEM;
+    if (wide) {
+        n = text_lower(p, n, text->p + off);
+        if (n < 0) return K_FALLBACK;
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) text->p[off + (size_t)i] = (char)k_lower((unsigned char)p[i]);
+    }
     if (ents_find(call, text, text->p + off, n) >= 0) return K_OK;  /* already there: the bytes are dropped below */
     text->n += (size_t)n;
     return ents_push(call, off, n, 0);
@@ -369,7 +390,7 @@ static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with
             v = idx ? jv(&ep->doc, idx) : NULL;
         }
         while (v != NULL) {
-            if (v->type == J_STR && kstrip(v->str).n > 0) {
+            if (v->type == J_STR && (v->wide ? text_strip(v->str) : kstrip(v->str)).n > 0) {
                 KStr part = v->str;
                 if (it->sep.n > 0) {
                     for (Py_ssize_t i = 0; i + it->sep.n <= part.n; i++)
@@ -378,8 +399,9 @@ static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with
                             break;
                         }
                 }
-                part = kstrip(part);
-                if (call_entity_add(call, &s->text, part.p, part.n) != K_OK) return K_NOMEM;
+                part = v->wide ? text_strip(part) : kstrip(part);
+                int rc = call_entity_add(call, &s->text, part.p, part.n, v->wide);
+                if (rc != K_OK) return rc;
             }
             if (value->type != J_ARR) break;
             idx = v->next;
@@ -390,11 +412,12 @@ static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with
         for (int k = 0; k < it->n_sql_args; k++) {
             const JVal *value = json_get(&ep->doc, args, it->sql_args[k].p);
             if (value == NULL || value->type != J_STR) continue;
+            if (value->wide) return K_FALLBACK;  /* tables_in is ASCII-only */
             names_clear(&s->names);
             int rc = sql_tables(value->str.p, value->str.n, &s->names);
             if (rc != K_OK) return rc;
             for (int i = 0; i < s->names.n; i++)
-                if (call_entity_add(call, &s->text, s->names.items[i].p, s->names.items[i].n) != K_OK) return K_NOMEM;
+                if (call_entity_add(call, &s->text, s->names.items[i].p, s->names.items[i].n, 0) != K_OK) return K_NOMEM;
         }
     }
     if (call->n > 1) {
@@ -607,9 +630,9 @@ static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step,
     }
     for (int i = 0; i < answer_step && i < ep->n_steps; i++) {
         const KStep *st = &ep->steps[i];
-        if (st->role != ROLE_TOOL || st->is_error || st->content.n == 0) continue;
-        if (number_at(st->content.p, st->content.n, p, n) ||
-            (has_comma && number_at(st->content.p, st->content.n, plain_buf->p, (Py_ssize_t)plain_buf->n)))
+        if (st->role != ROLE_TOOL || st->is_error || st->text.n == 0) continue;
+        if (number_at(st->text.p, st->text.n, p, n) ||
+            (has_comma && number_at(st->text.p, st->text.n, plain_buf->p, (Py_ssize_t)plain_buf->n)))
             return i;
     }
     return -1;
@@ -630,7 +653,8 @@ static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
     if ((rc = numbers_find(a.text.p, a.text.n, &s->stated)) != K_OK) return rc;
     if (s->stated.n == 0) return na(o, "the answer states no number");
     s->question.n = 0;
-    if (ep->question.p != NULL && (rc = numbers_find(ep->question.p, ep->question.n, &s->question)) != K_OK) return rc;
+    if (ep->question.p != NULL && (rc = numbers_find(ep->question_text.p, ep->question_text.n, &s->question)) != K_OK)
+        return rc;
     int n_targets = 0;
     const KNumber *first_target = NULL;
     for (int i = 0; i < s->stated.n; i++) {
@@ -648,7 +672,7 @@ static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
     int any_output = 0;
     for (int i = 0; i < a.step && i < ep->n_steps && !any_output; i++) {
         const KStep *st = &ep->steps[i];
-        any_output = st->role == ROLE_TOOL && !st->is_error && st->content.n > 0;
+        any_output = st->role == ROLE_TOOL && !st->is_error && st->text.n > 0;
     }
     KBuf *b = &s->buf;
     b->n = 0;
@@ -678,8 +702,8 @@ static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
             pool_clear(&s->pool);
             for (int k = 0; k < a.step && k < ep->n_steps; k++) {
                 const KStep *st = &ep->steps[k];
-                if (st->role != ROLE_TOOL || st->is_error || st->content.n == 0) continue;
-                if ((rc = pool_add_text(&s->pool, st->content.p, st->content.n, k)) != K_OK) return rc;
+                if (st->role != ROLE_TOOL || st->is_error || st->text.n == 0) continue;
+                if ((rc = pool_add_text(&s->pool, st->text.p, st->text.n, k)) != K_OK) return rc;
             }
             if ((rc = pool_build(&s->pool)) != K_OK) return rc;
             pool_ready = 1;
@@ -722,8 +746,12 @@ static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
 
 /* ------------------------------------------------------------------ answer_correct */
 
+/* repr(truth[:80]): 80 characters, not bytes, of UTF-8 text. */
 static PyObject *truth_repr(KStr truth) {
-    PyObject *head = PyUnicode_FromStringAndSize(truth.p, truth.n < 80 ? truth.n : 80);
+    PyObject *all = PyUnicode_FromStringAndSize(truth.p, truth.n);
+    if (all == NULL) return NULL;
+    PyObject *head = PyUnicode_GET_LENGTH(all) > 80 ? PyUnicode_Substring(all, 0, 80) : Py_NewRef(all);
+    Py_DECREF(all);
     if (head == NULL) return NULL;
     PyObject *r = PyObject_Repr(head);
     Py_DECREF(head);
@@ -731,7 +759,7 @@ static PyObject *truth_repr(KStr truth) {
 }
 
 static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
-    KStr truth = ep->ground_truth;
+    KStr truth = ep->truth_text;  /* the stand-in: blank and numbers exactly when the truth is */
     if (truth.p == NULL || kstrip(truth).n == 0) return na(o, "the episode has no ground truth");
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
@@ -741,14 +769,20 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
     s->expected.n = 0;
     if ((rc = numbers_find(truth.p, truth.n, &s->expected)) != K_OK) return rc;
     if (s->expected.n == 0) {
+        /* " {want} " in " {_normal_text(answer)} " on the real texts (bytes of UTF-8: a match starts
+         * with ' ', so it starts on a character) */
+        KStr want = ep->ground_truth, got = a.real;
         KBuf *w = &s->text, *g = &s->buf;
         w->n = g->n = 0;
-        if (buf_reserve(w, (size_t)truth.n + 3) != K_OK || buf_reserve(g, (size_t)a.text.n + 3) != K_OK) return K_NOMEM;
+        if (buf_reserve(w, 2 * (size_t)want.n + 3) != K_OK || buf_reserve(g, 2 * (size_t)got.n + 3) != K_OK)
+            return K_NOMEM;
         w->p[0] = ' ';
-        Py_ssize_t wn = normal_text(truth.p, truth.n, w->p + 1);
+        Py_ssize_t wn = normal_text(want.p, want.n, w->p + 1);
+        if (wn < 0) return K_FALLBACK;
         w->p[wn + 1] = ' ';
         g->p[0] = ' ';
-        Py_ssize_t gn = normal_text(a.text.p, a.text.n, g->p + 1);
+        Py_ssize_t gn = normal_text(got.p, got.n, g->p + 1);
+        if (gn < 0) return K_FALLBACK;
         g->p[gn + 1] = ' ';
         int contains = 0;
         if (wn > 0) {
@@ -756,7 +790,7 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
             for (Py_ssize_t i = 0; i + need <= have && !contains; i++)
                 contains = memcmp(g->p + i, w->p, (size_t)need) == 0;
         }
-        PyObject *r = truth_repr(truth);
+        PyObject *r = truth_repr(want);
         if (r == NULL) return K_NOMEM;
         PyObject *reason = PyUnicode_FromFormat(contains ? "the answer contains the expected text %U"
                                                          : "the answer does not contain the expected text %U", r);

@@ -46,7 +46,8 @@ typedef struct {
 /* The episode's final answer as an item's answer tools define it (EpisodeFacts.answer). */
 typedef struct {
     int has;
-    KStr text;
+    KStr text;          /* what the patterns read: the answer's ASCII stand-in (see kernel.h) */
+    KStr real;          /* the answer as it is (UTF-8): what reasons and _normal_text read */
     int step;
 } KAnswer;
 

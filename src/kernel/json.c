@@ -3,8 +3,11 @@
  * The reference is msgspec.json.decode. K_OK only where msgspec decodes the text to the same value
  * json_to_py builds; K_INVALID only where msgspec raises msgspec.DecodeError; K_FALLBACK for
  * everything the kernel does not reproduce exactly (the Python path then decides):
- *   - a byte >= 0x80 inside a string or key (the kernel is ASCII-only; msgspec would decode UTF-8,
- *     or raise UnicodeDecodeError, which is not a DecodeError), a \u escape >= 0x80 (surrogates too);
+ *   - a byte >= 0x80 inside a string or key (msgspec would decode UTF-8, or raise UnicodeDecodeError,
+ *     which is not a DecodeError), a \u escape >= 0x80 (surrogates too), unless d->utf8 is set;
+ *   - with d->utf8: invalid UTF-8 (as Python's strict decoder sees it: overlong forms, encoded
+ *     surrogates, code points above U+10FFFF, truncated sequences) and \u surrogates that are not a
+ *     high one directly followed by a \u low one (msgspec raises; the Python path reports it);
  *   - integers outside int64 (msgspec gives a Python int of any size);
  *   - floats that overflow a double (msgspec raises ValidationError "Number out of range"), floats
  *     longer than 127 characters, and floats off the exact fast path when the GIL is not held;
@@ -13,6 +16,10 @@
  * Verified against msgspec 0.22: raw control characters (< 0x20) inside strings raise DecodeError
  * ("invalid character") before any UTF-8 decoding, so they are K_INVALID; bytes >= 0x80 outside
  * strings raise DecodeError too (invalid or trailing character), so they are K_INVALID.
+ *
+ * Non-ASCII text (d->utf8): raw UTF-8 is validated and kept as it is (a string without escapes
+ * still points into the input); \u escapes >= 0x80 are written as UTF-8 (never longer than the
+ * escape). Such strings and keys are flagged `wide` (json_to_py decodes them as UTF-8).
  *
  * Layout: vals[0] is reserved; values are numbered in document order (a container before its
  * children); children are linked by first/next, and each object member's value carries its key.
@@ -206,47 +213,124 @@ static inline const uchar *scan_copy(const uchar *s, const uchar *end, char **op
 
 /* ---------------------------------------------------------------- strings */
 
+/* The length of the valid UTF-8 sequence at s (its first byte >= 0x80), or 0 when Python's strict
+ * decoder refuses it. */
+static int utf8_seq(const uchar *s, const uchar *end) {
+    uchar c = s[0];
+    ptrdiff_t left = end - s;
+    if (c >= 0xC2 && c <= 0xDF) return left >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (left < 3 || (s[2] & 0xC0) != 0x80) return 0;
+        uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;  /* no overlong, no surrogate */
+        return s[1] >= lo && s[1] <= hi ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (left < 4 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;  /* no overlong, <= U+10FFFF */
+        return s[1] >= lo && s[1] <= hi ? 4 : 0;
+    }
+    return 0;  /* a continuation byte, an overlong lead (C0, C1) or F5..FF */
+}
+
+/* Code point cp (>= 0x80, not a surrogate) as UTF-8 at o; the number of bytes written. */
+static int utf8_put(char *o, int cp) {
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static inline int hex4(const uchar *s) {
+    int h0 = hexval(s[0]), h1 = hexval(s[1]), h2 = hexval(s[2]), h3 = hexval(s[3]);
+    if ((h0 | h1 | h2 | h3) < 0) return -1;
+    return (h0 << 12) | (h1 << 8) | (h2 << 4) | h3;
+}
+
+/* The code point of the \u escape at s (s[0] == '\\', s[1] == 'u', 6 bytes available) and the
+ * length of the escape (12 for a surrogate pair) in *len: K_OK, K_INVALID (not four hex digits:
+ * msgspec raises) or K_FALLBACK (a surrogate that is not a high one followed by a low one). */
+static int unicode_escape(const uchar *s, const uchar *end, int *cp, int *len) {
+    int c = hex4(s + 2);
+    if (c < 0) return K_INVALID;
+    *len = 6;
+    if (c >= 0xD800 && c <= 0xDFFF) {
+        if (c >= 0xDC00 || end - s < 12 || s[6] != '\\' || s[7] != 'u') return K_FALLBACK;
+        int lo = hex4(s + 8);
+        if (lo < 0xDC00 || lo > 0xDFFF) return K_FALLBACK;
+        c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+        *len = 12;
+    }
+    *cp = c;
+    return K_OK;
+}
+
 /* The rest of a string from its first backslash `s` (the plain run [start, s) comes first),
- * decoded into d->buf. *pp is left after the closing quote. */
+ * decoded into d->buf. *pp is left after the closing quote; *wide is set when it holds non-ASCII. */
 static J_NOINLINE int parse_str_escaped(JDoc *d, const uchar *start, const uchar *s, const uchar *end,
-                                        const uchar **pp, KStr *out) {
-    /* the decoded text is never longer than what is left of the input, and neither are
-     * scan_copy's 16-byte stores (the output never runs ahead of the input) */
+                                        const uchar **pp, KStr *out, uint8_t *wide) {
+    /* the decoded text is never longer than what is left of the input (an escape decodes to fewer
+     * bytes than it takes, raw UTF-8 to as many), and neither are scan_copy's 16-byte stores (the
+     * output never runs ahead of the input) */
     if ((size_t)(end - start) > d->buf_cap - d->buf_n) return K_FALLBACK;
     char *o0 = d->buf + d->buf_n, *o = o0;
     memcpy(o, start, (size_t)(s - start));
     o += s - start;
     for (;;) {
-        /* *s == '\\' */
-        if (end - s < 2) return K_INVALID;
-        switch (s[1]) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            /* fewer than four hex digits, or a non-hex one: msgspec raises (truncated / invalid) */
-            if (end - s < 6) return K_INVALID;
-            int h0 = hexval(s[2]), h1 = hexval(s[3]), h2 = hexval(s[4]), h3 = hexval(s[5]);
-            if ((h0 | h1 | h2 | h3) < 0) return K_INVALID;
-            int cp = (h0 << 12) | (h1 << 8) | (h2 << 4) | h3;
-            if (cp >= 0x80) return K_FALLBACK;  /* non-ASCII, surrogates included */
-            *o++ = (char)cp;
-            s += 4;
-            break;
+        if (*s == '\\') {
+            if (end - s < 2) return K_INVALID;
+            switch (s[1]) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '/': *o++ = '/'; break;
+            case 'b': *o++ = '\b'; break;
+            case 'f': *o++ = '\f'; break;
+            case 'n': *o++ = '\n'; break;
+            case 'r': *o++ = '\r'; break;
+            case 't': *o++ = '\t'; break;
+            case 'u': {
+                /* fewer than four hex digits, or a non-hex one: msgspec raises (truncated / invalid) */
+                if (end - s < 6) return K_INVALID;
+                int cp, len, st = unicode_escape(s, end, &cp, &len);
+                if (st != K_OK) return st;
+                if (cp < 0x80) {
+                    *o++ = (char)cp;
+                } else {
+                    if (!d->utf8) return K_FALLBACK;  /* non-ASCII, surrogates included */
+                    o += utf8_put(o, cp);
+                    *wide = 1;
+                }
+                s += len - 2;
+                break;
+            }
+            default:
+                return K_INVALID;  /* invalid escape character */
+            }
+            s += 2;
+        } else if (*s >= 0x80) {
+            int k = d->utf8 ? utf8_seq(s, end) : 0;
+            if (k == 0) return K_FALLBACK;  /* ASCII-only, or invalid UTF-8 (UnicodeDecodeError) */
+            memcpy(o, s, (size_t)k);
+            o += k;
+            s += k;
+            *wide = 1;
+        } else {
+            return K_INVALID;  /* a raw control character */
         }
-        default:
-            return K_INVALID;  /* invalid escape character */
-        }
-        s += 2;
         s = scan_copy(s, end, &o);
         if (J_UNLIKELY(s == end)) return K_INVALID;  /* unterminated */
         if (*s == '"') break;
-        if (*s != '\\') return *s >= 0x80 ? K_FALLBACK : K_INVALID;
     }
     out->p = o0;
     out->n = o - o0;
@@ -255,10 +339,32 @@ static J_NOINLINE int parse_str_escaped(JDoc *d, const uchar *start, const uchar
     return K_OK;
 }
 
-/* The string whose opening quote is at *pp. */
-static inline int parse_str(JDoc *d, const uchar **pp, const uchar *end, KStr *out) {
+/* A string whose plain ASCII run [start, s) ended at a byte other than the closing quote. */
+static J_NOINLINE int parse_str_rest(JDoc *d, const uchar *start, const uchar *s, const uchar *end,
+                                     const uchar **pp, KStr *out, uint8_t *wide) {
+    /* raw UTF-8 before any escape: the text is still the input itself */
+    while (*s >= 0x80) {
+        int k = d->utf8 ? utf8_seq(s, end) : 0;
+        if (k == 0) return K_FALLBACK;  /* ASCII-only, or invalid UTF-8 (UnicodeDecodeError) */
+        *wide = 1;
+        s = scan_str(s + k, end);
+        if (J_UNLIKELY(s == end)) return K_INVALID;  /* unterminated */
+    }
+    if (*s == '"') {
+        out->p = (const char *)start;
+        out->n = s - start;
+        *pp = s + 1;
+        return K_OK;
+    }
+    if (*s == '\\') return parse_str_escaped(d, start, s, end, pp, out, wide);
+    return K_INVALID;  /* a raw control character */
+}
+
+/* The string whose opening quote is at *pp; *wide tells whether it holds non-ASCII text. */
+static inline int parse_str(JDoc *d, const uchar **pp, const uchar *end, KStr *out, uint8_t *wide) {
     const uchar *start = *pp + 1;
     const uchar *s = scan_str(start, end);
+    *wide = 0;
     if (J_UNLIKELY(s == end)) return K_INVALID;  /* unterminated */
     if (J_LIKELY(*s == '"')) {
         out->p = (const char *)start;
@@ -266,8 +372,7 @@ static inline int parse_str(JDoc *d, const uchar **pp, const uchar *end, KStr *o
         *pp = s + 1;
         return K_OK;
     }
-    if (*s == '\\') return parse_str_escaped(d, start, s, end, pp, out);
-    return *s >= 0x80 ? K_FALLBACK : K_INVALID;  /* non-ASCII / raw control character */
+    return parse_str_rest(d, start, s, end, pp, out, wide);
 }
 
 /* ---------------------------------------------------------------- numbers */
@@ -399,6 +504,7 @@ int json_parse(JDoc *d, const char *text, size_t len, uint32_t *root) {
     uint32_t lastc[JMAX_DEPTH];  /* their last child so far (0: none) */
     int depth = 0;
     KStr key = {NULL, 0};
+    uint8_t kwide = 0;
     uint32_t top = 0;
     int st;
 
@@ -416,6 +522,8 @@ value:
         v->count = 0;
         v->key.p = key.p; /* field by field: a 16-byte copy stalls on store forwarding */
         v->key.n = key.n;
+        v->kwide = kwide;
+        v->wide = 0;
         v->str.p = NULL;
         v->str.n = 0;
         v->i = 0;
@@ -432,7 +540,7 @@ value:
         switch (*p) {
         case '"':
             v->type = J_STR;
-            st = parse_str(d, &p, end, &v->str);
+            st = parse_str(d, &p, end, &v->str, &v->wide);
             if (J_UNLIKELY(st != K_OK)) goto fail;
             goto after;
         case '{':
@@ -466,6 +574,7 @@ value:
             }
             key.p = NULL;
             key.n = 0;
+            kwide = 0;
             goto value;
         case '-': case '0': case '1': case '2': case '3': case '4':
         case '5': case '6': case '7': case '8': case '9':
@@ -495,7 +604,7 @@ value:
 member:
     /* at the key of an object member: whitespace already skipped */
     if (J_UNLIKELY(*p != '"')) goto invalid;
-    st = parse_str(d, &p, end, &key);
+    st = parse_str(d, &p, end, &key, &kwide);
     if (J_UNLIKELY(st != K_OK)) goto fail;
     SKIP_WS();
     if (J_UNLIKELY(p == end || *p != ':')) goto invalid;
@@ -528,6 +637,7 @@ after:
             p++;
             key.p = NULL;
             key.n = 0;
+            kwide = 0;
             goto value;
         }
         if (*p == ']') {
@@ -663,6 +773,12 @@ static PyObject *ascii_str(const KStr *s) {
     return o;
 }
 
+/* A decoded string or key: ASCII copied as it is, `wide` text decoded from UTF-8 (valid: json.c
+ * checked it). */
+static PyObject *text_str(const KStr *s, int wide) {
+    return wide ? PyUnicode_DecodeUTF8(s->p, s->n, "strict") : ascii_str(s);
+}
+
 PyObject *json_to_py(JDoc *d, const JVal *v) {
     switch (v->type) {
     case J_NULL:
@@ -676,7 +792,7 @@ PyObject *json_to_py(JDoc *d, const JVal *v) {
     case J_FLOAT:
         return PyFloat_FromDouble(v->f);
     case J_STR:
-        return ascii_str(&v->str);
+        return text_str(&v->str, v->wide);
     case J_ARR: {
         PyObject *list = PyList_New(v->count);
         if (list == NULL) return NULL;
@@ -697,7 +813,7 @@ PyObject *json_to_py(JDoc *d, const JVal *v) {
         if (dict == NULL) return NULL;
         for (uint32_t i = v->first; i; i = d->vals[i].next) {
             const JVal *m = &d->vals[i];
-            PyObject *key = ascii_str(&m->key);
+            PyObject *key = text_str(&m->key, m->kwide);
             if (key == NULL) goto error;
             PyObject *val = json_to_py(d, m);
             if (val == NULL) {
@@ -721,7 +837,19 @@ PyObject *json_to_py(JDoc *d, const JVal *v) {
 
 /* ---------------------------------------------------------------- debug shims */
 
-PyObject *kdebug_json(PyObject *self, PyObject *arg) {
+/* 1 when every string and key of the arena is flagged `wide` exactly when it holds a byte >= 0x80. */
+static int wide_flags_agree(const JDoc *d) {
+    for (uint32_t i = 1; i < d->n; i++) {
+        const JVal *v = &d->vals[i];
+        int high = 0, khigh = 0;
+        for (Py_ssize_t k = 0; v->type == J_STR && k < v->str.n; k++) high |= (uchar)v->str.p[k] >= 0x80;
+        for (Py_ssize_t k = 0; v->key.p != NULL && k < v->key.n; k++) khigh |= (uchar)v->key.p[k] >= 0x80;
+        if (high != v->wide || khigh != v->kwide) return 0;
+    }
+    return 1;
+}
+
+static PyObject *debug_json(PyObject *arg, int utf8) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     JDoc d;
@@ -729,8 +857,13 @@ PyObject *kdebug_json(PyObject *self, PyObject *arg) {
     PyObject *res = NULL;
     uint32_t root = 0;
     if (jdoc_reset(&d, (size_t)view.len) != K_OK) goto done;
+    d.utf8 = utf8;
     int st = json_parse(&d, (const char *)view.buf, (size_t)view.len, &root);
     if (st == K_OK) {
+        if (!wide_flags_agree(&d)) {
+            PyErr_SetString(PyExc_SystemError, "json_parse: a wide flag disagrees with the text");
+            goto done;
+        }
         PyObject *obj = json_to_py(&d, jv(&d, root));
         if (obj != NULL) res = Py_BuildValue("(sN)", "ok", obj);
     } else {
@@ -741,6 +874,10 @@ done:
     PyBuffer_Release(&view);
     return res;
 }
+
+PyObject *kdebug_json(PyObject *self, PyObject *arg) { return debug_json(arg, 0); }
+
+PyObject *kdebug_json_utf8(PyObject *self, PyObject *arg) { return debug_json(arg, 1); }
 
 PyObject *kdebug_json_equal(PyObject *self, PyObject *args) {
     Py_buffer a, b;

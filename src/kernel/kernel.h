@@ -1,14 +1,23 @@
 /* Rubricate's native scoring kernel: shared types and the functions each part provides.
  *
- * What this is for: `rubricate score` on OpenAI-chat JSONL with the built-in checks, at a speed
- * near the parse floor. The Python implementation (rubricate.traces.formats.openai_chat,
- * rubricate.rubrics.checks.*) is the reference: every function here gives exactly what the Python
- * code gives, or says K_FALLBACK, and then the Python path handles that record. See README.md.
+ * What this is for: `rubricate score` on OpenAI-chat and verifiers-results JSONL with the built-in
+ * checks, at a speed near the parse floor. The Python implementation (rubricate.traces.formats.
+ * openai_chat / verifiers, rubricate.rubrics.checks.*) is the reference: every function here gives
+ * exactly what the Python code gives, or says K_FALLBACK, and then the Python path handles that
+ * record. See README.md.
  *
- * Text policy: the kernel handles ASCII text only. A record whose decoded strings hold any
- * character >= 0x80 (raw UTF-8 bytes or \u escapes) is K_FALLBACK. On ASCII text Python's Unicode
+ * Text policy: the patterns of the checks run on ASCII text only. On ASCII text Python's Unicode
  * regex classes reduce to: \d = [0-9]; \w = [A-Za-z0-9_]; \s and str.isspace()/strip()/split() =
  * [ \t\n\v\f\r\x1c\x1d\x1e\x1f]; IGNORECASE and str.lower() = ASCII case folding.
+ * OpenAI-chat records: any decoded character >= 0x80 (raw UTF-8 bytes or \u escapes) is K_FALLBACK.
+ * verifiers-results records (JDoc.utf8): texts and values may hold non-ASCII text (kept as UTF-8);
+ * the checks then match their patterns on an ASCII stand-in of each message text and of the ground
+ * truth (stand_in in text.c: one byte per character, '_' for a letter, '\x01' for other symbols),
+ * on which every pattern the kernel reproduces matches exactly as on the real text; texts that
+ * reach a row, a reason or an equality test are used as they are, and _normal_text and entity
+ * names (strip + lower) are computed on the UTF-8 itself. Characters with no exact stand-in
+ * (non-ASCII digits and spaces, U+2212, letters that case-fold to ASCII), non-ASCII tool names,
+ * and non-ASCII arguments that a check would parse as SQL or take as the answer are K_FALLBACK.
  */
 #ifndef RUBRICATE_KERNEL_H
 #define RUBRICATE_KERNEL_H
@@ -64,6 +73,8 @@ typedef enum { J_NULL, J_FALSE, J_TRUE, J_INT, J_FLOAT, J_STR, J_ARR, J_OBJ } JT
 
 typedef struct {
     uint8_t type;
+    uint8_t wide;    /* J_STR: `str` holds non-ASCII text (UTF-8; only when JDoc.utf8 is set) */
+    uint8_t kwide;   /* a member of an object: `key` holds non-ASCII text */
     uint32_t next;   /* arena index of the next sibling (array element or object member); 0: none */
     uint32_t first;  /* J_ARR / J_OBJ: arena index of the first child; 0: none */
     uint32_t count;  /* J_ARR / J_OBJ: number of children */
@@ -78,6 +89,7 @@ typedef struct {
     uint32_t n, cap;
     char *buf;       /* decoded text of strings and keys that hold escapes */
     size_t buf_n, buf_cap;
+    int utf8;        /* 1: non-ASCII text is decoded to UTF-8 (and flagged `wide`); 0: K_FALLBACK */
 } JDoc;
 
 void jdoc_init(JDoc *d);
@@ -88,9 +100,9 @@ void jdoc_free(JDoc *d);
 int jdoc_reset(JDoc *d, size_t bytes);
 /* Parse one JSON text. K_OK with *root set; K_INVALID where msgspec.json.decode raises
  * (syntax errors, trailing characters, unterminated input); K_FALLBACK for what the kernel does not
- * reproduce: non-ASCII text (bytes >= 0x80, \u escapes >= 0x80, lone surrogates), control
- * characters inside strings, integers outside int64, numbers that overflow a double, nesting
- * deeper than 64, or no room left in the arena. */
+ * reproduce: non-ASCII text (bytes >= 0x80, \u escapes >= 0x80) unless d->utf8 is set, and then
+ * still invalid UTF-8 and lone surrogates; integers outside int64, numbers that overflow a double,
+ * nesting deeper than 64, or no room left in the arena. */
 int json_parse(JDoc *d, const char *p, size_t n, uint32_t *root);
 static inline JVal *jv(JDoc *d, uint32_t i) { return &d->vals[i]; }
 /* The value of the LAST member of `obj` named `key` (dict semantics: the last duplicate wins), or NULL. */
@@ -105,14 +117,18 @@ int json_equal(JDoc *d, const JVal *a, const JVal *b);
 PyObject *json_to_py(JDoc *d, const JVal *v);
 
 /* ---------------------------------------------------------------- episode.c
- * One OpenAI-chat record, normalised exactly as rubricate.traces.formats.openai_chat does. */
+ * One record, normalised exactly as its Python reader does: rubricate.traces.formats.openai_chat
+ * (FMT_OPENAI_CHAT) or .verifiers (FMT_VERIFIERS, VerifiersResults). */
 enum { ROLE_SYSTEM = 0, ROLE_USER = 1, ROLE_ASSISTANT = 2, ROLE_TOOL = 3 };
+enum { FMT_OPENAI_CHAT = 0, FMT_VERIFIERS = 1 };
 
 typedef struct {
     KStr name;          /* as given ("" when missing or null) */
     KStr lname;         /* ASCII lower-cased name */
     KStr id;            /* p == NULL: None */
     KStr args_raw;      /* ToolCall.arguments_raw: the arguments string as given ("" when missing) */
+    int raw_wide;       /* args_raw holds non-ASCII text (verifiers; strings inside `args` say it
+                         * themselves, JVal.wide) */
     int args_ok;        /* 1: ToolCall.arguments is a dict (args; 0 = the empty dict {}); 0: None */
     uint32_t args;      /* arena index of the parsed arguments object (0 with args_ok: {}) */
     int step;           /* index of the assistant step that made the call */
@@ -121,7 +137,8 @@ typedef struct {
 
 typedef struct {
     int role;           /* ROLE_* */
-    KStr content;
+    KStr content;       /* Step.content (UTF-8) */
+    KStr text;          /* what the checks read: content itself when ASCII, else its stand-in */
     KStr name;          /* p == NULL: None (system/user: Step.name; assistant: None; tool: Step.tool_name) */
     int first_call;     /* assistant: index of its first call in KEpisode.calls */
     int n_calls;
@@ -130,6 +147,7 @@ typedef struct {
 } KStep;
 
 typedef struct {
+    int format;         /* FMT_* of the record being read */
     JDoc doc;
     uint32_t root;
     KStep *steps;
@@ -145,6 +163,9 @@ typedef struct {
     KStr question;      /* p == NULL: None */
     KStr final_answer;  /* p == NULL: None */
     KStr ground_truth;  /* p == NULL: None */
+    KStr question_text; /* the stand-ins of question, final_answer and ground_truth (KStep.text): */
+    KStr final_text;    /* what the checks match patterns on (the fields themselves when ASCII) */
+    KStr truth_text;
     int has_reward;
     double reward;
     PyObject *metadata; /* new reference: the Episode.metadata dict (may be empty) */
@@ -152,10 +173,13 @@ typedef struct {
 
 void episode_init(KEpisode *ep);
 void episode_free(KEpisode *ep);
-/* Normalise one JSONL line. K_OK; K_INVALID when the line is not valid JSON; K_FALLBACK when the
- * Python reader must decide (not an object, no messages, a shape the kernel does not reproduce,
- * a record the Python reader would report as a load issue); K_NOMEM. */
-int episode_from_json(KEpisode *ep, const char *p, size_t n);
+/* Normalise one JSONL line of format `format` (FMT_*). K_OK; K_INVALID when the line is not valid
+ * JSON; K_FALLBACK when the Python reader must decide (not an object, no messages, a shape the
+ * kernel does not reproduce, a record the Python reader would report as a load issue); K_NOMEM. */
+int episode_from_json(KEpisode *ep, const char *p, size_t n, int format);
+/* RecordFormat.read's merge of the file's shared metadata: ep->metadata = {**shared, **ep->metadata}
+ * when `shared` (a dict, or NULL) is not empty. K_OK or K_NOMEM. */
+int episode_merge_metadata(KEpisode *ep, PyObject *shared);
 
 /* ---------------------------------------------------------------- numbers.c
  * rubricate.rubrics._numbers and the number matching of grounded_answer, exactly. */
@@ -225,15 +249,28 @@ int sql_tables(const char *sql, Py_ssize_t n, KNames *out);
 int looks_like_error(const char *s, Py_ssize_t n);
 /* correctness.marked_answer(text): the span of `text` it returns. */
 KStr marked_answer(const char *s, Py_ssize_t n);
-/* correctness._normal_text(text) written into out (capacity >= n + 1); returns its length. */
+/* correctness._normal_text(text) of UTF-8 text written into out (capacity >= 2 * n + 1: lower-casing
+ * can lengthen a character); its length, or -1 for a character it does not reproduce (those with
+ * no stand-in, and U+03A3 whose lower case depends on its neighbours). */
 Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out);
+/* str.strip() of UTF-8 text (Python's whitespace, non-ASCII included). */
+KStr text_strip(KStr s);
+/* str.lower() of UTF-8 text written into out (capacity >= 2 * n): its length, or -1 for the two
+ * characters whose lower case is not the simple mapping (U+0130: two characters; U+03A3: depends on
+ * its neighbours). */
+Py_ssize_t text_lower(const char *s, Py_ssize_t n, char *out);
+/* The ASCII stand-in of UTF-8 text (see the text policy above) written into out (capacity >= n);
+ * its length (one byte per character), or -1 when a character has no exact stand-in. */
+Py_ssize_t stand_in(const char *s, Py_ssize_t n, char *out);
 
 /* ---------------------------------------------------------------- debug shims (one per part)
  * Exposed to Python as rubricate._kernel._debug_*; the differential tests compare them with the
  * Python reference on generated and real inputs. */
 PyObject *kdebug_json(PyObject *self, PyObject *arg);          /* bytes -> ("ok", obj) | ("invalid",) | ("fallback",) */
+PyObject *kdebug_json_utf8(PyObject *self, PyObject *arg);     /* the same with JDoc.utf8 set */
 PyObject *kdebug_json_equal(PyObject *self, PyObject *args);   /* (bytes, bytes) -> bool | None (fallback) */
 PyObject *kdebug_episode(PyObject *self, PyObject *arg);       /* bytes -> dict | "invalid" | "fallback" */
+PyObject *kdebug_verifiers(PyObject *self, PyObject *args);    /* (bytes[, shared dict]) -> the same, verifiers-results */
 PyObject *kdebug_numbers(PyObject *self, PyObject *arg);       /* str -> [(text, value, decimals, scale, percent)] */
 PyObject *kdebug_pool(PyObject *self, PyObject *args);         /* ([(text, step)], [(target, decimals)]) -> [(find, derive)] */
 PyObject *kdebug_number_at(PyObject *self, PyObject *args);    /* (hay, digits) -> bool */
@@ -241,5 +278,8 @@ PyObject *kdebug_tables(PyObject *self, PyObject *arg);        /* str -> frozens
 PyObject *kdebug_looks_like_error(PyObject *self, PyObject *arg); /* str -> bool */
 PyObject *kdebug_marked_answer(PyObject *self, PyObject *arg); /* str -> str */
 PyObject *kdebug_normal_text(PyObject *self, PyObject *arg);   /* str -> str */
+PyObject *kdebug_normal_text_utf8(PyObject *self, PyObject *arg); /* str -> str | None (not reproduced) */
+PyObject *kdebug_stand_in(PyObject *self, PyObject *arg);      /* str -> str | None (no stand-in) */
+PyObject *kdebug_strip_lower(PyObject *self, PyObject *arg);   /* str -> str.strip().lower() | None */
 
 #endif

@@ -10,8 +10,10 @@ static PyMethodDef methods[] = {
      "score_chunk(plan, data, pos, stop, line_no) -> (status, pos, line_no, scored, scored_bytes)"},
     {"count_lines", kscore_count_lines, METH_O, "count_lines(data) -> the number of newlines in a buffer"},
     {"_debug_json", kdebug_json, METH_O, NULL},
+    {"_debug_json_utf8", kdebug_json_utf8, METH_O, NULL},
     {"_debug_json_equal", kdebug_json_equal, METH_VARARGS, NULL},
     {"_debug_episode", kdebug_episode, METH_O, NULL},
+    {"_debug_verifiers", kdebug_verifiers, METH_VARARGS, NULL},
     {"_debug_numbers", kdebug_numbers, METH_O, NULL},
     {"_debug_pool", kdebug_pool, METH_VARARGS, NULL},
     {"_debug_number_at", kdebug_number_at, METH_VARARGS, NULL},
@@ -19,12 +21,16 @@ static PyMethodDef methods[] = {
     {"_debug_looks_like_error", kdebug_looks_like_error, METH_O, NULL},
     {"_debug_marked_answer", kdebug_marked_answer, METH_O, NULL},
     {"_debug_normal_text", kdebug_normal_text, METH_O, NULL},
+    {"_debug_normal_text_utf8", kdebug_normal_text_utf8, METH_O, NULL},
+    {"_debug_stand_in", kdebug_stand_in, METH_O, NULL},
+    {"_debug_strip_lower", kdebug_strip_lower, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "rubricate._kernel",
-    "Native scoring kernel: OpenAI-chat JSONL lines to built-in verdicts (see src/kernel/README.md).",
+    "Native scoring kernel: OpenAI-chat and verifiers-results JSONL lines to built-in verdicts "
+    "(see src/kernel/README.md).",
     -1, methods,
 };
 

@@ -1,5 +1,6 @@
 /* score.c: the Plan type (a rubric's built-in items, resolved once) and score_chunk (the complete
- * lines of a block): each scored line's episode row and verdict rows
+ * lines of a block, OpenAI-chat or verifiers-results records): each scored line's episode row and
+ * verdict rows
  * are appended to the run's column buffers exactly as rubricate.analyzer._store.PartWriter.add_episode
  * would; rubric_reward comes from the plan's reward_fn (rubricate.rewards.collapse), memoised per
  * verdict signature. */
@@ -28,6 +29,8 @@ typedef struct {
     PyObject *ecols[N_EPISODE_COLS];
     PyObject *vcols[N_VERDICT_COLS];
     PyObject *source_path, *source_file, *format;
+    int fmt;                 /* FMT_* of `format` */
+    PyObject *shared;        /* the file's shared metadata (a dict), or NULL */
     PyObject *verdict_names[4];
     PyObject *scores[2];
     long long counts[4];
@@ -61,6 +64,7 @@ static void plan_clear_refs(Plan *p) {
     Py_CLEAR(p->source_path);
     Py_CLEAR(p->source_file);
     Py_CLEAR(p->format);
+    Py_CLEAR(p->shared);
     for (int i = 0; i < 4; i++) Py_CLEAR(p->verdict_names[i]);
     for (int i = 0; i < 2; i++) Py_CLEAR(p->scores[i]);
     Py_CLEAR(p->reward_fn);
@@ -211,10 +215,21 @@ static PyObject *plan_bind(Plan *p, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* plan.set_source(path, file, format): the source columns of the lines that follow. */
+/* plan.set_source(path, file, format, file_metadata=None): the source columns of the lines that
+ * follow, the format they are read as ("openai-chat" or "verifiers-results") and the metadata
+ * every episode of the file shares (RecordFormat.file_metadata: merged into each episode's own as
+ * RecordFormat.read does; the plan keeps a reference and never changes the dict). */
 static PyObject *plan_set_source(Plan *p, PyObject *args) {
-    PyObject *path, *file, *format;
-    if (!PyArg_ParseTuple(args, "UUU:set_source", &path, &file, &format)) return NULL;
+    PyObject *path, *file, *format, *shared = Py_None;
+    if (!PyArg_ParseTuple(args, "UUU|O:set_source", &path, &file, &format, &shared)) return NULL;
+    int fmt;
+    if (PyUnicode_CompareWithASCIIString(format, "openai-chat") == 0) fmt = FMT_OPENAI_CHAT;
+    else if (PyUnicode_CompareWithASCIIString(format, "verifiers-results") == 0) fmt = FMT_VERIFIERS;
+    else return PyErr_Format(PyExc_ValueError, "set_source: the kernel does not read format %R", format);
+    if (shared != Py_None && !PyDict_CheckExact(shared))
+        return PyErr_Format(PyExc_TypeError, "set_source: file_metadata must be a dict or None");
+    p->fmt = fmt;
+    Py_XSETREF(p->shared, shared == Py_None ? NULL : Py_NewRef(shared));
     Py_INCREF(path);
     Py_XSETREF(p->source_path, path);
     Py_INCREF(file);
@@ -231,7 +246,7 @@ static PyObject *plan_counts(Plan *p, PyObject *unused) {
 
 static PyMethodDef plan_methods[] = {
     {"bind", (PyCFunction)plan_bind, METH_VARARGS, "bind(episode_columns, verdict_columns)"},
-    {"set_source", (PyCFunction)plan_set_source, METH_VARARGS, "set_source(path, file, format)"},
+    {"set_source", (PyCFunction)plan_set_source, METH_VARARGS, "set_source(path, file, format, file_metadata=None)"},
     {"counts", (PyCFunction)plan_counts, METH_NOARGS, "verdict counts of every episode scored so far"},
     {NULL, NULL, 0, NULL},
 };
@@ -369,7 +384,8 @@ static void drop_reasons(Plan *p) {
 
 /* Score one line: K_OK (rows appended), K_FALLBACK (nothing appended) or K_NOMEM. */
 static int score_line(Plan *p, const char *line, size_t n, Py_ssize_t line_no, long long *signature) {
-    int rc = episode_from_json(&p->ep, line, n);
+    int rc = episode_from_json(&p->ep, line, n, p->fmt);
+    if (rc == K_OK) rc = episode_merge_metadata(&p->ep, p->shared);
     scratch_episode(&p->scratch);
     *signature = 0;
     for (int i = 0; i < p->n_items && rc == K_OK; i++) {

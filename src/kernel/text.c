@@ -1,5 +1,6 @@
 /* text.c: tables_in (rubricate.rubrics._sql), looks_like_error (rubricate.traces._normalise) and
- * marked_answer / _normal_text (rubricate.rubrics.checks.correctness), exactly, on ASCII text.
+ * marked_answer / _normal_text (rubricate.rubrics.checks.correctness), exactly, on ASCII text; the
+ * ASCII stand-ins of non-ASCII text (stand_in) and _normal_text of UTF-8 text.
  *
  * Every regular expression of the Python code is reproduced by a hand-written scanner. The comment
  * above each scanner names the pattern and explains why the scanner takes the same path as Python's
@@ -718,39 +719,189 @@ KStr marked_answer(const char *s, Py_ssize_t n) {
     return r;
 }
 
+/* ---------------------------------------------------------------- non-ASCII characters */
+
+/* The code point at s[*i] (valid UTF-8: json.c checked it; the first byte >= 0x80); *i moves past it. */
+static Py_UCS4 utf8_next(const char *s, Py_ssize_t *i) {
+    const unsigned char *p = (const unsigned char *)s + *i;
+    if (p[0] < 0xE0) {
+        *i += 2;
+        return ((Py_UCS4)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+    }
+    if (p[0] < 0xF0) {
+        *i += 3;
+        return ((Py_UCS4)(p[0] & 0x0F) << 12) | ((Py_UCS4)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    }
+    *i += 4;
+    return ((Py_UCS4)(p[0] & 0x07) << 18) | ((Py_UCS4)(p[1] & 0x3F) << 12) | ((Py_UCS4)(p[2] & 0x3F) << 6) |
+           (p[3] & 0x3F);
+}
+
+/* Code point cp (>= 0x80) as UTF-8 at o; the number of bytes written. */
+static int utf8_write(char *o, Py_UCS4 cp) {
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+enum { U_REFUSED = 0, U_WORD = 1, U_OTHER = 2 };
+
+/* What a non-ASCII character is to the patterns the kernel reproduces. Python's re (str patterns)
+ * tests \w, \d and \s with Py_UNICODE_ISALNUM, ISDECIMAL and ISSPACE, and under IGNORECASE
+ * compares Py_UNICODE_TOLOWER of the character, plus re._casefix._EXTRA_CASES (whose only pairs
+ * with an ASCII letter are i ~ U+0131 and s ~ U+017F); str.isdigit is ISDIGIT, str.strip and split
+ * ISSPACE. So a letter or digit-less alphanumeric whose lower case is not ASCII matches every
+ * pattern here exactly as '_' does (\w, no literal, no [a-z], not a digit), and any other
+ * character that is neither a space nor U+2212 (NUMBER's minus sign) exactly as '\x01' does.
+ * The rest (spaces, digits, U+2212, letters tied to ASCII by case) have no stand-in. */
+static int uclass(Py_UCS4 c) {
+    if (Py_UNICODE_ISSPACE(c) || Py_UNICODE_ISDECIMAL(c) || Py_UNICODE_ISDIGIT(c)) return U_REFUSED;
+    if (c == 0x2212 || c == 0x131 || c == 0x17F || Py_UNICODE_TOLOWER(c) < 0x80) return U_REFUSED;
+    return Py_UNICODE_ISALNUM(c) ? U_WORD : U_OTHER;
+}
+
+Py_ssize_t stand_in(const char *s, Py_ssize_t n, char *out) {
+    Py_ssize_t o = 0, i = 0;
+    while (i < n) {
+        Py_ssize_t j = i;  /* ASCII stands for itself: copy the run */
+        while (j < n && (unsigned char)s[j] < 0x80) j++;
+        memcpy(out + o, s + i, (size_t)(j - i));
+        o += j - i;
+        i = j;
+        if (i == n) break;
+        switch (uclass(utf8_next(s, &i))) {
+        case U_WORD: out[o++] = '_'; break;
+        case U_OTHER: out[o++] = '\x01'; break;
+        default: return -1;
+        }
+    }
+    return o;
+}
+
+KStr text_strip(KStr s) {
+    const unsigned char *p = (const unsigned char *)s.p;
+    Py_ssize_t a = 0, b = s.n;
+    while (a < b) {  /* leading whitespace */
+        if (p[a] < 0x80) {
+            if (!k_isspace(p[a])) break;
+            a++;
+        } else {
+            Py_ssize_t i = a;
+            Py_UCS4 c = utf8_next(s.p, &i);  /* not inside the macro: it reads its argument twice */
+            if (!Py_UNICODE_ISSPACE(c)) break;
+            a = i;
+        }
+    }
+    while (b > a) {  /* trailing whitespace: back to the lead byte of the last character */
+        Py_ssize_t i = b - 1;
+        while (i > a && (p[i] & 0xC0) == 0x80) i--;
+        Py_ssize_t j = i;
+        Py_UCS4 c = p[i] < 0x80 ? p[i] : utf8_next(s.p, &j);
+        if (!(c < 0x80 ? k_isspace((unsigned char)c) : Py_UNICODE_ISSPACE(c))) break;
+        b = i;
+    }
+    KStr r = {s.p + a, b - a};
+    return r;
+}
+
+Py_ssize_t text_lower(const char *s, Py_ssize_t n, char *out) {
+    Py_ssize_t o = 0, i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            out[o++] = (char)k_lower(c);
+            i++;
+            continue;
+        }
+        Py_UCS4 cp = utf8_next(s, &i);
+        if (cp == 0x130 || cp == 0x3A3) return -1;
+        Py_UCS4 lc = Py_UNICODE_TOLOWER(cp);
+        if (lc < 0x80) out[o++] = (char)lc;
+        else o += utf8_write(out + o, lc);
+    }
+    return o;
+}
+
 /* ---------------------------------------------------------------- _normal_text */
+
+/* One character of s for _normal_text, at s[*i] (*i moves past it): its lower case (str.lower:
+ * the simple mapping, the full one differing only for U+0130, which has no stand-in) in *lc, and
+ * 1 when that is \w, 0 when not, -1 when the kernel does not reproduce it (no stand-in, or U+03A3,
+ * whose lower case depends on the letters around it). */
+static int nt_char(const char *s, Py_ssize_t *i, Py_UCS4 *lc) {
+    unsigned char c = (unsigned char)s[*i];
+    if (c < 0x80) {
+        (*i)++;
+        *lc = k_lower(c);
+        return k_isword(c);
+    }
+    Py_UCS4 cp = utf8_next(s, i);
+    if (uclass(cp) == U_REFUSED || cp == 0x3A3) return -1;
+    *lc = Py_UNICODE_TOLOWER(cp);
+    return Py_UNICODE_ISALNUM(*lc) ? 1 : 0;
+}
 
 /* " ".join(_ARTICLES.sub(" ", _WORDS.sub(" ", text.lower())).split()).strip(" .")
  * _WORDS turns every run of [^\w%.] into a space; _ARTICLES then blanks every maximal \w run that
  * is "the", "a" or "an" (\b on both sides of a word-only match means the whole run). What is left
- * is pieces of [\w%.] joined by single spaces, then stripped of spaces and dots at both ends. */
+ * is pieces of [\w%.] joined by single spaces, then stripped of spaces and dots at both ends.
+ * Lower-cased non-ASCII characters are never ASCII (nt_char), so only all-ASCII runs can be
+ * articles, and byte comparison finds them. */
 Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out) {
     Py_ssize_t o = 0, i = 0;
     int sep = 0;
     while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (k_isword(c)) {
-            Py_ssize_t j = skip_word(s, i, n);
-            Py_ssize_t len = j - i;
-            int article = (len == 1 && (c | 32) == 'a') || (len == 2 && ci_eq(s + i, "an", 2)) ||
-                          (len == 3 && ci_eq(s + i, "the", 3));
-            if (article) {
-                sep = 1;
-            } else {
+        Py_ssize_t at = i;
+        Py_UCS4 lc;
+        int w = nt_char(s, &i, &lc);
+        if (w < 0) return -1;
+        if (!w) {
+            if (lc == '%' || lc == '.') {
                 if (sep && o > 0) out[o++] = ' ';
                 sep = 0;
-                for (Py_ssize_t k = i; k < j; k++) out[o++] = (char)k_lower((unsigned char)s[k]);
+                out[o++] = (char)lc;
+            } else {
+                sep = 1;
             }
-            i = j;
-        } else if (c == '%' || c == '.') {
+            continue;
+        }
+        Py_ssize_t j = i;  /* the end of the \w run starting at `at` */
+        while (j < n) {
+            Py_ssize_t k = j;
+            Py_UCS4 x;
+            int ww = nt_char(s, &k, &x);
+            if (ww < 0) return -1;
+            if (!ww) break;
+            j = k;
+        }
+        Py_ssize_t len = j - at;
+        int article = (len == 1 && (s[at] | 32) == 'a') || (len == 2 && ci_eq(s + at, "an", 2)) ||
+                      (len == 3 && ci_eq(s + at, "the", 3));
+        if (article) {
+            sep = 1;
+        } else {
             if (sep && o > 0) out[o++] = ' ';
             sep = 0;
-            out[o++] = (char)c;
-            i++;
-        } else {
-            sep = 1;
-            i++;
+            for (Py_ssize_t k = at; k < j;) {
+                nt_char(s, &k, &lc);
+                if (lc < 0x80) out[o++] = (char)lc;
+                else o += utf8_write(out + o, lc);
+            }
         }
+        i = j;
     }
     Py_ssize_t a = 0, b = o;
     while (a < b && (out[a] == ' ' || out[a] == '.')) a++;
@@ -838,6 +989,53 @@ PyObject *kdebug_normal_text(PyObject *self, PyObject *arg) {
     if (out == NULL) return PyErr_NoMemory();
     Py_ssize_t m = normal_text(s, n, out);
     PyObject *r = PyUnicode_FromStringAndSize(out, m);
+    PyMem_Free(out);
+    return r;
+}
+
+/* The UTF-8 of a str (any text but lone surrogates). */
+static const char *utf8_arg(PyObject *arg, Py_ssize_t *n) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "expected str");
+        return NULL;
+    }
+    return PyUnicode_AsUTF8AndSize(arg, n);
+}
+
+PyObject *kdebug_normal_text_utf8(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *s = utf8_arg(arg, &n);
+    if (s == NULL) return NULL;
+    char *out = PyMem_Malloc(2 * (size_t)n + 1);
+    if (out == NULL) return PyErr_NoMemory();
+    Py_ssize_t m = normal_text(s, n, out);
+    PyObject *r = m < 0 ? Py_NewRef(Py_None) : PyUnicode_DecodeUTF8(out, m, "strict");
+    PyMem_Free(out);
+    return r;
+}
+
+PyObject *kdebug_stand_in(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *s = utf8_arg(arg, &n);
+    if (s == NULL) return NULL;
+    char *out = PyMem_Malloc((size_t)n + 1);
+    if (out == NULL) return PyErr_NoMemory();
+    Py_ssize_t m = stand_in(s, n, out);
+    PyObject *r = m < 0 ? Py_NewRef(Py_None) : PyUnicode_FromStringAndSize(out, m);
+    PyMem_Free(out);
+    return r;
+}
+
+/* str -> text.strip().lower() (text_strip, text_lower), None where text_lower declines. */
+PyObject *kdebug_strip_lower(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *s = utf8_arg(arg, &n);
+    if (s == NULL) return NULL;
+    KStr t = text_strip((KStr){s, n});
+    char *out = PyMem_Malloc(2 * (size_t)t.n + 1);
+    if (out == NULL) return PyErr_NoMemory();
+    Py_ssize_t m = text_lower(t.p, t.n, out);
+    PyObject *r = m < 0 ? Py_NewRef(Py_None) : PyUnicode_DecodeUTF8(out, m, "strict");
     PyMem_Free(out);
     return r;
 }

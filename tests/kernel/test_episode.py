@@ -86,6 +86,7 @@ def kernel_view(kernel: ModuleType, line: bytes) -> dict[str, Any] | str:
     if out["id"] is None:
         out["id"] = str(SOURCE)
     for step in out["steps"]:
+        assert step.pop("text") == step["content"]  # OpenAI-chat text is ASCII: the checks read it as it is
         for call in step["tool_calls"]:
             assert call.pop("lname") == call["name"].lower()
             assert call.pop("step") == step["index"]

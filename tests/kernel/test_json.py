@@ -527,3 +527,106 @@ def test_real_lines_equal(kernel: ModuleType) -> None:
         check_equal(kernel, a, a)
         check_equal(kernel, a, b)
         check_equal(kernel, a, msgspec.json.encode(shuffled(msgspec.json.decode(a), random.Random(len(a)))))
+
+
+# ---------------------------------------------------------------- non-ASCII text (JDoc.utf8, verifiers records)
+#
+# `_debug_json_utf8` parses with JDoc.utf8 set: raw UTF-8 and \u escapes >= 0x80 decode to the same
+# str msgspec gives; only invalid UTF-8 and lone surrogates (msgspec raises) may fall back. The shim
+# also checks every string's `wide` flag against its bytes (a SystemError when they disagree).
+
+
+def native_utf8(value: Any, depth: int = 0) -> bool:
+    """True when the kernel must decode this value itself in UTF-8 mode."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, (list, dict)):
+        if depth >= MAX_DEPTH:
+            return False
+        items = value if isinstance(value, list) else value.values()
+        return all(native_utf8(x, depth + 1) for x in items)
+    return native(value, depth)
+
+
+def check_utf8(kernel: ModuleType, data: bytes, *, native_expected: bool | None = None) -> str:
+    got = kernel._debug_json_utf8(data)
+    status, ref = reference(data)
+    if got[0] == "ok":
+        assert status == "ok", (data, got, ref)
+        assert same(got[1], ref), (data, got[1], ref)
+    elif got[0] == "invalid":
+        assert status == "raise" and isinstance(ref, msgspec.DecodeError), (data, ref)
+    else:
+        assert got == ("fallback",), got
+        if native_expected is None:
+            native_expected = status == "ok" and native_utf8(ref)
+        assert not native_expected, ("needless fallback", data)
+    if got[0] != "fallback" or status == "raise":
+        # the ASCII parser agrees wherever it does not fall back
+        ascii_got = kernel._debug_json(data)
+        assert ascii_got == got or ascii_got == ("fallback",), (data, ascii_got, got)
+    return got[0]
+
+
+EDGE_UTF8 = [
+    (b'"\xc3\xa9"', "ok"), (b'"\\u00e9"', "ok"), (b'"\\u0080"', "ok"), (b'"\\u07ff\\u0800\\uffff"', "ok"),
+    (b'"\\ud83d\\ude00"', "ok"), (b'"\\uD83D\\uDE00x"', "ok"), (b'"\\udbff\\udfff"', "ok"), (b'"\\\\\xc3\xa9"', "ok"),
+    (b'{"\xc3\xa9":1,"\\u00e9":2}', "ok"), (b'"\xef\xbb\xbf"', "ok"), (b'"\xf0\x9f\x98\x80"', "ok"),
+    (b'"\xf4\x8f\xbf\xbf"', "ok"), (b'"\xed\x9f\xbf\xee\x80\x80"', "ok"), (b'"a\xc3\xa9\\n\xe2\x80\x93b"', "ok"),
+    (b'["\xc3\xa9", {"k\xc3\xa9y": ["\\u2013"]}]', "ok"), (b'"\xc3\xa9' + b"x" * 40 + b'\\"' + b"\xe2\x80\x94" * 20 + b'"', "ok"),
+    # invalid UTF-8 (UnicodeDecodeError) and lone surrogates (DecodeError): the Python path reports them
+    (b'"\xff"', "fallback"), (b'"\x80"', "fallback"), (b'"\xc0\xaf"', "fallback"), (b'"\xc1\xbf"', "fallback"),
+    (b'"\xe0\x80\x80"', "fallback"), (b'"\xed\xa0\x80"', "fallback"), (b'"\xf0\x80\x80\x80"', "fallback"),
+    (b'"\xf4\x90\x80\x80"', "fallback"), (b'"\xf5\x80\x80\x80"', "fallback"), (b'"\xe2\x82"', "fallback"),
+    (b'"\xc3"', "fallback"), (b'"\xc3\xa9\xff"', "fallback"), (b'"\\n\xff"', "fallback"),
+    (b'"\\ud800"', "fallback"), (b'"\\udc00"', "fallback"), (b'"\\ud83dx"', "fallback"),
+    (b'"\\ud83d\\u0041"', "fallback"), (b'"\\ud83d\\ud83d"', "fallback"), (b'"\\ude00\\ud83d"', "fallback"),
+    # invalid JSON around non-ASCII text
+    (b'"\xc3\xa9', "invalid"), (b'"\xc3\xa9\x01"', "invalid"), (b'"\\u00e9', "invalid"), (b"[\xc3\xa9]", "invalid"),
+    (b'"\xc3\xa9"\xc3\xa9', "invalid"), (b'"\\u00e"', "invalid"), (b'"\xc3\xa9\\x"', "invalid"),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), EDGE_UTF8, ids=[repr(d)[:40] for d, _ in EDGE_UTF8])
+def test_utf8_edge_cases(kernel: ModuleType, data: bytes, expected: str) -> None:
+    assert kernel._debug_json_utf8(data)[0] == expected
+    check_utf8(kernel, data, native_expected=expected == "ok")
+
+
+def test_utf8_every_escape_and_character(kernel: ModuleType) -> None:
+    """Every BMP \\u escape (surrogates fall back) and every code point as raw UTF-8, in a key and a value."""
+    for cp in range(0x10000):
+        data = f'{{"k\\u{cp:04x}":"x\\u{cp:04X}"}}'.encode()
+        assert check_utf8(kernel, data) == ("fallback" if 0xD800 <= cp <= 0xDFFF else "ok"), hex(cp)
+    for cp in list(range(0x80, 0x800, 7)) + list(range(0x800, 0x110000, 251)) + [0xFFFF, 0x10000, 0x10FFFF]:
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp).encode()
+        assert check_utf8(kernel, b'{"' + ch + b'":"a' + ch + b'\\n' + ch + b'"}') == "ok", hex(cp)
+
+
+def test_utf8_every_lead_byte(kernel: ModuleType) -> None:
+    for b0 in range(0x80, 0x100):
+        for tail in (b"", b"\x80", b"\xbf", b"\x80\x80", b"\xa0\x80", b"\x90\x80\x80", b"\x8f\xbf\xbf", b"\xc0"):
+            for data in (b'"' + bytes([b0]) + tail + b'"', b'"\\n' + bytes([b0]) + tail + b'x"'):
+                check_utf8(kernel, data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values, st.randoms(use_true_random=False))
+def test_utf8_generated_documents(kernel: ModuleType, value: Any, rnd: random.Random) -> None:
+    for data in (
+        msgspec.json.encode(value),
+        json.dumps(value).encode(),
+        json.dumps(value, ensure_ascii=False).encode(),
+        write(value, rnd).encode(),
+    ):
+        assert check_utf8(kernel, data) == "ok" or not native_utf8(value), data
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values, st.randoms(use_true_random=False))
+def test_utf8_corrupted_documents(kernel: ModuleType, value: Any, rnd: random.Random) -> None:
+    data = json.dumps(value, ensure_ascii=False).encode() if rnd.random() < 0.5 else write(value, rnd).encode()
+    for _ in range(12):
+        check_utf8(kernel, corrupt(data, rnd), native_expected=False)

@@ -201,8 +201,132 @@ def test_generated_records_with_role_mapped_rubric(kernel: Any, tmp_path: Path, 
     assert info["counts"]["kernel_episodes"] > 1200, info["counts"]
 
 
+WIKI = SHARED / "corpora" / "verifiers-wiki-search"
+SEARCH_RUBRIC = ROLE_RUBRIC.replace('id = "roles"', 'id = "search"').replace(
+    '"Search_Pages", "list_tables"', '"Search_Pages", "list_tables", "search_pages"').replace(
+    '"page_id", "table", "tables"', '"page_id", "section_id", "table", "tables"')
+
+
+@pytest.mark.parametrize("rubric", ["tool-discipline", "search"])
+def test_verifiers_wiki_search_is_scored_by_the_kernel(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       rubric: str) -> None:
+    """The flagship corpus (verifiers-results, a metadata.json per run): the same rows as the Python
+    path, the run's metadata merged into every episode, and nearly every episode scored natively.
+    The `search` rubric maps the wiki tools to the roles (search = discovery, view_sections =
+    schema, read_section = query; page_id / section_id as entities) so every check has work."""
+    if not WIKI.is_dir():
+        pytest.skip(f"{WIKI} is not here")
+    spec = load_rubric("tool-discipline") if rubric == "tool-discipline" else parse_rubric(SEARCH_RUBRIC, path="s.toml")
+    native, python, info = _both(tmp_path, WIKI, spec, monkeypatch)
+    _assert_same(native, python)
+    counts = info["counts"]
+    assert counts["episodes"] == 1250 and counts["issues"] == 0
+    assert counts["kernel_episodes"] > 0
+    assert counts["kernel_episodes"] >= 1200, counts  # the few others hold a character with no ASCII stand-in
+    rows = _rows(native, "episodes.parquet")
+    assert all(r["format"] == "verifiers-results" for r in rows)
+    meta = [json.loads(r["metadata"]) for r in rows]
+    assert all(list(m)[:2] in (["env_id", "model"], ["env", "model"]) and "run" in m and m["task"] for m in meta)
+    verdicts = {r["verdict"] for r in _rows(native, "verdicts.parquet")}
+    assert {"pass", "fail"} <= verdicts
+
+
+def test_verifiers_fixtures_with_declined_lines(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verifiers run with lines the kernel declines between native ones (no stand-in, a string
+    tool call that is not JSON, a record the reader refuses): the declined lines get the run's
+    metadata on the Python path, and the rows and issues are the Python path's."""
+    src = FIXTURES / "verifiers-results" / "wiki-search--gpt-4.1-nano" / "50fa4920"
+    run = tmp_path / "runs" / "model" / "abc123"
+    run.mkdir(parents=True)
+    (run / "metadata.json").write_bytes((src / "metadata.json").read_bytes())
+    good = [line for line in (src / "results.jsonl").read_bytes().split(b"\n") if line.strip()]
+    odd = [
+        json.dumps({"prompt": "How far is it\u00a0?", "completion": "12 km", "answer": "12", "reward": 1}).encode(),
+        json.dumps({"prompt": "q", "completion": [{"role": "assistant", "tool_calls": ["{bad"]}], "reward": 0}).encode(),
+        json.dumps({"prompt": "q", "reward": 0}).encode(),
+        json.dumps({"prompt": "\u00c9t\u00e9 ?", "completion": "caf\u00e9 \u2013 5 m", "answer": "5", "reward": 0.5,
+                    "task": "t\u00e2che", "model": "mine"}, ensure_ascii=False).encode(),
+        b"{",
+    ]
+    lines = [good[0], *odd[:3], *good[1:], *odd[3:], good[0]]
+    (run / "results.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    for rubric in (load_rubric("tool-discipline"), parse_rubric(SEARCH_RUBRIC, path="s.toml")):
+        native, python, info = _both(tmp_path, tmp_path / "runs", rubric, monkeypatch, tag=rubric.id)
+        _assert_same(native, python)
+        counts = info["counts"]
+        assert counts["issues"] == 3 and counts["episodes"] == len(lines) - 3
+        assert counts["kernel_episodes"] == len(good) + 2, counts  # the NBSP line and the bad tool call declined
+        rows = _rows(native, "episodes.parquet")
+        assert all(json.loads(r["metadata"])["run"] == "abc123" for r in rows)
+
+
+def _generated_verifiers(seed: int, n: int) -> list[dict[str, Any]]:
+    """Adversarial verifiers-results rollouts: string and list prompts, tool calls as JSON strings
+    and objects, results paired by order, non-ASCII page ids / outputs / answers / truths (some
+    with characters that have no stand-in), errors and retries, numbers with units, answer tools."""
+    r = random.Random(seed)
+    pages = ["ryzen", "erdo\u011fan", "list_of_films_2020\u20132029", "caf\u00e9", "\u00c9cole", "plain",
+             "\u0130stanbul", "\u03a3igma", " pad\u00e9 ", "x:y"]
+    outputs = ["[{'page_id': 'caf\u00e9', 'title': 'Caf\u00e9'}]", "Error: no such page", "Invalid section_id format.",
+               "revenue grew 7.5% to \u20ac1.2bn in 2020\u20132021", "Erdo\u011fan was born in 1954.", "",
+               "Traceback (most recent call last):\n boom", "12,345.6 units \u2013 about 3.4 million",
+               "temperature \u221240 \u00b0C", "\u00a0nbsp 12", "{\"error\": null, \"v\": 17.5}"]
+    answers = ["Recep Tayyip Erdo\u011fan", "\\boxed{17.5%}", "about 3.4 million", "1954", "The Caf\u00e9 (Paris).",
+               "\u20ac1.2bn", "It is \u221240 degrees", "no idea", "\u03a3 is sigma", "The answer is 12,345.6"]
+    truths = ["Erdo\u011fan", "1954", "17.5%", "caf\u00e9", "3.4 million", "\u00c9cole", "", "Paris", 42, None]
+    tools = ["search_pages", "view_sections", "read_section", "submit_answer", "Search_Pages"]
+    out = []
+    for i in range(n):
+        prompt: Any = "Who?" if r.random() < 0.2 else [
+            {"content": "Use the tools.", "role": "system"},
+            {"content": r.choice(["Who leads Turkey?", "Q 12 caf\u00e9", "\u00bfQu\u00e9?"]), "role": "user"}]
+        completion: list[dict[str, Any]] = []
+        for _ in range(r.randint(0, 6)):
+            calls = []
+            for _ in range(r.choice([1, 1, 2])):
+                name = r.choice(tools)
+                args = r.choice([{"query": r.choice(pages)}, {"page_id": r.choice(pages)},
+                                 {"section_id": f"{r.choice(pages)}:intro"}, {"answer": r.choice(answers)}, {}])
+                raw = json.dumps(args, ensure_ascii=r.random() < 0.5) if r.random() < 0.9 else r.choice(["{bad", "[1]"])
+                call = {"id": f"call_{i}_{len(completion)}", "function": {"arguments": raw, "name": name},
+                        "type": "function"}
+                calls.append(json.dumps(call) if r.random() < 0.8 else call)
+            completion.append({"content": r.choice(["", "Let me look.", "Je cherche\u2026"]), "role": "assistant",
+                               "tool_calls": calls})
+            for _ in calls:
+                if r.random() < 0.9:
+                    completion.append({"content": r.choice(outputs), "role": "tool", "tool_calls": None})
+        if r.random() < 0.8:
+            completion.append({"content": r.choice(answers), "role": "assistant", "tool_calls": None})
+        record: dict[str, Any] = {r.choice(["example_id", "id"]): i, "prompt": prompt,
+                                  "completion": completion if r.random() < 0.9 else r.choice(answers),
+                                  "task": "default", "reward": r.choice([1.0, 0.0, 0.5]), "info": {},
+                                  "generation_ms": 12.5}
+        truth = r.choice(truths)
+        if truth is not None:
+            record["answer"] = truth
+        if r.random() < 0.3:
+            record["metadata"] = {"model": "own", "run": r.choice(["x", "y"])}
+        out.append(record)
+    return out
+
+
+def test_generated_verifiers_runs(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "runs" / "gen" / "r1"
+    run.mkdir(parents=True)
+    (run / "metadata.json").write_text(json.dumps({"env_id": "wiki-search", "model": "gen", "num_examples": 3}))
+    records = _generated_verifiers(5, 1500)
+    with open(run / "results.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(rec, ensure_ascii=k % 2 == 0) + "\n" for k, rec in enumerate(records))
+    for rubric in (load_rubric("tool-discipline"), parse_rubric(SEARCH_RUBRIC, path="s.toml")):
+        native, python, info = _both(tmp_path, tmp_path / "runs", rubric, monkeypatch, tag=rubric.id)
+        _assert_same(native, python)
+        assert info["counts"]["episodes"] + info["counts"]["issues"] == 1500
+        assert info["counts"]["kernel_episodes"] > 500, info["counts"]  # the others: no stand-in, a bad call
+
+
 def test_real_corpora_agree(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every real corpus through both paths (the kernel reads only its OpenAI-chat files)."""
+    """Every real corpus through both paths (the kernel reads its OpenAI-chat and verifiers files)."""
     corpora = [p for p in sorted((SHARED / "corpora").iterdir()) if p.is_dir() and p.name != "finqa"]
     for k, corpus in enumerate(corpora):
         native, python, _ = _both(tmp_path, corpus, load_rubric("tool-discipline"), monkeypatch, tag=str(k))

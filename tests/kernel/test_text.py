@@ -1,6 +1,7 @@
 """text.c against its Python references, differentially: tables_in (rubricate.rubrics._sql),
 looks_like_error (rubricate.traces._normalise), marked_answer and _normal_text
-(rubricate.rubrics.checks.correctness).
+(rubricate.rubrics.checks.correctness); the ASCII stand-ins of non-ASCII text (against the
+references run on both) and _normal_text of non-ASCII text.
 
 Inputs: SQL generated from a grammar (ordinary SQL: the kernel must never fall back on it), the
 same SQL mutated and random token soup (any result but a difference is fine there, a fallback
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -21,8 +24,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from rubricate.rubrics._numbers import candidate_values, numbers
 from rubricate.rubrics._sql import tables_in
 from rubricate.rubrics.checks.correctness import _normal_text, marked_answer
+from rubricate.rubrics.checks.tool_discipline import _number_at
 from rubricate.traces._normalise import looks_like_error
 
 tables_ref = tables_in.__wrapped__  # no lru_cache: millions of distinct statements
@@ -653,3 +658,148 @@ def test_normal_text_token_soup(kernel, text):
 @given(st.text(st.characters(max_codepoint=127), max_size=80))
 def test_normal_text_random_ascii(kernel, text):
     assert kernel._debug_normal_text(text) == _normal_text(text), text
+
+
+# ---------------------------------------------------------------- non-ASCII text: stand-ins and _normal_text
+#
+# verifiers records keep non-ASCII text; the checks match their patterns on an ASCII stand-in (one
+# byte per character: '_' for a letter, '\x01' for another symbol; None when a character has none).
+# The claim, checked here on the Python references themselves: every pattern the kernel reproduces
+# gives the same answer on the stand-in as on the text. _normal_text reads the real text (UTF-8).
+
+_W, _D, _S = re.compile(r"\w"), re.compile(r"\d"), re.compile(r"\s")
+_CASED = re.compile(r"[a-z]", re.IGNORECASE)  # every ASCII letter of every pattern, under IGNORECASE
+
+
+def _expected_stand_in(ch: str) -> str | None:
+    """What the stand-in of one non-ASCII character must be, from Python's own view of it."""
+    if ch.isspace() or ch.isdigit() or _D.match(ch) or ch == "\u2212" or _CASED.match(ch) or ch.lower().isascii():
+        return None
+    return "_" if _W.match(ch) else "\x01"
+
+
+def _numbers_view(text: str) -> list[tuple]:
+    return [(n.text, n.value, n.decimals, n.scale, n.percent) for n in numbers(text)]
+
+
+def check_stand_in(kernel: ModuleType, text: str) -> str | None:
+    """The kernel's stand-in of text, and the claim above for it."""
+    stand = kernel._debug_stand_in(text)
+    if stand is None:
+        assert any(_expected_stand_in(c) is None for c in text if not c.isascii()), text
+        return None
+    assert stand.isascii() and len(stand) == len(text), (text, stand)
+    assert all(s == c if c.isascii() else s == _expected_stand_in(c) for c, s in zip(text, stand)), (text, stand)
+    assert looks_like_error(stand) == looks_like_error(text), text
+    assert _numbers_view(stand) == _numbers_view(text), text
+    assert candidate_values(stand) == candidate_values(text), text
+    assert _numbers_view(marked_answer(stand)) == _numbers_view(marked_answer(text)), text
+    assert bool(stand.strip()) == bool(text.strip()), text
+    for digits in {n.text.lstrip("$-").split()[0].rstrip("%") for n in numbers(text)} | {"1", "12", "2020", "3.5", "1,000"}:
+        if digits:
+            assert _number_at(stand, digits) == _number_at(text, digits), (text, digits)
+    return stand
+
+
+def test_stand_in_of_every_character(kernel):
+    """Every code point but the surrogates: the stand-in the character classes call for, and the
+    classes themselves (\\w, \\d, \\s, isdigit, IGNORECASE letters) the same as its stand-in's."""
+    refused = {"\u00a0", "\u2212", "\u0130", "\u0131", "\u017f", "\u212a", "\u0663", "\u00b2", "\u2028", "\u3000"}
+    for cp in range(0x80, sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        got = kernel._debug_stand_in(ch)
+        assert got == _expected_stand_in(ch), hex(cp)
+        if got is not None:
+            for p in (_W, _D, _S, _CASED):
+                assert bool(p.match(ch)) == bool(p.match(got)), hex(cp)
+            assert ch.isdigit() == got.isdigit() and ch.isspace() == got.isspace(), hex(cp)
+        else:
+            refused.discard(ch)
+    assert not refused, refused  # these have no stand-in
+    assert kernel._debug_stand_in("caf\u00e9 \u2013 \u00df\u03bb\u2019") == "caf_ \x01 __\x01"
+
+
+NON_ASCII = ["\u00e9", "\u014d", "\u00df", "\u03bb", "\u0440", "\u4e94", "\u00bd", "\u2167", "\u0301", "\u2013",
+             "\u2014", "\u2019", "\u201c", "\u20ac", "\u00d7", "\ufeff", "\U0001f600", "\u24b6", "\u00b5",
+             "\u00aa", "\u0345", "\u03a3", "\u2c65", "\u023a", "\u1e9e", "\u01c5",
+             # no stand-in
+             "\u00a0", "\u2212", "\u0130", "\u0131", "\u017f", "\u212a", "\u0663", "\u00b2", "\u2028", "\u0085"]
+TEXT_PIECES = ["Error", "error:", " not found", "Exception", "ValueError :", "unknown table", "could not", "{",
+               '{"error": "x"}', '"error"', "Traceback (most recent call last)", " ", "\n", "12", "3.5", "1,234",
+               "$", "-", "%", " percent", " million", "bn", "k", "answer is ", "Final answer: ", "\\boxed{",
+               "}", ".", ",", "the", "a", "x", "_", "2020", "\t"]
+
+
+@cfg(3000)
+@given(st.lists(st.one_of(st.sampled_from(TEXT_PIECES), st.sampled_from(NON_ASCII), st.characters()), max_size=24)
+       .map("".join).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)))
+@example("Erdo\u011fan not found")
+@example("\u00e9rror: x")
+@example("12\u00e9 and 3.5\u2013m")
+@example("\u03bb12 mn\u00e9")
+@example("answer is \u2013 7")
+@example("K12")
+def test_stand_in_matches_as_the_text(kernel, text):
+    check_stand_in(kernel, text)
+
+
+def check_normal_text_utf8(kernel: ModuleType, text: str) -> None:
+    got = kernel._debug_normal_text_utf8(text)
+    if got is None:
+        assert "\u03a3" in text or kernel._debug_stand_in(text) is None, text
+    else:
+        assert got == _normal_text(text), text
+
+
+@cfg(3000)
+@given(st.lists(st.one_of(st.sampled_from(TEXT_TOKENS), st.sampled_from(NON_ASCII), st.characters()), max_size=20)
+       .map("".join).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)))
+@example("the \u00e9 a\u00e9 an\u2013the")
+@example("\u023a\u023a the")
+@example("\u0130stanbul")
+def test_normal_text_utf8(kernel, text):
+    check_normal_text_utf8(kernel, text)
+
+
+def test_normal_text_utf8_every_character(kernel):
+    """Every code point, alone and between letters and articles (its lower case and word class)."""
+    chars = [chr(cp) for cp in range(0x80, sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF]
+    for i in range(0, len(chars), 400):
+        chunk = chars[i:i + 400]
+        text = " ".join(f"a{c} {c}the q{c}R." for c in chunk)
+        if kernel._debug_normal_text_utf8(text) is not None:
+            check_normal_text_utf8(kernel, text)
+            continue
+        for c in chunk:
+            check_normal_text_utf8(kernel, f"a{c} {c}the q{c}R.")
+    for text in ("", "abc", "The Paris.", "x" * 50):
+        assert kernel._debug_normal_text_utf8(text) == kernel._debug_normal_text(text) == _normal_text(text)
+
+
+def check_strip_lower(kernel: ModuleType, text: str) -> None:
+    """text_strip + text_lower (entities of non-ASCII arguments) against text.strip().lower()."""
+    got = kernel._debug_strip_lower(text)
+    if got is None:
+        assert "\u0130" in text or "\u03a3" in text, text
+    else:
+        assert got == text.strip().lower(), text
+
+
+def test_strip_lower_every_character(kernel):
+    for cp in range(sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        for text in (c, f"{c}x{c}", f" x{c}Y "):
+            check_strip_lower(kernel, text)
+
+
+@cfg(2000)
+@given(st.lists(st.one_of(st.sampled_from(TEXT_PIECES), st.sampled_from(NON_ASCII), st.characters()), max_size=12)
+       .map("".join).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)))
+@example("\u00a0\u2028 Caf\u00c9 \u3000")
+@example("\u0085")
+def test_strip_lower(kernel, text):
+    check_strip_lower(kernel, text)

@@ -1,11 +1,14 @@
 """The native kernel (`rubricate._kernel`, C) on the scoring hot path.
 
-It scores OpenAI-chat JSONL lines with the built-in checks straight from the bytes and appends the
-rows to a PartWriter's column buffers. The Python code stays the reference: the kernel gives the
-same rows or declines a line, and then the line goes through the Python reader and checks.
+It scores OpenAI-chat and verifiers-results JSONL lines with the built-in checks straight from the
+bytes and appends the rows to a PartWriter's column buffers. The Python code stays the reference:
+the kernel gives the same rows or declines a line, and then the line goes through the Python reader
+and checks.
 A run uses the kernel when it is built, `RUBRICATE_NO_KERNEL` is not set, every programmatic item
 of the rubric is a built-in check the kernel has, and no judge is asked (judge items need the
 Python Episode).
+`RUBRICATE_KERNEL_SO=DIR/_kernel.so` runs a build of scripts/build-kernel.sh instead of the
+installed kernel (for working on src/kernel; see src/kernel/README.md).
 """
 
 from __future__ import annotations
@@ -26,10 +29,30 @@ from ..traces._files import READ_ERRORS, Span, container_of, open_binary, read_h
 from ..traces._registry import display_path
 from ._store import PartWriter
 
-try:
-    from .. import _kernel
-except ImportError:  # built without a C compiler: the Python path does everything
-    _kernel = None  # type: ignore[assignment]
+
+def _load_kernel() -> Any:
+    """The installed kernel, or the build RUBRICATE_KERNEL_SO names; None when there is none."""
+    path = os.environ.get("RUBRICATE_KERNEL_SO")
+    if path:
+        import importlib.machinery
+        import importlib.util
+
+        loader = importlib.machinery.ExtensionFileLoader("rubricate._kernel", path)
+        spec = importlib.util.spec_from_file_location("rubricate._kernel", path, loader=loader)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+        return module
+    try:
+        from .. import _kernel
+    except ImportError:  # built without a C compiler: the Python path does everything
+        return None
+    return _kernel
+
+
+_kernel = _load_kernel()
+# the formats the kernel reads (episode.c): each file's records, normalised as the format's reader does
+KERNEL_FORMATS = ("openai-chat", "verifiers-results")
 
 KERNEL_CHECKS: dict[Callable[..., Any], str] = {
     tool_discipline.discovers_tables: "discovers_tables",
@@ -104,12 +127,15 @@ class KernelPlan:
 
 def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, source_file: str,
                   counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
-    """`score_lines` for a file the kernel reads (OpenAI-chat JSONL, plain or compressed), else None;
-    `fmt` is what `choose_format` gave for the file."""
-    if not (isinstance(fmt, RecordFormat) and fmt.name == "openai-chat" and not fmt.file_metadata(trace.path)
+    """`score_lines` for a file the kernel reads (OpenAI-chat or verifiers-results JSONL, plain or
+    compressed), else None; `fmt` is what `choose_format` gave for the file."""
+    if not (isinstance(fmt, RecordFormat) and fmt.name in KERNEL_FORMATS
             and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl"):
         return None
-    return score_lines(kernel, fmt, trace, span, source_file, counts)
+    shared = fmt.file_metadata(trace.path)  # what RecordFormat.read merges into every episode
+    if not isinstance(shared, dict):
+        return None
+    return score_lines(kernel, fmt, trace, span, source_file, counts, shared)
 
 
 BLOCK = 4 << 20
@@ -148,13 +174,15 @@ class _Blocks:
 
 
 def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: Span, source_file: str,
-                counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int]:
+                counts: dict[str, int], shared: dict[str, Any] | None = None) -> Iterator[Episode | LoadIssue | int]:
     """Score the lines of one file (or span) with the kernel, block by block. Yields the byte count
     of what the kernel scored, and the Episode or LoadIssue of each line it declined (for the
-    Python path). Lines are those of `iter_lines`: a span holds the lines that start inside it."""
+    Python path). Lines are those of `iter_lines`: a span holds the lines that start inside it.
+    `shared` is the file's metadata (`fmt.file_metadata`): merged into every episode as
+    `RecordFormat.read` does, by the kernel and here for the declined lines."""
     rel = display_path(trace.path, trace.root)
     plan, writer, score_chunk = kernel.plan, kernel.writer, _kernel.score_chunk
-    plan.set_source(rel, source_file, fmt.name)
+    plan.set_source(rel, source_file, fmt.name, shared or None)
     line_no, offset, scored = span.first_line, span.start, 0  # offset: of the buffer's first byte in the file
     collecting = gc.isenabled()
     gc.disable()  # the kernel makes only acyclic objects (strs, floats, tuples of ints): nothing to collect
@@ -179,7 +207,10 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                         if status != 1:
                             break
                         nl = buf.index(b"\n", pos, end) + 1  # the declined line, for the Python path
-                        yield fmt.record(bytes(view[pos:nl]), rel, line_no)
+                        item = fmt.record(bytes(view[pos:nl]), rel, line_no)
+                        if shared and isinstance(item, Episode):
+                            item.metadata = {**shared, **item.metadata}
+                        yield item
                         pos, line_no = nl, line_no + 1
                 if status == 2:
                     break
