@@ -232,26 +232,6 @@ static int utf8_seq(const uchar *s, const uchar *end) {
     return 0;  /* a continuation byte, an overlong lead (C0, C1) or F5..FF */
 }
 
-/* Code point cp (>= 0x80, not a surrogate) as UTF-8 at o; the number of bytes written. */
-static int utf8_put(char *o, int cp) {
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static inline int hex4(const uchar *s) {
     int h0 = hexval(s[0]), h1 = hexval(s[1]), h2 = hexval(s[2]), h3 = hexval(s[3]);
     if ((h0 | h1 | h2 | h3) < 0) return -1;
@@ -308,7 +288,7 @@ static J_NOINLINE int parse_str_escaped(JDoc *d, const uchar *start, const uchar
                     *o++ = (char)cp;
                 } else {
                     if (!d->utf8) return K_FALLBACK;  /* non-ASCII, surrogates included */
-                    o += utf8_put(o, cp);
+                    o += k_utf8_put(o, cp);
                     *wide = 1;
                 }
                 s += len - 2;

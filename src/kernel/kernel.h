@@ -50,6 +50,26 @@ static inline int k_isspace(unsigned char c) {
 }
 static inline unsigned char k_lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
+/* Code point cp (>= 0x80, not a surrogate) as UTF-8 at o; the number of bytes written. */
+static inline int k_utf8_put(char *o, uint32_t cp) {
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
 /* Make room for one more item in a growable array (*items, *cap, n items of `size` bytes), doubling
  * from `first`: K_OK, or K_NOMEM with a MemoryError set. */
 static inline int k_grow(void **items, int *cap, int n, size_t size, int first) {

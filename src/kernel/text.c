@@ -737,26 +737,6 @@ static Py_UCS4 utf8_next(const char *s, Py_ssize_t *i) {
            (p[3] & 0x3F);
 }
 
-/* Code point cp (>= 0x80) as UTF-8 at o; the number of bytes written. */
-static int utf8_write(char *o, Py_UCS4 cp) {
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 enum { U_REFUSED = 0, U_WORD = 1, U_OTHER = 2 };
 
 /* What a non-ASCII character is to the patterns the kernel reproduces. Python's re (str patterns)
@@ -830,7 +810,7 @@ Py_ssize_t text_lower(const char *s, Py_ssize_t n, char *out) {
         if (cp == 0x130 || cp == 0x3A3) return -1;
         Py_UCS4 lc = Py_UNICODE_TOLOWER(cp);
         if (lc < 0x80) out[o++] = (char)lc;
-        else o += utf8_write(out + o, lc);
+        else o += k_utf8_put(out + o, lc);
     }
     return o;
 }
@@ -898,7 +878,7 @@ Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out) {
             for (Py_ssize_t k = at; k < j;) {
                 nt_char(s, &k, &lc);
                 if (lc < 0x80) out[o++] = (char)lc;
-                else o += utf8_write(out + o, lc);
+                else o += k_utf8_put(out + o, lc);
             }
         }
         i = j;

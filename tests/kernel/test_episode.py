@@ -529,14 +529,13 @@ def test_clean_records_are_native(kernel: ModuleType, record: Obj) -> None:
     assert check(kernel, dumps(record).encode()) == "native"
 
 
-@SETTINGS
-@given(records(), st.data())
-def test_corrupted_lines(kernel: ModuleType, record: Obj, data: st.DataObject) -> None:
-    line = bytearray(dumps(record).encode())
+def corrupted(text: bytes, data: st.DataObject, alphabet: bytes) -> bytes:
+    """`text` with one to three cuts, deletions, insertions or replacements (bytes from `alphabet`)."""
+    line = bytearray(text)
     for _ in range(data.draw(st.integers(1, 3))):
         pos = data.draw(st.integers(0, len(line)))
         op = data.draw(st.sampled_from(["cut", "delete", "insert", "replace"]))
-        byte = data.draw(st.sampled_from(b' ,:{}[]"\\0-e.tnx\x00\x80'))
+        byte = data.draw(st.sampled_from(alphabet))
         if op == "cut":
             del line[pos:]
         elif op == "delete":
@@ -545,8 +544,15 @@ def test_corrupted_lines(kernel: ModuleType, record: Obj, data: st.DataObject) -
             line.insert(pos, byte)
         elif pos < len(line):
             line[pos] = byte
-    if bytes(line).strip():
-        check(kernel, bytes(line))
+    return bytes(line)
+
+
+@SETTINGS
+@given(records(), st.data())
+def test_corrupted_lines(kernel: ModuleType, record: Obj, data: st.DataObject) -> None:
+    line = corrupted(dumps(record).encode(), data, b' ,:{}[]"\\0-e.tnx\x00\x80')
+    if line.strip():
+        check(kernel, line)
 
 
 def test_generated_records_are_mostly_native(kernel: ModuleType) -> None:
