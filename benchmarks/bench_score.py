@@ -27,6 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+# as an installed package runs: with its modules' bytecode cached (a sandbox may turn caching off)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     t0 = time.perf_counter()
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
@@ -64,7 +68,7 @@ def floor_pair(shared: str, path: str) -> float:
 
 def score(path: str, out: str, workers: int, kernel: bool = True) -> dict[str, float]:
     run_dir = os.path.join(out, f"run-{os.path.basename(path)}-{workers}w{'' if kernel else '-python'}")
-    env = None if kernel else {**os.environ, "RUBRICATE_NO_KERNEL": "1"}
+    env = ENV if kernel else {**ENV, "RUBRICATE_NO_KERNEL": "1"}
     wall, _ = run([sys.executable, "-m", "rubricate", "score", path, "--rubric", "tool-discipline", "--out", run_dir,
                    "--workers", str(workers), "--no-progress", "--quiet"], env)
     with open(os.path.join(run_dir, "run.json")) as f:
@@ -96,6 +100,7 @@ def main() -> None:
                         help="also time 1 worker on the Python path (RUBRICATE_NO_KERNEL=1), the kernel's reference")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    run([sys.executable, "-c", "import rubricate.cli.score, rubricate.analyzer._run"], ENV)  # caches bytecode
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         path = corpus(args.shared, args.out, n)
