@@ -12,7 +12,7 @@ import sys
 import traceback
 
 # Nothing here multiplies matrices: keep OpenBLAS (loaded with numpy, under pyarrow) from starting a
-# spinning thread per core in the CLI and in every scoring worker it spawns.
+# spinning thread per core in the CLI and in every scoring worker it starts.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # pyarrow allocates with mimalloc, yet its bundled jemalloc starts a background thread at import;
 # without it `rubricate score` stays single-threaded and may fork its workers (analyzer start_method).
