@@ -26,7 +26,7 @@ from ..rubrics._check import tool_names
 from ..rubrics.checks import correctness, tool_discipline
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile
 from ..traces._files import READ_ERRORS, Span, container_of, open_binary, read_head
-from ..traces._registry import display_path
+from ..traces._registry import display_path, with_shared
 from ._store import PartWriter
 
 
@@ -207,10 +207,7 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                         if status != 1:
                             break
                         nl = buf.index(b"\n", pos, end) + 1  # the declined line, for the Python path
-                        item = fmt.record(bytes(view[pos:nl]), rel, line_no)
-                        if shared and isinstance(item, Episode):
-                            item.metadata = {**shared, **item.metadata}
-                        yield item
+                        yield with_shared(fmt.record(bytes(view[pos:nl]), rel, line_no), shared)
                         pos, line_no = nl, line_no + 1
                 if status == 2:
                     break

@@ -62,6 +62,14 @@ class TraceFormat:
         return False
 
 
+def with_shared(item: Episode | LoadIssue, shared: dict[str, Any] | None) -> Episode | LoadIssue:
+    """An episode with its file's shared metadata (`RecordFormat.file_metadata`) under its own: the
+    record's own keys win, the shared ones come first."""
+    if shared and isinstance(item, Episode):
+        item.metadata = {**shared, **item.metadata}
+    return item
+
+
 class RecordFormat(TraceFormat):
     """A format whose files hold one episode per JSON record (JSONL line, array element, object)."""
 
@@ -87,9 +95,7 @@ class RecordFormat(TraceFormat):
         rel = display_path(path, root)
         shared = self.file_metadata(path)
         for item in self._records(path, span, rel):
-            if shared and isinstance(item, Episode):
-                item.metadata = {**shared, **item.metadata}
-            yield item
+            yield with_shared(item, shared)
 
     def _records(self, path: str, span: Span, rel: str) -> Iterator[Episode | LoadIssue]:
         head = read_head(path, 4096)
