@@ -364,11 +364,11 @@ def _run_jobs(jobs: list[_WorkerJob], progress: Callable[[int, int], None], meth
     procs = {job.part: ctx.Process(target=_worker_main, args=(job, channel), daemon=True) for job in jobs[1:]}
     results: dict[int, dict[str, Any]] = {}
 
-    def receive(timeout: float | None) -> None:
-        """Handle the workers' messages: all that are waiting, or the next within `timeout` seconds."""
+    def receive(wait: float = 0.0) -> None:
+        """Handle every message the workers have sent; with `wait`, first wait that long for one."""
         while True:
             try:
-                kind, part, payload = channel.get(timeout=timeout) if timeout else channel.get_nowait()
+                kind, part, payload = channel.get(timeout=wait) if wait else channel.get_nowait()
             except queue.Empty:
                 dead = [p for k, p in procs.items() if k not in results and not p.is_alive()]
                 if dead and channel.empty():
@@ -384,12 +384,11 @@ def _run_jobs(jobs: list[_WorkerJob], progress: Callable[[int, int], None], meth
                                      hint="fix or remove the record, or run without --strict")
             else:
                 raise RunError(f"a scoring worker failed: {payload}", hint="rerun with --debug for details")
-            if timeout:
-                return
+            wait = 0.0
 
     def progress_here(nbytes: int, _: int) -> None:
         progress(nbytes, 0)
-        receive(None)
+        receive()
 
     try:
         for p in procs.values():
@@ -397,7 +396,7 @@ def _run_jobs(jobs: list[_WorkerJob], progress: Callable[[int, int], None], meth
         jobs[0].progress = progress_here
         results[0] = _score_share(jobs[0])
         while len(results) < len(jobs):
-            receive(1.0)
+            receive(wait=1.0)
     except BaseException:
         for p in procs.values():
             if p.pid is not None:
