@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from rubricate.analyzer import analyze, compare, guide, open_run
 from rubricate.analyzer._analysis import Session, behaviors_frame, items_frame
-from rubricate.analyzer._store import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
+from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
 
 ITEMS = [("discovers_tables", "discovery"), ("inspects_schema", "schema-inspection"),
          ("recovers_from_errors", "error-recovery"), ("no_repeated_failing_call", "error-recovery"),

@@ -100,7 +100,7 @@ def main() -> None:
                         help="also time 1 worker on the Python path (RUBRICATE_NO_KERNEL=1), the kernel's reference")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    run([sys.executable, "-c", "import rubricate.cli.score, rubricate.analyzer._run"], ENV)  # caches bytecode
+    run([sys.executable, "-c", "import rubricate.cli.score, rubricate.scoring._engine"], ENV)  # caches bytecode
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         path = corpus(args.shared, args.out, n)

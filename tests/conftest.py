@@ -32,6 +32,15 @@ def _no_plugins() -> Iterator[None]:
 def _small_inputs_use_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Spawned workers need 32 MB of input each to pay for their start; the test corpora are a few
     MB, and a test that asks for workers must get them however they start."""
-    from rubricate.analyzer import _run
+    from rubricate.scoring import _engine
 
-    monkeypatch.setitem(_run.BYTES_PER_WORKER, "spawn", _run.BYTES_PER_WORKER["fork"])
+    monkeypatch.setitem(_engine.BYTES_PER_WORKER, "spawn", _engine.BYTES_PER_WORKER["fork"])
+
+
+@pytest.fixture(scope="session")
+def bench_chat(tmp_path_factory: pytest.TempPathFactory):
+    """3,000 episodes of the scoring benchmark's synthetic SQL-agent traces (../shared/bench/gen_corpus.py),
+    generated once per session (skipped without ../shared, failed under RUBRICATE_REQUIRE_SHARED)."""
+    from _shared import generated_chat
+
+    return generated_chat(tmp_path_factory.mktemp("bench") / "c3k.jsonl", 3000)

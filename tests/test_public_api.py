@@ -34,7 +34,7 @@ def test_import_rubricate_is_cheap() -> None:
 
 
 def test_a_scoring_worker_does_not_load_the_analysis_stack() -> None:
-    """Workers import rubricate.analyzer._run; polars, DuckDB, plotly and jinja2 are for analysis
+    """Workers import rubricate.scoring._workers; polars, DuckDB, plotly and jinja2 are for analysis
     and reports (start-up time of every worker)."""
-    loaded = _imported_after("import rubricate.analyzer._run")
+    loaded = _imported_after("import rubricate.scoring._workers")
     assert not {"polars", "duckdb", "plotly", "jinja2"} & loaded

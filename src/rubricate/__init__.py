@@ -15,18 +15,20 @@ from ._lazy import lazy_exports
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .analyzer import Run, Verdict, open_run, score, score_run
+    from .analyzer import Run, open_run
     from .errors import RubricateError
-    from .rubrics import CheckContext, Outcome, Rubric, check, failed, load_rubric, not_applicable, passed
+    from .rubrics import CheckContext, Outcome, Rubric, Verdict, check, failed, load_rubric, not_applicable, passed
     from .rubrics.judges import JudgeConfig
+    from .scoring import compact_run, score, score_run
     from .traces import Episode, LoadIssue, Step, ToolCall, detect, load_episodes, trace_format
 
 # imported on first use (`rubricate.Run`, `from rubricate import score`): `import rubricate` stays cheap
 _WHERE = {
-    **dict.fromkeys(("Run", "Verdict", "open_run", "score", "score_run"), "analyzer"),
+    **dict.fromkeys(("Run", "open_run"), "analyzer"),
+    **dict.fromkeys(("compact_run", "score", "score_run"), "scoring"),
     "RubricateError": "errors",
-    **dict.fromkeys(("CheckContext", "Outcome", "Rubric", "check", "failed", "load_rubric", "not_applicable",
-                     "passed"), "rubrics"),
+    **dict.fromkeys(("CheckContext", "Outcome", "Rubric", "Verdict", "check", "failed", "load_rubric",
+                     "not_applicable", "passed"), "rubrics"),
     "JudgeConfig": "rubrics.judges",
     **dict.fromkeys(("Episode", "LoadIssue", "Step", "ToolCall", "detect", "load_episodes", "trace_format"),
                     "traces"),
@@ -46,6 +48,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "check",
+    "compact_run",
     "detect",
     "failed",
     "load_episodes",

@@ -13,6 +13,9 @@ The tree::
     ├── JudgeError                 a judge is configured wrongly (model, endpoint, key, cache, labels);
     │                              a judge that fails while scoring gives `error` verdicts instead
     ├── RunError                   a run directory is missing, incomplete or of another version
+    │   ├── RunLockedError         another process is writing the run (exit 3; attribute: pid)
+    │   └── OutputError            --out cannot hold a run: not a run and not empty, a file,
+    │                              unwritable, or nothing to resume (a usage error, exit 2)
     └── AnalysisError              an analysis asked of a run what it cannot give (unknown outcome
                                    item, no rewards, a bad SQL query): a usage error
 
@@ -86,3 +89,14 @@ class AnalysisError(RubricateError):
     have, rewards it lacks, a SQL query DuckDB rejects. Attribute: name (the offending value)."""
 
     name: str | None = None
+
+
+class RunLockedError(RunError):
+    """Another process holds the run directory's lock (one writer at a time). Attribute: pid."""
+
+    pid: int | None = None
+
+
+class OutputError(RunError):
+    """`--out` cannot hold this run: a directory that is not a run and not empty (without --force), a
+    file, a place this user cannot write, or `--resume` with nothing to resume. A usage error."""

@@ -29,10 +29,9 @@ from typing import Any
 import msgspec
 
 from .rubrics import VERDICTS, Check, CheckContext, Outcome, run_check
-from .rubrics.judges._scripted import FAULTS, JudgeRequest, ScriptedJudge, default_answer
+from .rubrics.judges import FAULTS, JudgeRequest, ScriptedJudge, default_answer
 from .traces import Episode, Source, TraceFormat, get_format
-from .traces._normalise import StepBuilder, tool_call
-from .traces._registry import sample_of
+from .traces import StepBuilder, sample_of, tool_call
 
 
 @dataclass(frozen=True)

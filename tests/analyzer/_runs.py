@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rubricate import CheckContext, Outcome, check, failed, not_applicable, passed
-from rubricate.analyzer import Run, open_run, score_run
-from rubricate.analyzer._store import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
+from rubricate.analyzer import Run, open_run
+from rubricate.scoring import score_run
+from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
 from rubricate.rubrics import isolated_registry, parse_rubric
 
 STEPS = 10  # every scripted episode has steps 0..9, so evidence up to 9 exists
@@ -82,14 +83,14 @@ def frame_run(root: Path, items: Sequence[tuple[str, str]], episodes: pl.DataFra
         reason=pl.lit("r"))
     if "evidence" not in verdicts.columns:
         verdicts = verdicts.with_columns(evidence=pl.lit([], dtype=pl.List(pl.Int32)))
-    for name, frame, schema in (("episodes.parquet", episodes, EPISODE_SCHEMA),
-                                ("verdicts.parquet", verdicts, VERDICT_SCHEMA)):
+    for name, frame, schema in (("episodes", episodes, EPISODE_SCHEMA), ("verdicts", verdicts, VERDICT_SCHEMA)):
         columns = {f.name: frame[f.name].to_list() if f.name in frame.columns else [None] * frame.height
                    for f in schema}
-        pq.write_table(pa.Table.from_pydict(columns, schema=schema), root / name)
+        (root / name).mkdir()
+        pq.write_table(pa.Table.from_pydict(columns, schema=schema), root / name / "part-00000.parquet")
     info = {"run_format": RUN_FORMAT, "rubric": {"id": "frames", "version": "1",
                                                  "items": [{"id": i, "behavior": b} for i, b in items]},
             "counts": {"episodes": episodes.height, "issues": 0}}
     (root / "run.json").write_bytes(msgspec.json.encode(info))
-    (root / "issues.jsonl").write_bytes(b"")
+    (root / "issues").mkdir()
     return open_run(root)

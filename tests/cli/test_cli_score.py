@@ -329,5 +329,5 @@ def test_paths_with_brackets_are_printed_as_they_are(damaged: Path, tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     code, out, err = _run(capsys, "score", "damaged.jsonl", "-r", str(RUBRIC), "-o", "[out]")
     assert code == EXIT_OK, err
-    assert "all in [out]/issues.jsonl" in out
+    assert "all in [out]/issues" in out
     assert "run written to [out]" in err

@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def kernel() -> ModuleType:
-    from rubricate.analyzer._native import _kernel as module  # the one whole runs use
+    from rubricate.scoring._native import _kernel as module  # the one whole runs use
 
     if module is None:
         if os.environ.get("RUBRICATE_REQUIRE_KERNEL"):

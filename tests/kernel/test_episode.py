@@ -24,8 +24,7 @@ from rubricate.traces._model import Episode, Source
 from rubricate.traces.formats.openai_chat import OpenAIChat
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CORPORA = Path(os.environ.get("RUBRICATE_CORPORA", Path(__file__).resolve().parents[3] / "shared" / "corpora"))
-BENCH = Path(os.environ.get("RUBRICATE_BENCH_CHAT", "/tmp/bench/c3k.jsonl"))
+from _shared import CORPORA, need  # noqa: E402
 SOURCE = Source("x", line=1)
 READER = OpenAIChat()
 SETTINGS = settings(max_examples=int(os.environ.get("RUBRICATE_KERNEL_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,12 +152,10 @@ def _fixture_lines() -> list[tuple[str, bytes]]:
     return out
 
 
-def test_benchmark_file_matches_with_no_fallback(kernel: ModuleType) -> None:
-    if not BENCH.exists():
-        pytest.skip(f"{BENCH} is not here")
+def test_benchmark_file_matches_with_no_fallback(kernel: ModuleType, bench_chat: Path) -> None:
     tally = Tally()
     n = 0
-    with BENCH.open("rb") as f:
+    with bench_chat.open("rb") as f:
         for line in f:
             if line.strip():
                 n += 1
@@ -178,8 +175,7 @@ def test_fixture_lines(kernel: ModuleType) -> None:
 def test_corpora(kernel: ModuleType) -> None:
     """Every JSONL line of ../shared/corpora, and every tau-bench trajectory re-wrapped as an OpenAI-chat
     record (as tests/fixtures/openai-chat was made): the real trajectories are read natively."""
-    if not CORPORA.is_dir():
-        pytest.skip(f"{CORPORA} is not here")
+    need(CORPORA)
     for path in sorted(CORPORA.rglob("*.jsonl")):
         for line in _lines(path):
             if line.strip():
@@ -207,11 +203,9 @@ def test_damaged_fixture(kernel: ModuleType) -> None:
     assert call["arguments"] is None and call["arguments_raw"] == '{"order_id": 7'
 
 
-def test_counts_agree_with_the_reader(kernel: ModuleType) -> None:
+def test_counts_agree_with_the_reader(kernel: ModuleType, bench_chat: Path) -> None:
     """n_steps, n_tool_calls and n_tool_errors of every episode the Python reader makes."""
-    paths = [p for p in sorted(FIXTURES.rglob("*.jsonl"))]
-    if BENCH.exists():
-        paths.append(BENCH)
+    paths = [p for p in sorted(FIXTURES.rglob("*.jsonl"))] + [bench_chat]
     compared = 0
     for path in paths:
         data = _lines(path)

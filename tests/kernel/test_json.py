@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DEPTH = 64
-REAL_LINES = Path("/tmp/bench/c3k.jsonl")
 
 
 # ---------------------------------------------------------------- helpers
@@ -496,15 +495,13 @@ def test_equal_wide_objects(kernel: ModuleType) -> None:
 # ---------------------------------------------------------------- real lines
 
 
-def real_lines(limit: int = 300) -> list[bytes]:
-    if not REAL_LINES.exists():
-        pytest.skip(f"{REAL_LINES} is not here")
-    with REAL_LINES.open("rb") as f:
+def real_lines(path: Path, limit: int = 300) -> list[bytes]:
+    with path.open("rb") as f:
         return [line.rstrip(b"\n") for _, line in zip(range(limit), f)]
 
 
-def test_real_lines(kernel: ModuleType) -> None:
-    lines = real_lines()
+def test_real_lines(kernel: ModuleType, bench_chat: Path) -> None:
+    lines = real_lines(bench_chat)
     assert len(lines) == 300
     args = []
     for line in lines:
@@ -519,15 +516,15 @@ def test_real_lines(kernel: ModuleType) -> None:
         check(kernel, raw)
 
 
-def test_real_lines_corrupted(kernel: ModuleType) -> None:
+def test_real_lines_corrupted(kernel: ModuleType, bench_chat: Path) -> None:
     rnd = random.Random(11)
-    for line in real_lines(60):
+    for line in real_lines(bench_chat, 60):
         for _ in range(20):
             check(kernel, corrupt(line, rnd), native_expected=False)
 
 
-def test_real_lines_equal(kernel: ModuleType) -> None:
-    lines = real_lines(40)
+def test_real_lines_equal(kernel: ModuleType, bench_chat: Path) -> None:
+    lines = real_lines(bench_chat, 40)
     for a, b in zip(lines, lines[1:] + lines[:1]):
         check_equal(kernel, a, a)
         check_equal(kernel, a, b)

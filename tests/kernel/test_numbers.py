@@ -21,7 +21,6 @@ from rubricate.rubrics.checks.tool_discipline import _decimals, _number_at
 
 SETTINGS = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-BENCH = Path("/tmp/bench/c3k.jsonl")
 
 
 # ------------------------------------------------------------------ comparison helpers
@@ -394,11 +393,9 @@ def test_number_at_generated(kernel: ModuleType, hay: str, digits: str) -> None:
 
 # ------------------------------------------------------------------ real traces
 
-def _bench_records(limit: int = 200) -> list[dict[str, Any]]:
-    if not BENCH.exists():
-        pytest.skip(f"{BENCH} is not here")
+def _bench_records(path: Path, limit: int = 200) -> list[dict[str, Any]]:
     out = []
-    with BENCH.open() as fh:
+    with path.open() as fh:
         for k, line in enumerate(fh):
             if k >= limit:
                 break
@@ -413,8 +410,8 @@ def _content(message: dict[str, Any]) -> str:
     return content if isinstance(content, str) else ""
 
 
-def test_real_traces(kernel: ModuleType) -> None:
-    records = _bench_records()
+def test_real_traces(kernel: ModuleType, bench_chat: Path) -> None:
+    records = _bench_records(bench_chat)
     n_texts = n_numbers = n_targets = 0
     for record in records:
         messages = record.get("messages") or []

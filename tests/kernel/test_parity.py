@@ -22,13 +22,13 @@ from rubricate import load_rubric, score_run
 from rubricate.rubrics import parse_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+from _shared import CORPORA, generated_chat, need  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def _rows(run: Path, name: str) -> list[dict[str, Any]]:
-    table = pq.read_table(run / name)
-    rows = table.to_pylist()
+    rows = [row for part in sorted((run / name.removesuffix(".parquet")).glob("*.parquet"))
+            for row in pq.read_table(part).to_pylist()]
     for row in rows:
         row.pop("source_file", None)  # absolute path of the input: the same file in both runs
     return rows
@@ -51,16 +51,17 @@ def _assert_same(native: Path, python: Path) -> None:
         assert len(got) == len(want), name
         for g, w in zip(got, want):
             assert g == w, f"{name}: kernel {g} != python {w}"
-    assert (native / "issues.jsonl").read_bytes() == (python / "issues.jsonl").read_bytes()
+    assert _issues(native) == _issues(python)
+
+
+def _issues(run: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((run / "issues").glob("*.jsonl")))
 
 
 @pytest.fixture(scope="module")
 def bench_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 episodes of the benchmark shape (shared/bench/gen_corpus.py), as JSONL."""
-    out = tmp_path_factory.mktemp("bench") / "corpus.jsonl"
-    subprocess.run([sys.executable, str(SHARED / "bench" / "gen_corpus.py"), "jsonl", "0", "600", str(out)],
-                   check=True)
-    return out
+    return generated_chat(tmp_path_factory.mktemp("bench") / "corpus.jsonl", 600)
 
 
 def test_benchmark_corpus_is_scored_by_the_kernel_with_the_python_verdicts(
@@ -201,7 +202,7 @@ def test_generated_records_with_role_mapped_rubric(kernel: Any, tmp_path: Path, 
     assert info["counts"]["kernel_episodes"] > 1200, info["counts"]
 
 
-WIKI = SHARED / "corpora" / "verifiers-wiki-search"
+WIKI = CORPORA / "verifiers-wiki-search"
 SEARCH_RUBRIC = ROLE_RUBRIC.replace('id = "roles"', 'id = "search"').replace(
     '"Search_Pages", "list_tables"', '"Search_Pages", "list_tables", "search_pages"').replace(
     '"page_id", "table", "tables"', '"page_id", "section_id", "table", "tables"')
@@ -214,8 +215,7 @@ def test_verifiers_wiki_search_is_scored_by_the_kernel(kernel: Any, tmp_path: Pa
     path, the run's metadata merged into every episode, and nearly every episode scored natively.
     The `search` rubric maps the wiki tools to the roles (search = discovery, view_sections =
     schema, read_section = query; page_id / section_id as entities) so every check has work."""
-    if not WIKI.is_dir():
-        pytest.skip(f"{WIKI} is not here")
+    need(WIKI)
     spec = load_rubric("tool-discipline") if rubric == "tool-discipline" else parse_rubric(SEARCH_RUBRIC, path="s.toml")
     native, python, info = _both(tmp_path, WIKI, spec, monkeypatch)
     _assert_same(native, python)
@@ -327,7 +327,7 @@ def test_generated_verifiers_runs(kernel: Any, tmp_path: Path, monkeypatch: pyte
 
 def test_real_corpora_agree(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every real corpus through both paths (the kernel reads its OpenAI-chat and verifiers files)."""
-    corpora = [p for p in sorted((SHARED / "corpora").iterdir()) if p.is_dir() and p.name != "finqa"]
+    corpora = [p for p in sorted(need(CORPORA).iterdir()) if p.is_dir() and p.name != "finqa"]
     for k, corpus in enumerate(corpora):
         native, python, _ = _both(tmp_path, corpus, load_rubric("tool-discipline"), monkeypatch, tag=str(k))
         _assert_same(native, python)
@@ -340,7 +340,7 @@ def test_spans_blocks_blank_lines_and_compression(kernel: Any, bench_corpus: Pat
     unterminated last line and a .zst copy: the same rows, in file order, as the Python path."""
     import zstandard
 
-    from rubricate.analyzer import _native
+    from rubricate.scoring import _native
 
     lines = bench_corpus.read_bytes().splitlines(keepends=True) * 2  # > 8 MB: two workers
     text = b"".join(lines[:50]) + b"\n  \n" + b"".join(lines[50:]).rstrip(b"\n")

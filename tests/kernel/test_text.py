@@ -39,8 +39,7 @@ def cfg(examples: int) -> settings:
 
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPORA = Path(os.environ.get("RUBRICATE_CORPORA", ROOT.parent / "shared" / "corpora"))
-BENCH = Path("/tmp/bench/c3k.jsonl")  # the scoring benchmark's synthetic SQL agent traces, where present
+from _shared import CORPORA  # noqa: E402
 
 
 def check_tables(kernel: ModuleType, sql: str, *, fallback_ok: bool = False) -> None:
@@ -458,12 +457,11 @@ def real_strings() -> tuple[str, ...]:
 
 
 @cache
-def bench_sql() -> tuple[str, ...]:
+def bench_sql(path: Path) -> tuple[str, ...]:
     out: list[str] = []
-    if BENCH.is_file():
-        with BENCH.open() as f:
-            for line in f:
-                _walk(json.loads(line), out)
+    with path.open() as f:
+        for line in f:
+            _walk(json.loads(line), out)
     return tuple(dict.fromkeys(s for s in out if "from" in s.lower() or "join" in s.lower()))
 
 
@@ -484,10 +482,9 @@ def test_real_strings_as_sql(kernel):
     assert fallbacks == 0
 
 
-def test_bench_sql(kernel):
-    statements = bench_sql()
-    if not statements:
-        pytest.skip(f"{BENCH} is not here")
+def test_bench_sql(kernel, bench_chat):
+    statements = bench_sql(bench_chat)
+    assert statements
     for s in statements:
         check_tables(kernel, s)
 

@@ -21,6 +21,7 @@ import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from _shared import need
 from test_episode import (
     CORPORA,
     FIXTURES,
@@ -134,9 +135,7 @@ def test_wiki_search_corpus(kernel: ModuleType) -> None:
     """Every rollout of the flagship corpus, with its run's metadata: read natively but for lines
     holding a character with no ASCII stand-in (a non-ASCII space or digit, U+2212, a letter
     that case-folds to ASCII)."""
-    files = _run_files(WIKI)
-    if not files:
-        pytest.skip(f"{WIKI} is not here")
+    files = _run_files(need(WIKI))
     tally = Tally()
     for path in files:
         shared = READER.file_metadata(str(path))

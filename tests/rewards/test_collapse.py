@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rubricate.errors import RubricError
 from rubricate.rewards import RewardScorer, collapse, reward_bounds
-from rubricate.rubrics import Outcome, parse_rubric
+from rubricate.rubrics import Outcome, Verdict, parse_rubric
 
 ITEMS = (
     "answer_correct",
@@ -61,9 +61,11 @@ def test_pitfalls_score_minus_one_when_failed_and_drop_out_when_passed():
 
 def test_error_in_a_rewarded_item_gives_none_never_zero():
     r = rubric({"answer_correct": 1, "grounded_answer": 1})
-    res = collapse(
-        [("answer_correct", Outcome("pass", "ok")), ("grounded_answer", Outcome("error", "boom"))], r
-    )
+    res = collapse({"answer_correct": Outcome("pass", "ok"), "grounded_answer": Outcome("error", "boom")}, r)
+    assert (res.reward, res.reason) == (None, "item grounded_answer could not be scored (error: boom)")
+    rows = [Verdict("e", "answer_correct", "correctness", "pass", 1.0, "ok"),
+            Verdict("e", "grounded_answer", "grounding", "error", None, "boom")]
+    assert collapse(rows, r) == res  # the rows Rubric.evaluate gives
     assert res.reward is None and "grounded_answer" in res.reason and "boom" in res.reason
 
 

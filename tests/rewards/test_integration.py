@@ -18,13 +18,14 @@ from types import ModuleType
 import polars as pl
 import pytest
 
-from rubricate import score_run
+from _shared import CORPORA, need
+from rubricate import open_run, score_run
 from rubricate.rewards import RewardScorer, as_trl_item_rewards, as_trl_reward, as_verifiers_rubric
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 WIKI = str(ROOT / "examples" / "wiki-search" / "rubric.toml")
-WIKI_RUN = ROOT.parent / "shared" / "corpora" / "verifiers-wiki-search" / "wiki-search--gpt-4.1" / "50519885"
+WIKI_RUN = CORPORA / "verifiers-wiki-search" / "wiki-search--gpt-4.1" / "50519885"
 
 
 def _need(name: str) -> ModuleType:
@@ -152,7 +153,7 @@ def test_verifiers_rubric_scores_rollouts_like_score_run(tmp_path):
     vf = _need("verifiers")
     rubric = as_verifiers_rubric(WIKI)
     assert isinstance(rubric, vf.Rubric) and rubric.weights[0] == 1.0 and set(rubric.weights[1:]) == {0.0}
-    records = [json.loads(line) for line in (WIKI_RUN / "results.jsonl").read_text().splitlines()[:12]]
+    records = [json.loads(line) for line in need(WIKI_RUN / "results.jsonl").read_text().splitlines()[:12]]
     states = []
     for r in records:
         state = vf.State(
@@ -170,7 +171,7 @@ def test_verifiers_rubric_scores_rollouts_like_score_run(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     run = score_run(tmp_path / "in", RewardScorer(WIKI).rubric, tmp_path / "run", workers=1)
-    want = pl.read_parquet(Path(run.path) / "episodes.parquet")["rubric_reward"].to_list()
+    want = open_run(run.path).episodes()["rubric_reward"].to_list()
     assert [s["reward"] for s in states] == pytest.approx(want)
     for state in states:
         assert set(state["metrics"]) == {"rubric_reward", *RewardScorer(WIKI).item_ids}

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rubricate import load_episodes, score_run
+from rubricate import load_episodes, open_run, score_run
 from rubricate.rewards import (
     RewardScorer,
     as_trl_item_rewards,
@@ -28,7 +28,7 @@ from rubricate.rubrics import load_rubric, parse_rubric
 from ._shapes import split, to_messages
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPORA = ROOT.parent / "shared" / "corpora"
+from _shared import CORPORA, need  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 WIKI_RUBRIC = (ROOT / "examples" / "wiki-search" / "rubric.toml").read_text()
 # the example rubric with every [reward] feature: a pitfall, a weight-0 item, a capped gate
@@ -69,16 +69,16 @@ def _same(a: float | None, b: float | None) -> bool:
 @pytest.fixture(scope="module", params=CASES, ids=[c[0] for c in CASES])
 def case(request, tmp_path_factory):
     name, path, ref = request.param
-    if not path.exists():
-        pytest.skip(f"{path} is not here")
+    need(path)
     rubric = _rubric(ref)
     summary = score_run(path, rubric, tmp_path_factory.mktemp("parity") / name, workers=1)
     episodes = [e for e in load_episodes(path)]
     if not episodes or summary.episodes != len(episodes):
         pytest.skip(f"no reader for {path} in this version")
-    frame = pl.read_parquet(Path(summary.path) / "episodes.parquet")
+    run = open_run(summary.path)
+    frame = run.episodes()
     want = dict(zip(frame["episode_id"], frame["rubric_reward"]))
-    verdicts = pl.read_parquet(Path(summary.path) / "verdicts.parquet")
+    verdicts = run.verdicts()
     want_verdicts = {(r["episode_id"], r["item"]): r["verdict"] for r in verdicts.iter_rows(named=True)}
     samples = []
     for ep in episodes:

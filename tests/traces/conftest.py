@@ -7,8 +7,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
 FIXTURES = TESTS / "fixtures"
-# ../shared/corpora beside the checkout (DESIGN.md); RUBRICATE_CORPORA points elsewhere.
-CORPORA = Path(os.environ.get("RUBRICATE_CORPORA", TESTS.parents[1] / "shared" / "corpora"))
+from _shared import CORPORA  # noqa: E402  (../shared/corpora beside the checkout; RUBRICATE_CORPORA points elsewhere)
 
 VERIFIERS_DIR = FIXTURES / "verifiers-results"
 VERIFIERS_RUN = VERIFIERS_DIR / "wiki-search--gpt-4.1-nano" / "8d8aecd4"

@@ -22,6 +22,13 @@ from rubricate.testing import assert_episode_invariants
 from rubricate.traces import Episode, LoadIssue, detect, find_trace_files, formats, load_episodes
 
 from .conftest import CORPORA
+from _shared import need
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _corpora_here() -> None:
+    """Every test here reads ../shared/corpora: skipped without it (failed under RUBRICATE_REQUIRE_SHARED)."""
+    need(CORPORA)
 
 # corpus folder -> (format every file is read as, episodes the corpus README states)
 CORPUS = {

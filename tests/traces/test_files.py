@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 
 import pytest
 import zstandard
 
 from rubricate.traces import Episode, Span, get_format
-from rubricate.traces import _files as files_module
-from rubricate.traces._files import (
+from rubricate.traces import files as files_module
+from rubricate.traces.files import (
     compression,
     container_of,
     count_lines,
@@ -71,11 +72,17 @@ def test_spans_read_every_line_exactly_once(big_jsonl, parts):
     assert pieces == _whole(big_jsonl)
 
 
-@pytest.mark.parametrize("kernel", [True, False])
-def test_unnumbered_spans_and_count_lines_give_the_same_line_numbers(big_jsonl, monkeypatch, kernel):
-    """What the scoring workers do: spans cut without counting, numbered by counting each span."""
-    if not kernel:  # the Python fallback of count_lines (an install without the C kernel)
-        monkeypatch.setattr(files_module, "_kernel", None)
+@pytest.mark.parametrize("native", [True, False])
+def test_unnumbered_spans_and_count_lines_give_the_same_line_numbers(big_jsonl, native):
+    """What the scoring workers do: spans cut without counting, numbered by counting each span, with
+    the native kernel's newline counter over mapped windows, or in Python (an install without it)."""
+    from rubricate.scoring._native import kernel_counter
+
+    counter = kernel_counter() if native else None
+    if native and counter is None:
+        if os.environ.get("RUBRICATE_REQUIRE_KERNEL"):
+            pytest.fail("the native kernel is not built (RUBRICATE_REQUIRE_KERNEL is set)")
+        pytest.skip("the native kernel is not built")
     numbered = split_jsonl(str(big_jsonl), 7)
     cut = split_jsonl(str(big_jsonl), 7, number_lines=False)
     assert [(s.start, s.end) for s in cut] == [(s.start, s.end) for s in numbered]
@@ -83,10 +90,10 @@ def test_unnumbered_spans_and_count_lines_give_the_same_line_numbers(big_jsonl, 
     first = 1
     for span, want in zip(cut, numbered):
         assert first == want.first_line
-        first += count_lines(str(big_jsonl), span.start, span.end)
+        first += count_lines(str(big_jsonl), span.start, span.end, counter=counter)
     data = big_jsonl.read_bytes()
-    assert count_lines(str(big_jsonl), 10, 5000) == data.count(b"\n", 10, 5000)
-    assert count_lines(str(big_jsonl), 5, 5) == 0
+    assert count_lines(str(big_jsonl), 10, 5000, counter=counter) == data.count(b"\n", 10, 5000)
+    assert count_lines(str(big_jsonl), 5, 5, counter=counter) == 0
 
 
 @pytest.mark.parametrize("window", [1 << 16, 3 << 16, 1 << 22])
@@ -98,8 +105,12 @@ def test_count_lines_maps_one_window_at_a_time(big_jsonl, monkeypatch, window):
     r = random.Random(window)
     cuts = [(0, len(data)), (1, len(data) - 1), (window - 1, window + 1), (window, 2 * window + 7)]
     cuts += [tuple(sorted(r.sample(range(len(data) + 1), 2))) for _ in range(25)]
+    from rubricate.scoring._native import kernel_counter
+
     for start, end in cuts:
-        assert count_lines(str(big_jsonl), start, end) == data.count(b"\n", start, end), (start, end)
+        for counter in {kernel_counter(), None}:
+            assert count_lines(str(big_jsonl), start, end, counter=counter) == data.count(b"\n", start, end), \
+                (start, end, counter)
 
 
 def test_spans_read_the_same_episodes_as_the_whole_file(big_jsonl):

@@ -10,7 +10,7 @@ import pytest
 import zstandard
 
 from rubricate.traces import Episode, LoadIssue, Source, Span, detect, formats, get_format, load_episodes
-from rubricate.traces._files import split_jsonl
+from rubricate.traces.files import split_jsonl
 from rubricate.traces._loader import find_trace_files
 from rubricate.traces._registry import Sample
 

@@ -13,7 +13,7 @@ import pytest
 
 from rubricate.testing import assert_episode_invariants
 from rubricate.traces import Episode, LoadIssue, Source, detect, get_format, iter_traces, load_episodes
-from rubricate.traces._files import Span
+from rubricate.traces.files import Span
 from rubricate.traces._registry import sample_of
 
 from .conftest import FIXTURES, FORMAT_FIXTURES, roles as _roles, load_checked

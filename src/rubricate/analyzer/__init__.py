@@ -1,7 +1,7 @@
-"""analyzer: the scoring engine, the run store and what is computed from runs.
+"""analyzer: what is computed from runs: reading a run back (Run), the failure analysis (analyze),
+run against run (compare), what to train next (guide), and agreement with human labels (calibrate).
 
-Names are imported on first use, so a scoring worker does not pay for the analysis stack (polars,
-DuckDB) it never touches.
+Names are imported on first use, so importing the package does not load polars or DuckDB.
 """
 
 from __future__ import annotations
@@ -12,22 +12,27 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._analysis import Analysis, analyze
+    from ._calibrate import Label, calibrate, cohen_kappa, read_labels, sample_verdicts, self_consistency, write_labels
     from ._compare import compare
     from ._guide import GuideEntry, GuideExample, GuideWhere, guide, write_guide
+    from ._labels import MAST_MODES, WHO_AND_WHEN_ITEM, labels_from_metadata, labels_from_run, mast_item
     from ._results import Run, open_run
-    from ._run import RunSummary, score_run
-    from ._score import SCORES, Verdict, iter_verdicts, score, score_episode
 
 _WHERE = {
-    "Analysis": "_analysis", "analyze": "_analysis", "compare": "_compare", "GuideEntry": "_guide",
-    "GuideExample": "_guide", "GuideWhere": "_guide", "guide": "_guide", "write_guide": "_guide",
-    "Run": "_results", "open_run": "_results", "RunSummary": "_run", "score_run": "_run", "SCORES": "_score",
-    "Verdict": "_score", "iter_verdicts": "_score", "score": "_score", "score_episode": "_score",
+    "Analysis": "_analysis", "analyze": "_analysis",
+    **dict.fromkeys(("Label", "calibrate", "cohen_kappa", "read_labels", "sample_verdicts", "self_consistency",
+                     "write_labels"), "_calibrate"),
+    "compare": "_compare",
+    **dict.fromkeys(("GuideEntry", "GuideExample", "GuideWhere", "guide", "write_guide"), "_guide"),
+    **dict.fromkeys(("MAST_MODES", "WHO_AND_WHEN_ITEM", "labels_from_metadata", "labels_from_run", "mast_item"),
+                    "_labels"),
+    "Run": "_results", "open_run": "_results",
 }
 
-__all__ = ["SCORES", "Analysis", "GuideEntry", "GuideExample", "GuideWhere", "Run", "RunSummary", "Verdict",
-           "analyze", "compare", "guide", "iter_verdicts", "open_run", "score", "score_episode", "score_run",
-           "write_guide"]
+__all__ = ["MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run",
+           "analyze", "calibrate", "cohen_kappa", "compare", "guide", "labels_from_metadata", "labels_from_run",
+           "mast_item", "open_run", "read_labels", "sample_verdicts", "self_consistency", "write_guide",
+           "write_labels"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

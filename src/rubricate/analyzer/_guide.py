@@ -18,7 +18,7 @@ from ._analysis import behaviors_frame, resolve_outcome
 from ._attribution import attribution
 from ._results import Run
 from ._session import FAIL, OUTCOME_BEHAVIORS, PASS, Session, as_run, sql_list
-from ._store import atomic_write_bytes
+from ..scoring import atomic_write_bytes
 
 if TYPE_CHECKING:
     import polars as pl

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..errors import RunError
+from ..scoring import EPISODES, FORMAT1_FILES, ISSUES, RUN_FILE, RUN_FORMAT, VERDICTS, staging_path
 from ..traces import Episode, LoadIssue, RecordFormat, Source, Span, TraceFormat, get_format
-from ..traces._files import compression, container_of, read_head
-from ._store import EPISODES_FILE, ISSUES_FILE, RUN_FILE, RUN_FORMAT, VERDICTS_FILE
+from ..traces.files import compression, container_of, read_head
+
+READABLE_FORMATS = (1, RUN_FORMAT)
 
 if TYPE_CHECKING:  # polars and duckdb load on first use: scoring workers never need them
     import duckdb
@@ -20,7 +22,10 @@ if TYPE_CHECKING:  # polars and duckdb load on first use: scoring workers never 
 
 
 class Run:
-    """A finished run directory. Tables come back as polars DataFrames; `sql` runs DuckDB over them."""
+    """A finished run directory. Tables come back as polars DataFrames; `sql` runs DuckDB over them.
+
+    Format 2 keeps each table as a directory of Parquet parts (`parquet("verdicts")` is the glob to
+    read); format 1 runs (one file a table) are read as they are."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
@@ -29,19 +34,50 @@ class Run:
             raise RunError(f"{self.path}: no such run directory", path=self.path,
                            hint="pass the --out directory of a `rubricate score` run")
         if not os.path.isfile(marker):
-            if not any(os.path.exists(self.file(n)) for n in (VERDICTS_FILE, EPISODES_FILE, ISSUES_FILE)):
+            if os.path.isdir(staging_path(self.path)):
+                raise RunError(f"{self.path}: incomplete run (no {RUN_FILE}): its scoring was interrupted",
+                               path=self.path, hint="continue it with `rubricate score ... --resume`")
+            if not any(os.path.exists(self.file(n)) for n in (VERDICTS, EPISODES, *FORMAT1_FILES.values())):
                 raise RunError(f"{self.path}: not a run directory (no {RUN_FILE})", path=self.path,
                                hint="pass the --out directory of a `rubricate score` run")
             raise RunError(f"{self.path}: incomplete run (no {RUN_FILE})", path=self.path,
                            hint="the scoring run was interrupted or failed; run `rubricate score` again")
         with open(marker, "rb") as f:
             self.info: dict[str, Any] = msgspec.json.decode(f.read())
-        if self.info.get("run_format") != RUN_FORMAT:
-            raise RunError(f"{self.path}: run format {self.info.get('run_format')!r}, this version reads "
-                           f"{RUN_FORMAT}", path=self.path, hint="re-score the traces with this version")
+        self.format = self.info.get("run_format")
+        if self.format not in READABLE_FORMATS:
+            raise RunError(f"{self.path}: run format {self.format!r}, this version reads "
+                           f"{' and '.join(map(str, READABLE_FORMATS))}", path=self.path,
+                           hint="re-score the traces with this version")
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
+
+    def parquet(self, table: str) -> list[str]:
+        """The Parquet files of a table (`episodes` or `verdicts`), in input order. Read them as a list
+        (DuckDB `read_parquet([...])`, polars with `glob=False`): a run's path may hold glob characters.
+        From outside, `RUN/verdicts/*.parquet` is the same dataset."""
+        if self.format == 1:
+            return [self.file(FORMAT1_FILES[table])]
+        folder = self.file(table)
+        return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".parquet")]
+
+    def parquet_sql(self, table: str) -> str:
+        """`read_parquet([...])` of a table's files, for DuckDB SQL."""
+        return "read_parquet([" + ", ".join("'" + _quote(f) + "'" for f in self.parquet(table)) + "])"
+
+    @property
+    def issues_path(self) -> str:
+        """Where the run's load issues are: `issues/` (format 2) or `issues.jsonl` (format 1)."""
+        return self.file(FORMAT1_FILES[ISSUES] if self.format == 1 else ISSUES)
+
+    def issue_files(self) -> list[str]:
+        """The run's issues files (JSONL), in input order."""
+        if self.format == 1:
+            return [self.file(FORMAT1_FILES[ISSUES])]
+        folder = self.file(ISSUES)
+        return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".jsonl")] \
+            if os.path.isdir(folder) else []
 
     @property
     def item_order(self) -> list[str]:
@@ -50,21 +86,22 @@ class Run:
     def verdicts(self) -> pl.DataFrame:
         import polars as pl
 
-        return pl.read_parquet(self.file(VERDICTS_FILE))
+        return pl.read_parquet(self.parquet(VERDICTS), glob=False)
 
     def episodes(self) -> pl.DataFrame:
         import polars as pl
 
-        return pl.read_parquet(self.file(EPISODES_FILE))
+        return pl.read_parquet(self.parquet(EPISODES), glob=False)
 
     def issues(self, limit: int | None = None) -> list[LoadIssue]:
-        out = []
+        out: list[LoadIssue] = []
         dec = msgspec.json.Decoder(LoadIssue)
-        with open(self.file(ISSUES_FILE), "rb") as f:
-            for line in f:
-                if limit is not None and len(out) >= limit:
-                    break
-                out.append(dec.decode(line))
+        for path in self.issue_files():
+            with open(path, "rb") as f:
+                for line in f:
+                    if limit is not None and len(out) >= limit:
+                        return out
+                    out.append(dec.decode(line))
         return out
 
     def load_episodes(self, ids: Iterable[str]) -> dict[str, Episode]:
@@ -101,8 +138,8 @@ class Run:
         import duckdb
 
         con = duckdb.connect()
-        con.execute(f"CREATE VIEW verdicts AS SELECT * FROM read_parquet('{_quote(self.file(VERDICTS_FILE))}')")
-        con.execute(f"CREATE VIEW episodes AS SELECT * FROM read_parquet('{_quote(self.file(EPISODES_FILE))}')")
+        for table in (VERDICTS, EPISODES):
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self.parquet_sql(table)}")
         return con
 
     def sql(self, query: str) -> pl.DataFrame:

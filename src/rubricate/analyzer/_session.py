@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._results import Run
-from ._store import EPISODES_FILE, VERDICTS_FILE
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,8 +51,8 @@ def cohort_sql(by: str, column: str = "metadata") -> str:
 
 def attach(con: duckdb.DuckDBPyConnection, run: Run, suffix: str = "") -> None:
     """Views `verdicts{suffix}` and `episodes{suffix}` over the run's Parquet files."""
-    for view, name in (("verdicts", VERDICTS_FILE), ("episodes", EPISODES_FILE)):
-        con.execute(f"CREATE VIEW {view}{suffix} AS SELECT * FROM read_parquet({sql_str(run.file(name))})")
+    for view in ("verdicts", "episodes"):
+        con.execute(f"CREATE VIEW {view}{suffix} AS SELECT * FROM {run.parquet_sql(view)}")
 
 
 def ordered(frame: pl.DataFrame, column: str, order: list[str], *then: str) -> pl.DataFrame:

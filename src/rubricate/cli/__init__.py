@@ -1,8 +1,8 @@
 """The `rubricate` command. Each command parses its options, calls one API function, prints.
 
 Exit codes: 0 ok; 1 a threshold or --strict load issue; 2 usage error (bad option, rubric, format,
-analysis outcome, SQL query);
-3 could not complete (unreadable run, worker failure, internal error).
+analysis outcome, SQL query, an --out that cannot hold a run); 3 could not complete (unreadable run,
+a run another process is writing, worker failure, internal error).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
 import click
 
-from ..errors import AnalysisError, CheckError, FormatError, JudgeError, LoadIssueError, RubricateError, RubricError
+from ..errors import (
+    AnalysisError, CheckError, FormatError, JudgeError, LoadIssueError, OutputError, RubricateError, RubricError,
+)
 from ._app import app  # commands are imported when used (see _app.COMMANDS)
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
@@ -29,7 +31,7 @@ EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 def exit_code(exc: RubricateError) -> int:
     if isinstance(exc, LoadIssueError):
         return EXIT_THRESHOLD
-    if isinstance(exc, (RubricError, CheckError, FormatError, JudgeError, AnalysisError)):
+    if isinstance(exc, (RubricError, CheckError, FormatError, JudgeError, AnalysisError, OutputError)):
         return EXIT_USAGE
     return EXIT_FAILED
 

@@ -11,7 +11,8 @@ from .. import __version__
 
 # command -> the module of rubricate.cli that defines it (with @app.command / @app.group)
 COMMANDS = {
-    "analyze": "analyze", "calibrate": "calibrate", "compare": "compare", "export-reward": "rewards",
+    "analyze": "analyze", "calibrate": "calibrate", "compact": "score", "compare": "compare",
+    "export-reward": "rewards",
     "guide": "guide", "labels": "calibrate", "report": "report", "rubrics": "rubrics", "score": "score",
     "serve-reward": "rewards", "sql": "sql", "summary": "summary", "traces": "traces",
 }

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from ..analyzer import open_run
 from ..errors import JudgeError
-from ..rubrics.judges._calibrate import calibrate, read_labels, sample_verdicts, self_consistency, write_labels
-from ..rubrics.judges._labels import labels_from_run
+from ..analyzer import calibrate, read_labels, sample_verdicts, self_consistency, write_labels
+from ..analyzer import labels_from_run
 from ._app import app
 from ._judge import judge_config, judge_options
 from ._output import console, json_out

@@ -8,8 +8,7 @@ import os
 import click
 
 from ..rewards import TARGETS, RewardScorer, export_module_text, serve_reward
-from ..rewards._scorer import DEFAULT_DEADLINE_S, DEFAULT_MAX_CHARS
-from ..rewards._server import DEFAULT_MAX_BODY
+from ..rewards import DEFAULT_DEADLINE_S, DEFAULT_MAX_BODY, DEFAULT_MAX_CHARS
 from ._app import app
 from ._output import err_console
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..analyzer import open_run, score_run
+from ..analyzer import open_run
+from ..scoring import score_run
 from ..rubrics import load_checks_file, load_rubric
 from ._app import app
 from ._judge import judge_config, judge_options
@@ -17,19 +18,24 @@ from .summary import print_summary
 @click.option("--rubric", "-r", "rubric_ref", required=True,
               help="Built-in rubric name (see `rubricate rubrics list`) or path of a rubric .toml file.")
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False),
-              help="Run directory to write (run.json, episodes.parquet, verdicts.parquet, issues.jsonl).")
+              help="Run directory to write (run.json, episodes/, verdicts/, issues/). An earlier run there "
+                   "is replaced when the new one is complete.")
 @click.option("--format", "-f", "format_", default=None, help="Read every file in this format (no detection).")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores; small inputs use one).")
 @click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Python file with @check functions for custom items (repeatable).")
 @click.option("--strict", is_flag=True, help="Stop at the first load issue (exit code 1).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command from its "
+              "finished parts.")
+@click.option("--force", is_flag=True, help="Write into --out even though it is a non-empty directory that is "
+              "not a run (its files are kept).")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary.")
 @judge_options
 def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
-                  checks_files: tuple[str, ...], strict: bool, no_progress: bool, quiet: bool,
-                  **judge_opts: object) -> None:
+                  checks_files: tuple[str, ...], strict: bool, resume: bool, force: bool, no_progress: bool,
+                  quiet: bool, **judge_opts: object) -> None:
     """Score every episode under PATHS with a rubric and write a run directory.
 
     Judge items (kind = "judge") are asked of --judge-model; without it they are skipped.
@@ -38,7 +44,8 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
     for path in checks_files:
         load_checks_file(path)
     rubric = load_rubric(rubric_ref)
-    kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge)
+    kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge,
+                  resume=resume, force=force)
     if wants_progress(no_progress):
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                    TransferSpeedColumn)
@@ -54,6 +61,21 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
                                **kwargs)  # type: ignore[arg-type]
     else:
         result = score_run(list(paths), rubric, out, **kwargs)  # type: ignore[arg-type]
+    for note in result.notes:
+        err_console.print(f"note: {note}", markup=False)
     if not quiet:
         print_summary(open_run(result.path))
         err_console.print(f"run written to {result.path}", markup=False)
+
+
+@app.command("compact")
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False))
+def compact_command(run_dir: str) -> None:
+    """Rewrite a run's part files as one Parquet file per table (RUN/verdicts/part-00000.parquet, ...),
+    in place and atomically, under the run's lock. A format 1 run becomes format 2."""
+    from ..scoring import compact_run
+
+    info = compact_run(run_dir)
+    before = info["compacted"]["parts_before"]
+    err_console.print(f"compacted {run_dir}: episodes {before['episodes']} -> 1 part, verdicts "
+                      f"{before['verdicts']} -> 1 part", markup=False)

@@ -22,7 +22,7 @@ def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) ->
         console.print(summary_table(run.summary(), title))
     if counts["issues"]:
         console.print(f"[bold]{plural(counts['issues'], 'load issue')}[/] (records that could not be read; "
-                      f"all in {escape(run.file('issues.jsonl'))}):")
+                      f"all in {escape(run.issues_path)}):")
         for issue in run.issues(limit=issues_shown):
             console.print(f"  {issue}", markup=False)
         if counts["issues"] > issues_shown:
@@ -33,6 +33,11 @@ def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) ->
     t = info["timings"]
     console.print(f"scored in {t['seconds']:.2f}s with {plural(t['workers'], 'worker')} "
                   f"({t['episodes_per_s'] or 0:,.0f} episodes/s, {t['mb_per_s'] or 0:.1f} MB/s)")
+    kernel = info.get("kernel")
+    if kernel is not None and not kernel.get("used"):
+        console.print(f"native kernel off: {escape(kernel.get('why', 'unknown'))} (every episode scored in Python)")
+    for note in info.get("notes", ()):
+        console.print(f"note: {escape(note)}")
 
 
 @app.command("summary")

@@ -158,7 +158,7 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
         "run_name": run_name(run), "rubric": rubric, "info": info, "version": __version__,
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "episodes": int(counts.get("episodes", 0)), "issues_count": int(counts.get("issues", 0)),
-        "issues": [str(i) for i in run.issues(limit=ISSUES_SHOWN)], "issues_file": run.file("issues.jsonl"),
+        "issues": [str(i) for i in run.issues(limit=ISSUES_SHOWN)], "issues_file": run.issues_path,
         "totals": totals, "overall_rate": totals["pass"] / judged if judged else None,
         "outcome": outcome_name, "outcome_stat": _outcome_stat(run, outcome_name, items), "principal": _principal(analysis),
         "judge": _judge(info), "behaviors": _behavior_rows(analysis), "items": items,

@@ -50,8 +50,8 @@ def sample_ids(run: Run, *, per_group: int = PER_GROUP, by: str | None = None,
 def _rows(run: Run, ids: list[str], by: str | None) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Episode rows (from episodes.parquet) and each episode's verdicts by item, for `ids`."""
     wanted = pl.lit(pl.Series(ids, dtype=pl.String)).implode()
-    episodes = pl.scan_parquet(run.file("episodes.parquet")).filter(pl.col("episode_id").is_in(wanted)).collect()
-    verdicts = pl.scan_parquet(run.file("verdicts.parquet")).filter(pl.col("episode_id").is_in(wanted)) \
+    episodes = pl.scan_parquet(run.parquet("episodes"), glob=False).filter(pl.col("episode_id").is_in(wanted)).collect()
+    verdicts = pl.scan_parquet(run.parquet("verdicts"), glob=False).filter(pl.col("episode_id").is_in(wanted)) \
         .select("episode_id", "item", "verdict", "reason", "evidence").collect()
     rows = {r["episode_id"]: r for r in episodes.iter_rows(named=True)}
     by_episode: dict[str, dict[str, Any]] = {}

@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..analyzer import Run, open_run
-from ..analyzer._store import atomic_write_bytes
+from ..scoring import atomic_write_bytes
 from . import _safe
 from ._data import build
 from ._episodes import PER_GROUP

@@ -20,24 +20,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..rubrics import Item
+from ..rubrics import TOOL_CHECKS, Item
 from ..traces import Episode, Source
-from ..traces._normalise import StepBuilder, scalar_text
-from ..traces.formats._chat import add_chat_messages, first_user_text
+from ..traces import StepBuilder, scalar_text
+from ..traces.formats.chat import add_chat_messages, first_user_text
 
-TOOL_CHECKS = frozenset({
-    "discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call",
-    "grounded_answer",
-})
 _SOURCE = Source("<reward>")
 
 
 def needs_tools(item: Item) -> bool:
-    """True when the item can only be judged on an episode that could call tools."""
-    flag = item.params.get("needs_tools")
-    if isinstance(flag, bool):
-        return flag
-    return item.check is not None and item.check.name in TOOL_CHECKS
+    """True when the item can only be judged on an episode that could call tools (`Item.needs_tools`)."""
+    return item.needs_tools
 
 
 def as_plain(message: Any) -> Any:

@@ -1,9 +1,9 @@
 """`RewardScorer`: a rubric ready to score trainer completions, bounded in size and time, never raising.
 
 Every exporter (TRL, verifiers, verl, OpenRLHF, the OpenAI grader, the HTTP server) is a thin shape
-adapter around `RewardScorer.score`, which builds the Episode (`_episode`), runs the rubric's check
-items exactly as `score_run` does (`run_check` with one shared `EpisodeFacts`), and collapses the
-outcomes with `collapse`, the function that fills the `rubric_reward` column of a run.
+adapter around `RewardScorer.score`, which builds the Episode (`_episode`), scores it with
+`Rubric.evaluate` (the function `score_run` calls) and collapses the verdicts with `Rubric.reward`,
+the function that fills the `rubric_reward` column of a run.
 
 Guarantees, for any input:
 - no exception: a malformed completion gives `RewardResult(None, reason)`;
@@ -21,14 +21,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import RubricError
-from ..rubrics import CheckContext, EpisodeFacts, Outcome, Rubric, load_checks_file, load_rubric, run_check
+from ..rubrics import RewardResult, Rubric, load_checks_file, load_rubric, plan_for, reward_bounds
 from ..traces import Episode
-from ._collapse import RewardResult, collapse, plan_for, reward_bounds
-from ._episode import episode_from_messages, input_chars, needs_tools
+from ._episode import episode_from_messages, input_chars
 
 DEFAULT_DEADLINE_S = 60.0
 DEFAULT_MAX_CHARS = 4_000_000
-_TEXT_ONLY_NA = Outcome("na", "text-only completion: this item needs tool calls")
 
 
 def _deadline_outcome(rubric: Rubric) -> RewardResult:
@@ -54,8 +52,7 @@ class RewardScorer:
         self.deadline_s = float(deadline_s)
         self.max_chars = int(max_chars)
         self.text_only = text_only
-        self.items = tuple(i for i in self.rubric.items if i.kind == "check")
-        self._plan = [(i, i.check.fn, i.params, needs_tools(i)) for i in self.items]  # type: ignore[union-attr]
+        self.items = self.rubric.checks
         self.item_ids = tuple(i.id for i in self.items)
         self.bounds = reward_bounds(self.rubric)
 
@@ -76,17 +73,12 @@ class RewardScorer:
 
     def score_episode(self, episode: Episode, *, text_only: bool = False,
                       deadline: float | None = None) -> RewardResult:
-        """Run the check items on an Episode and collapse them (as `score_run` does)."""
-        facts = EpisodeFacts(episode)
-        outcomes: list[tuple[Any, Outcome]] = []
-        for item, fn, params, tools in self._plan:
-            if deadline is not None and time.monotonic() > deadline:
-                return _deadline_outcome(self.rubric)
-            if text_only and tools:
-                outcomes.append((item, _TEXT_ONLY_NA))
-            else:
-                outcomes.append((item, run_check(fn, CheckContext(episode, params, facts))))
-        return collapse(outcomes, self.rubric)
+        """Score an Episode's check items and collapse them (as `score_run` does)."""
+        try:
+            verdicts = self.rubric.evaluate(episode, text_only=text_only, deadline=deadline)
+        except TimeoutError:
+            return _deadline_outcome(self.rubric)
+        return self.rubric.reward(verdicts)
 
     def score_many(self, samples: Iterable[tuple[Any, Any, Any]], *,
                    deadline_s: float | None = None) -> list[RewardResult]:

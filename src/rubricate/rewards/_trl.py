@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..rubrics import Rubric
-from ..traces.formats._chat import TRUTH_KEYS
-from ._collapse import RewardResult
+from ..traces.formats.chat import TRUTH_KEYS
+from ..rubrics import RewardResult
 from ._scorer import RewardScorer
 
 TRUTH_COLUMNS = (*TRUTH_KEYS, "solution")

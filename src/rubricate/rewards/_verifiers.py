@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..rubrics import Rubric
-from ._collapse import RewardResult
+from ..rubrics import RewardResult
 from ._scorer import RewardScorer
 from ._trl import scorer_of
 

@@ -1,15 +1,21 @@
-"""rubrics: rubric files, the @check extension point, built-in items and rubrics."""
+"""rubrics: rubric files, the @check extension point, built-in items and rubrics, and the one function
+that scores an episode (`Rubric.evaluate`) with the reward it collapses to (`Rubric.reward`)."""
 
 from ._check import (
     VERDICTS, Answer, Check, CheckContext, EpisodeFacts, Outcome, VerdictValue, check, failed, get_check, isolated_registry,
-    load_checks_file, not_applicable, passed, registered_checks, run_check,
+    load_checks_file, not_applicable, passed, registered_checks, run_check, tool_names,
 )
-from ._rubric import Item, Rubric, builtin_rubrics, load_rubric, parse_rubric, rubric_from_spec
+from ._collapse import Plan, RewardResult, collapse, plan_for, reward_bounds, reward_spec, weighted_mean
+from ._rubric import TOOL_CHECKS, Item, Rubric, builtin_rubrics, load_rubric, parse_rubric, read_rubric_spec, \
+    rubric_from_spec
 from ._schema import ItemSpec, RewardSpec, RubricSpec, rubric_json_schema
+from ._verdict import SCORES, Verdict
 
 __all__ = [
-    "VERDICTS", "Answer", "Check", "CheckContext", "EpisodeFacts", "Item", "ItemSpec", "Outcome", "RewardSpec",
-    "Rubric", "RubricSpec", "VerdictValue", "builtin_rubrics", "check", "failed", "get_check", "isolated_registry",
-    "load_checks_file", "load_rubric", "not_applicable", "parse_rubric", "passed", "registered_checks",
-    "rubric_from_spec", "rubric_json_schema", "run_check",
+    "SCORES", "TOOL_CHECKS", "VERDICTS", "Answer", "Check", "CheckContext", "EpisodeFacts", "Item", "ItemSpec",
+    "Outcome", "Plan", "RewardResult", "RewardSpec", "Rubric", "RubricSpec", "Verdict", "VerdictValue",
+    "builtin_rubrics", "check", "collapse", "failed", "get_check", "isolated_registry", "load_checks_file",
+    "load_rubric", "not_applicable", "parse_rubric", "passed", "plan_for", "read_rubric_spec", "registered_checks",
+    "reward_bounds", "reward_spec", "rubric_from_spec", "rubric_json_schema", "run_check", "tool_names",
+    "weighted_mean",
 ]

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from pydantic import ValidationError
 
 from ..errors import RubricError, UnknownCheckError
-from ._check import Check, get_check
+from ._check import Check, CheckContext, EpisodeFacts, Outcome, get_check, run_check
 from ._schema import ItemSpec, RubricSpec
+from ._verdict import SCORES, Verdict
+
+if TYPE_CHECKING:
+    from ..traces import Episode
+    from ._collapse import RewardResult
 
 BUILTIN_PACKAGE = "rubricate.rubrics.builtin"
+# Built-in checks that can only judge an episode whose agent could call tools (na on text-only
+# completions; an item can say so itself with the parameter `needs_tools = true`).
+TOOL_CHECKS = frozenset({
+    "discovers_tables", "inspects_schema", "recovers_from_errors", "no_repeated_failing_call",
+    "grounded_answer",
+})
+_TEXT_ONLY = Outcome("na", "text-only completion: this item needs tool calls")
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,14 @@ class Item:
     params: dict[str, Any]
     check: Check | None = None
     spec: ItemSpec | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def needs_tools(self) -> bool:
+        """True when the item can only be judged on an episode whose agent could call tools."""
+        flag = self.params.get("needs_tools")
+        if isinstance(flag, bool):
+            return flag
+        return self.check is not None and self.check.name in TOOL_CHECKS
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,41 @@ class Rubric:
     @property
     def judges(self) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.kind == "judge")
+
+    @cached_property
+    def _plan(self) -> tuple[tuple[Item, Any, Mapping[str, Any], bool], ...]:
+        return tuple((i, i.check.fn if i.check else None, i.params, i.needs_tools) for i in self.items)
+
+    def evaluate(self, episode: Episode, *, given: Mapping[str, Verdict] | None = None, text_only: bool = False,
+                 deadline: float | None = None) -> list[Verdict]:
+        """Every item's verdict on one episode, in rubric order: the one function that scores an episode
+        (`score`, `score_run`, its workers and every reward exporter call it).
+
+        `given`: verdicts already decided for some items, by item id (the native kernel's, the judge's);
+        a judge item with none given is left out (no judge, nothing to say about the agent).
+        `text_only`: the agent could not call tools, so items that need tool calls are na.
+        `deadline`: a `time.monotonic()` instant; TimeoutError when it passes before an item is run.
+        """
+        facts = EpisodeFacts(episode)
+        eid = episode.id
+        out: list[Verdict] = []
+        for item, fn, params, tools in self._plan:
+            if given is not None and item.id in given:
+                out.append(given[item.id])
+                continue
+            if fn is None:  # a judge item nobody judged
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError("the deadline passed before every item was scored")
+            o = _TEXT_ONLY if text_only and tools else run_check(fn, CheckContext(episode, params, facts))
+            out.append(Verdict(eid, item.id, item.behavior, o.verdict, SCORES[o.verdict], o.reason, o.evidence))
+        return out
+
+    def reward(self, verdicts: Any) -> RewardResult:
+        """The episode's verdicts collapsed into one reward by the rubric's `[reward]` table (`collapse`)."""
+        from ._collapse import collapse
+
+        return collapse(verdicts, self)
 
     def item(self, item_id: str) -> Item:
         for it in self.items:
@@ -115,15 +173,14 @@ def rubric_from_spec(spec: RubricSpec, *, path: str | None = None) -> Rubric:
     return Rubric(spec.id, spec.version, spec.description, tuple(items), f"sha256:{digest[:16]}", path, spec)
 
 
-def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
-    """Parse rubric TOML text; errors name the file and the location (`items[3].check`)."""
+def _spec_from_text(text: str, path: str) -> RubricSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(f"{path}: not valid TOML: {exc}", path=path,
                           hint="check the line and column named above") from None
     try:
-        spec = RubricSpec.model_validate(data)
+        return RubricSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = _location(tuple(first["loc"]))
@@ -134,7 +191,22 @@ def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RubricError(f"{path}: {loc}: {msg}{more}", path=path, location=loc,
                           hint="`rubricate rubrics schema` prints the rubric file schema") from None
-    return rubric_from_spec(spec, path=path)
+
+
+def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
+    """Parse rubric TOML text; errors name the file and the location (`items[3].check`)."""
+    return rubric_from_spec(_spec_from_text(text, path), path=path)
+
+
+def read_rubric_spec(path: str) -> RubricSpec:
+    """The validated spec of a rubric as a run records its path (a file, or `builtin:NAME`), without
+    resolving its checks (custom checks need not be loaded to read its judge items)."""
+    if path.startswith("builtin:"):
+        text = resources.files(BUILTIN_PACKAGE).joinpath(f"{path[8:]}.toml").read_text("utf-8")
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    return _spec_from_text(text, path)
 
 
 def builtin_rubrics() -> dict[str, str]:

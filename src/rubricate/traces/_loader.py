@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import FormatError, LoadIssueError
-from ._files import READ_ERRORS, Span, is_trace_file
+from .files import READ_ERRORS, Span, is_trace_file
 from ._model import Episode, LoadIssue
 from ._registry import TraceFormat, detect, display_path, formats, get_format
 

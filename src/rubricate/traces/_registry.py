@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from ..errors import FormatError
-from ._files import (HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary,
+from .files import (HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary,
                      read_document, read_head)
 from ._model import Episode, LoadIssue, Source
 

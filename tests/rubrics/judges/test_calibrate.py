@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import rubricate
-from rubricate.analyzer import score_run
+from rubricate.scoring import score_run
 from rubricate.cli import EXIT_OK, EXIT_USAGE, main
-from rubricate.rubrics.judges._calibrate import Label, calibrate, cohen_kappa, read_labels, self_consistency, write_labels
-from rubricate.rubrics.judges._labels import labels_from_metadata, labels_from_run, mast_item
+from rubricate.analyzer import Label, calibrate, cohen_kappa, read_labels, self_consistency, write_labels
+from rubricate.analyzer import labels_from_metadata, labels_from_run, mast_item
 from rubricate.testing import ScriptedJudge
 
 from ._support import JUDGE_RUBRIC, sql_episode
@@ -133,7 +133,7 @@ def test_labels_from_real_reader_metadata(tmp_path: Path, fixture: str, fmt: str
 
 
 def test_the_multi_agent_example_has_a_judge_item_for_every_label():
-    from rubricate.rubrics.judges import MAST_MODES, WHO_AND_WHEN_ITEM
+    from rubricate.analyzer import MAST_MODES, WHO_AND_WHEN_ITEM
 
     rubric = rubricate.load_rubric(Path(__file__).resolve().parents[3] / "examples" / "multi-agent" / "rubric.toml")
     assert {i.id for i in rubric.judges} == set(MAST_MODES) | {WHO_AND_WHEN_ITEM}

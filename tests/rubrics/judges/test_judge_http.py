@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rubricate
-from rubricate.analyzer import _run, score_run
+from rubricate.scoring import _workers, score_run
 from rubricate.testing import FAULTS, ScriptedJudge, default_answer, episode
 
 from ._support import JUDGE_RUBRIC, judged_rubric, sql_episode
@@ -218,7 +218,7 @@ def _write(tmp_path: Path, eps, name: str = "traces.jsonl", pad: int = 0) -> str
 def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path, monkeypatch, start_method):
     """The parent judges its share and a worker (forked or spawned) the other: their rows and
     ledgers are merged, and a second run reads both from the one cache."""
-    monkeypatch.setattr(_run, "START_METHOD", start_method)
+    monkeypatch.setattr(_workers, "START_METHOD", start_method)
     monkeypatch.setenv("RUBRICATE_TEST_JUDGE_KEY", "sk-secret-never-written")
     a = _write(tmp_path, [sql_episode(i) for i in range(0, 5)], "a.jsonl", pad=1 << 20)
     b = _write(tmp_path, [sql_episode(i) for i in range(5, 9)], "b.jsonl", pad=1 << 20)
@@ -253,7 +253,7 @@ def test_score_run_with_two_workers_merges_judge_rows_and_ledgers(tmp_path: Path
 def test_the_budget_is_one_for_the_whole_run_across_workers(tmp_path: Path, monkeypatch, start_method):
     """Two processes judge at once from one budget of calls: the run makes exactly that many, and
     every episode past it gets `error` verdicts for its judge items, never `fail`."""
-    monkeypatch.setattr(_run, "START_METHOD", start_method)
+    monkeypatch.setattr(_workers, "START_METHOD", start_method)
     monkeypatch.setenv("RUBRICATE_TEST_JUDGE_KEY", "sk-test")
     a = _write(tmp_path, [sql_episode(i) for i in range(0, 5)], "a.jsonl", pad=1 << 20)
     b = _write(tmp_path, [sql_episode(i) for i in range(5, 9)], "b.jsonl", pad=1 << 20)

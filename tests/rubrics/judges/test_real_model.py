@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import rubricate
-from rubricate.analyzer import score_run
+from rubricate.scoring import score_run
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,41 +13,37 @@ from typing import Any
 
 from ...traces import Episode
 from .._rubric import Rubric
+from .._verdict import Verdict
 from ._config import JudgeConfig
 from ._engine import EpisodeJudge, JudgeSetup
 from ._items import JudgeItem
 from ._ledger import Ledger
 from ._prompt import PROMPT_VERSION
 
-Row = tuple[str, str, str, "float | None", str, tuple[int, ...]]
-Sink = Callable[[Episode, list[Row], str], None]
+Sink = Callable[[Episode, list[Verdict], str], None]
 
 
 class JudgeBatcher:
-    """Takes (episode, programmatic rows, source file) like PartWriter.add_episode; every `batch`
-    episodes it judges them and hands the merged rows, in rubric order, to `sink`."""
+    """Takes (episode, source file); every `batch` episodes it judges them concurrently and hands
+    each episode's verdicts (`Rubric.evaluate` with the judge's verdicts given) to `sink`."""
 
     def __init__(self, setup: JudgeSetup, rubric: Rubric, sink: Sink) -> None:
         judges = rubric.judges
+        self.rubric = rubric
         self.items = [JudgeItem.from_item(i) for i in judges]
         self.behaviors = [i.behavior for i in judges]
         self.judge = EpisodeJudge(setup, self.items)
         self.sink = sink
         self.size = setup.config.batch
-        counts = {True: 0, False: 0}
-        self.order: list[tuple[bool, int]] = []  # per rubric item: (is a judge item, index among its kind)
-        for item in rubric.items:
-            is_judge = item.kind == "judge"
-            self.order.append((is_judge, counts[is_judge]))
-            counts[is_judge] += 1
-        self._buffer: list[tuple[Episode, list[Row], str]] = []
+        self._buffer: list[tuple[Episode, dict[str, Verdict], str]] = []
 
     @property
     def ledger(self) -> Ledger:
         return self.judge.ledger
 
-    def add(self, episode: Episode, rows: list[Row], source_file: str) -> None:
-        self._buffer.append((episode, rows, source_file))
+    def add(self, episode: Episode, source_file: str, given: dict[str, Verdict] | None = None) -> None:
+        """Queue an episode; `given` holds verdicts already decided for some of its check items."""
+        self._buffer.append((episode, dict(given or {}), source_file))
         if len(self._buffer) >= self.size:
             self.flush()
 
@@ -55,10 +51,10 @@ class JudgeBatcher:
         if not self._buffer:
             return
         judged = self.judge.judge_many([ep for ep, _, _ in self._buffer])
-        for (ep, rows, source), outcomes in zip(self._buffer, judged):
-            jrows = [(item.id, behavior, o.verdict, score, o.reason, o.evidence)
-                     for item, behavior, (o, score) in zip(self.items, self.behaviors, outcomes)]
-            self.sink(ep, [jrows[k] if is_judge else rows[k] for is_judge, k in self.order], source)
+        for (ep, given, source), outcomes in zip(self._buffer, judged):
+            for item, behavior, (o, score) in zip(self.items, self.behaviors, outcomes):
+                given[item.id] = Verdict(ep.id, item.id, behavior, o.verdict, score, o.reason, o.evidence)
+            self.sink(ep, self.rubric.evaluate(ep, given=given), source)
         self._buffer.clear()
 
     def close(self) -> None:

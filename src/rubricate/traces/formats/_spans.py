@@ -20,11 +20,11 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from .._files import READ_ERRORS, Span, container_of, iter_lines, open_binary, read_document, read_head
+from ..files import READ_ERRORS, Span, container_of, iter_lines, open_binary, read_document, read_head
 from .._model import Episode, LoadIssue, Source
 from .._registry import Sample, TraceFormat, display_path
 from ._attrs import flat_attrs
-from ._chat import first_user_text
+from .chat import first_user_text
 from ._transcript import Conversation, SpanRecord, ToolRun, build_steps
 
 TRACE_KEYS = ("trace_id", "traceId")

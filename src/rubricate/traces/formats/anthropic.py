@@ -7,7 +7,7 @@ from typing import Any
 from .._model import Episode, Source, ToolCall
 from .._normalise import StepBuilder, text_of, tool_call
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import record_episode
+from .chat import record_episode
 
 _BLOCK_TYPES = frozenset(("tool_use", "tool_result", "thinking", "redacted_thinking", "server_tool_use"))
 _CONSUMED = frozenset(("messages", "system", "model"))

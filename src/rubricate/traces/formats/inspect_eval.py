@@ -24,11 +24,11 @@ from typing import Any
 
 import msgspec
 
-from .._files import READ_ERRORS, Span, open_binary, read_head
+from ..files import READ_ERRORS, Span, open_binary, read_head
 from .._model import Episode, LoadIssue, Source, ToolCall
 from .._normalise import StepBuilder, as_float, scalar_text, tool_call
 from .._registry import Sample, TraceFormat, display_path, trace_format
-from ._chat import first_user_text
+from .chat import first_user_text
 
 _ZIP = b"PK\x03\x04"
 _ATTACHMENT = ("attachment://", "tc://")  # tc:// is the older spelling Inspect still resolves

@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from .._files import decode_lenient
+from ..files import decode_lenient
 from .._model import Episode, Source
 from .._normalise import StepBuilder, as_float, scalar_text, text_of
 from .._registry import NotAnEpisode, RecordFormat, Sample, trace_format

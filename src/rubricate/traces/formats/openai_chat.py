@@ -7,7 +7,7 @@ from typing import Any
 from .._model import Episode, Source
 from .._normalise import StepBuilder
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import add_chat_messages, record_episode
+from .chat import add_chat_messages, record_episode
 
 _CONSUMED = frozenset(("messages",))
 

@@ -9,7 +9,7 @@ from typing import Any
 from .._model import Episode, Source, ToolCall
 from .._normalise import StepBuilder, text_of, tool_call
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import record_episode
+from .chat import record_episode
 
 _ITEM_TYPES = frozenset(("function_call", "function_call_output", "message", "reasoning",
                          "custom_tool_call", "custom_tool_call_output"))

@@ -37,7 +37,7 @@ from typing import Any
 from .._model import Episode, Source, ToolCall
 from .._normalise import StepBuilder, as_float, scalar_text, text_of, tool_call
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import TRUTH_KEYS, add_chat_messages, first_of, first_user_text
+from .chat import TRUTH_KEYS, add_chat_messages, first_of, first_user_text
 
 _STEP_DIR = re.compile(r"^(?P<mode>[A-Za-z]+)_step_(?P<step>\d+)_epoch_(?P<epoch>\d+)$")
 _DEFAULT_NAMES = frozenset(("default_traj_name", ""))

@@ -17,7 +17,7 @@ import msgspec
 from .._model import Episode, Source, ToolCall
 from .._normalise import StepBuilder, text_of, tool_call
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import record_episode
+from .chat import record_episode
 
 _ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
           "chatgpt": "assistant", "function_call": "call", "observation": "tool", "tool": "tool",

@@ -24,11 +24,11 @@ from typing import Any
 
 import msgspec
 
-from .._files import READ_ERRORS, Span, container_of, read_document, read_head
+from ..files import READ_ERRORS, Span, container_of, read_document, read_head
 from .._model import Episode, LoadIssue, Source, ToolCall
 from .._normalise import StepBuilder, as_float, text_of, tool_call
 from .._registry import NotAnEpisode, RecordFormat, Sample, display_path, trace_format
-from ._chat import add_chat_messages, first_user_text
+from .chat import add_chat_messages, first_user_text
 
 _encode = msgspec.json.encode
 _TAU_ERRORS = ("Error:", "Unknown action ")

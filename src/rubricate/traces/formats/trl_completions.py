@@ -32,11 +32,11 @@ from typing import Any
 
 import msgspec
 
-from .._files import Span
+from ..files import Span
 from .._model import Episode, LoadIssue, Source
 from .._normalise import StepBuilder
 from .._registry import NotAnEpisode, Sample, TraceFormat, display_path, trace_format
-from ._chat import add_chat_messages, first_user_text
+from .chat import add_chat_messages, first_user_text
 
 _KNOWN = frozenset(("step", "prompt", "completion", "advantage", "image", "images"))
 _STEP_IN_NAME = re.compile(r"completions_(\d+)\.parquet$")

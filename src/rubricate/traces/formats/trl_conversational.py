@@ -18,7 +18,7 @@ from typing import Any
 from .._model import Episode, Source
 from .._normalise import StepBuilder, scalar_text
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import add_chat_messages, record_episode
+from .chat import add_chat_messages, record_episode
 
 _CONSUMED = frozenset(("prompt", "completion", "messages", "tools", "solution"))
 _TRUTH_EXTRA = ("solution",)  # after record_episode's ground_truth/answer/expected/target/gold

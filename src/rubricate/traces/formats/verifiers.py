@@ -12,7 +12,7 @@ import msgspec
 from .._model import Episode, Source
 from .._normalise import StepBuilder, as_float, scalar_text
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import add_chat_messages, first_user_text, scalar_metadata
+from .chat import add_chat_messages, first_user_text, scalar_metadata
 
 _CONSUMED = frozenset(("prompt", "completion", "answer", "reward", "info", "example_id", "id", "task",
                        "metadata", "state"))

@@ -30,7 +30,7 @@ from typing import Any
 from .._model import Episode, Source
 from .._normalise import StepBuilder, as_float, scalar_text
 from .._registry import NotAnEpisode, RecordFormat, trace_format
-from ._chat import TRUTH_KEYS, add_chat_messages, first_of, first_user_text
+from .chat import TRUTH_KEYS, add_chat_messages, first_of, first_user_text
 
 
 @lru_cache(maxsize=256)

@@ -19,7 +19,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rubricate.analyzer import _run, open_run, score_run
+from rubricate.analyzer import open_run
+from rubricate.scoring import _engine, _workers, score_run, staging_path
 from rubricate.errors import LoadIssueError, RunError
 from rubricate.rubrics import Rubric, isolated_registry, load_checks_file, load_rubric
 
@@ -28,7 +29,7 @@ CHUNK = 1 << 20
 
 @pytest.fixture(params=["fork", "spawn"])
 def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(_run, "START_METHOD", request.param)
+    monkeypatch.setattr(_workers, "START_METHOD", request.param)
     return request.param
 
 
@@ -60,9 +61,9 @@ def _same_runs(one: str, two: str, workers: int = 2) -> None:
     assert a.episodes().equals(b.episodes())
     assert a.verdicts().equals(b.verdicts())
     assert a.issues() == b.issues()
-    assert a.info["counts"] == b.info["counts"]
+    assert {**a.info["counts"], "units": 0} == {**b.info["counts"], "units": 0}  # units follow chunk_bytes
     assert a.summary().equals(b.summary())
-    assert not [e for e in os.listdir(two) if e.startswith(".parts-")]
+    assert not os.path.exists(staging_path(two))
 
 
 def test_two_workers_on_many_files(many_files: Path, rubric, tmp_path: Path, start_method: str) -> None:
@@ -190,7 +191,7 @@ def parent_only_check(ctx):
 
 def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: Path, monkeypatch) -> None:
     """A spawned worker imports the checks file afresh (a forked one inherits it already imported)."""
-    monkeypatch.setattr(_run, "START_METHOD", "spawn")
+    monkeypatch.setattr(_workers, "START_METHOD", "spawn")
     path, _ = big_jsonl
     out = tmp_path / "run"
     with _one_check_rubric(tmp_path, FAILS_IN_WORKERS, "parent_only_check") as (rubric, checks):
@@ -204,18 +205,18 @@ def test_worker_failure_raises_run_error_and_leaves_no_run(big_jsonl, tmp_path: 
 def test_span_files_are_not_split_across_workers(tmp_path: Path) -> None:
     """A span export groups episodes by trace id anywhere in the file: cutting it into byte ranges
     would cut traces, so a non-splittable format gets the whole file as one unit."""
-    from rubricate.analyzer._run import plan_units
+    from rubricate.scoring import plan_units
     from rubricate.traces import TraceFile
 
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "otel-genai" / "agent-spans.jsonl"
     big = tmp_path / "spans.jsonl"
     big.write_bytes(fixture.read_bytes() * 2000)
     trace = TraceFile(str(big), str(tmp_path), big.stat().st_size)
-    assert len(plan_units([trace], workers=2, chunk_bytes=1 << 16)) == 1
+    assert len(plan_units([trace], chunk_bytes=1 << 16)) == 1
     chat = tmp_path / "chat.jsonl"
     chat.write_bytes(b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 60000)
     trace = TraceFile(str(chat), str(tmp_path), chat.stat().st_size)
-    assert len(plan_units([trace], workers=2, chunk_bytes=1 << 16)) > 1
+    assert len(plan_units([trace], chunk_bytes=1 << 16)) > 1
 
 
 DIES_IN_WORKERS = """
@@ -242,7 +243,6 @@ def test_worker_that_dies_stops_the_run(big_jsonl, tmp_path: Path, start_method:
         with pytest.raises(RunError, match=r"a scoring worker died \(exit code 7\)"):
             score_run(path, rubric, out, workers=2, checks_files=checks, chunk_bytes=CHUNK)
     assert not (out / "run.json").exists()
-    assert not [e for e in os.listdir(out) if e.startswith(".parts-")]
 
 
 def test_three_workers_number_lines_across_shares(corpus, rubric, tmp_path: Path, monkeypatch,
@@ -250,7 +250,8 @@ def test_three_workers_number_lines_across_shares(corpus, rubric, tmp_path: Path
     """Three jobs over two files, the first cut into byte ranges that span all three shares: each
     job counts the lines of the range before its own and waits for the earlier counts, so every
     episode keeps its file's line number."""
-    monkeypatch.setitem(_run.BYTES_PER_WORKER, start_method, 1 << 20)
+    monkeypatch.setitem(_engine.BYTES_PER_WORKER, start_method, 1 << 20)
+    monkeypatch.setattr(_engine, "available_cores", lambda: 3)  # more workers than cores are capped
     root = tmp_path / "in"
     root.mkdir()
     bad_a = corpus.write_jsonl(root / "a.jsonl", range(600), pad=6000, bad_every=41)
@@ -264,10 +265,11 @@ def test_three_workers_number_lines_across_shares(corpus, rubric, tmp_path: Path
     assert len(three.info["timings"]["seconds_per_worker"]) == 3
 
 
-def test_shares_and_merged_spans() -> None:
-    """share(): contiguous shares, the first `first_weight` times the others; merge_spans(): one
-    unit per file and share, numbered again, so that only a share's first unit continues a file."""
-    from rubricate.analyzer._run import Unit, merge_spans, share
+def test_shares_and_the_units_a_job_counts() -> None:
+    """share(): contiguous shares, the first `first_weight` times the others; counted_before(): a job
+    whose first unit continues a file counts that file's units in the previous share."""
+    from rubricate.scoring import Unit, share
+    from rubricate.scoring._units import counted_before
     from rubricate.traces import Span, TraceFile
 
     a, b = TraceFile("a.jsonl", ".", 1000), TraceFile("b.jsonl", ".", 40)
@@ -277,23 +279,23 @@ def test_shares_and_merged_spans() -> None:
     weighted = share(units, 2, first_weight=1.5)
     assert [len(s) for s in weighted] == [7, 4]
     assert [u for s in weighted for u in s] == units
-    merged = merge_spans(share(units, 3))
-    assert [[(u.trace.path, u.span.start, u.span.end, u.size, u.index, u.file_first) for u in s] for s in merged] == [
-        [("a.jsonl", 0, 400, 400, 0, 0)],
-        [("a.jsonl", 400, 700, 300, 1, 0)],
-        [("a.jsonl", 700, 1000, 300, 2, 0), ("b.jsonl", 0, None, 40, 3, 3)],
-    ]
+    shares = share(units, 3)
+    assert [[u.index for u in s] for s in shares] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9, 10]]
+    assert counted_before(shares, 0) == []
+    assert [u.index for u in counted_before(shares, 1)] == [0, 1, 2, 3]
+    assert [u.index for u in counted_before(shares, 2)] == [4, 5, 6]
+    assert counted_before([units[:10], units[10:]], 1) == []  # b.jsonl starts afresh
     assert share([], 4) == [[]]
 
 
 def test_workers_are_spawned_while_other_threads_run(monkeypatch) -> None:
     """Forking a process with other threads can deadlock the child: then workers are spawned."""
-    monkeypatch.setattr(_run, "START_METHOD", None)
+    monkeypatch.setattr(_workers, "START_METHOD", None)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert _run.start_method() == "spawn"
+        assert _workers.start_method() == "spawn"
     finally:
         stop.set()
         thread.join()
@@ -303,8 +305,8 @@ def test_the_cli_stays_single_threaded_so_its_workers_fork() -> None:
     """`rubricate score` imports what scoring needs (pyarrow, numpy) without starting a thread, so
     its workers fork (milliseconds) instead of spawning (a fresh interpreter's imports each)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "JE_ARROW_MALLOC_CONF")}
-    code = ("from rubricate.cli import main; import rubricate.cli.score, rubricate.analyzer._store; "
-            "from rubricate.analyzer._run import start_method, _thread_count; print(start_method(), _thread_count())")
+    code = ("from rubricate.cli import main; import rubricate.cli.score, rubricate.scoring._store; "
+            "from rubricate.scoring._workers import start_method, _thread_count; print(start_method(), _thread_count())")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["fork", "1"]
 
@@ -314,9 +316,9 @@ def test_spawned_workers_need_more_input_than_forked_ones(corpus, rubric, tmp_pa
     run keeps fewer workers than asked; a forked one starts in milliseconds."""
     path = tmp_path / "in.jsonl"
     corpus.write_jsonl(path, range(1000), pad=12000)
-    assert path.stat().st_size > 2 * _run.BYTES_PER_WORKER["fork"]
-    monkeypatch.setitem(_run.BYTES_PER_WORKER, "spawn", 1 << 30)
-    monkeypatch.setattr(_run, "START_METHOD", "spawn")
+    assert path.stat().st_size > 2 * _engine.BYTES_PER_WORKER["fork"]
+    monkeypatch.setitem(_engine.BYTES_PER_WORKER, "spawn", 1 << 30)
+    monkeypatch.setattr(_workers, "START_METHOD", "spawn")
     assert score_run(path, rubric, tmp_path / "spawned", workers=2, chunk_bytes=CHUNK).info["timings"]["workers"] == 1
-    monkeypatch.setattr(_run, "START_METHOD", "fork")
+    monkeypatch.setattr(_workers, "START_METHOD", "fork")
     assert score_run(path, rubric, tmp_path / "forked", workers=2, chunk_bytes=CHUNK).info["timings"]["workers"] == 2

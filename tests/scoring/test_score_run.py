@@ -11,11 +11,12 @@ import polars as pl
 import pytest
 
 import rubricate
-from rubricate.analyzer import RunSummary, open_run, score_run
+from rubricate.analyzer import open_run
+from rubricate.scoring import RunSummary, score_run
 from rubricate.errors import LoadIssueError, RunError
 from rubricate.rubrics import load_rubric
 
-RUN_FILES = {"run.json", "episodes.parquet", "verdicts.parquet", "issues.jsonl"}
+RUN_FILES = {"run.json", "episodes", "verdicts", "issues"}
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +39,20 @@ def _verdict_rows(frame: pl.DataFrame) -> list[tuple]:
 def test_run_directory_files_and_counts(small_run: RunSummary, small_dir: Path, rubric: rubricate.Rubric,
                                         corpus) -> None:
     out = Path(small_run.path)
-    assert RUN_FILES <= set(os.listdir(out))
-    assert not [e for e in os.listdir(out) if e.startswith(".parts-")], "temporary parts folder left behind"
+    assert RUN_FILES <= set(os.listdir(out)) <= RUN_FILES | {".lock"}
+    assert not os.path.exists(rubricate.scoring.staging_path(str(out))), "the run being built was left behind"
     info = json.loads((out / "run.json").read_text())
     assert info == small_run.info
-    assert info["run_format"] == 1
+    assert info["run_format"] == 2
     assert info["rubricate_version"] == rubricate.__version__
+    # one Parquet part per work unit (here a file), read back as a dataset by glob
+    parts = sorted(os.listdir(out / "verdicts"))
+    assert parts == sorted(os.listdir(out / "episodes")) == [f"part-{k:05d}.parquet" for k in range(6)]
+    assert info["counts"]["units"] == 6
 
-    episodes = pl.read_parquet(out / "episodes.parquet")
-    verdicts = pl.read_parquet(out / "verdicts.parquet")
-    issues = (out / "issues.jsonl").read_bytes().splitlines()
+    episodes = pl.read_parquet(out / "episodes" / "*.parquet")
+    verdicts = pl.read_parquet(out / "verdicts" / "*.parquet")
+    issues = os.listdir(out / "issues")
     n_items = len(rubric.checks)  # judge items are skipped without a judge
     assert small_run.episodes == info["counts"]["episodes"] == episodes.height == corpus.SMALL_EPISODES
     assert verdicts.height == episodes.height * n_items
@@ -117,7 +122,7 @@ def test_damaged_lines_become_issues_and_good_episodes_are_scored(tmp_path: Path
     for issue, (_, reason) in zip(issues, bad):
         assert reason in issue.reason
         assert issue.format == "openai-chat"
-    raw = [json.loads(line) for line in (Path(result.path) / "issues.jsonl").read_text().splitlines()]
+    raw = [json.loads(line) for line in (Path(result.path) / "issues" / "part-00000.jsonl").read_text().splitlines()]
     assert all({"path", "line", "reason"} <= set(r) for r in raw)
     assert run.issues(limit=2) == issues[:2]
     # good lines keep their real line numbers in spite of the bad ones
@@ -136,9 +141,10 @@ def test_strict_raises_and_leaves_no_run_json(tmp_path: Path, rubric: rubricate.
     assert info.value.issue.line == bad[0][0]
     assert info.value.hint
     assert not (out / "run.json").exists()
-    assert not [p for p in os.listdir(out) if p.startswith(".parts-")]  # a failed run leaves no temp parts
-    with pytest.raises(RunError, match="not a run directory"):
+    assert os.listdir(out) == [".lock"]  # nothing of the failed run is in --out; it waits beside it for --resume
+    with pytest.raises(RunError, match="incomplete run .*interrupted") as exc:
         open_run(out)
+    assert "--resume" in exc.value.hint
 
 
 def test_strict_on_clean_input_completes(small_dir: Path, rubric: rubricate.Rubric, tmp_path: Path) -> None:
@@ -148,39 +154,42 @@ def test_strict_on_clean_input_completes(small_dir: Path, rubric: rubricate.Rubr
 
 # 4. atomicity and opening runs
 
-def test_rescoring_removes_run_json_first(small_dir: Path, rubric: rubricate.Rubric, tmp_path: Path) -> None:
+def test_rescoring_keeps_the_previous_run_until_the_new_one_is_complete(small_dir: Path, rubric: rubricate.Rubric,
+                                                                       tmp_path: Path, corpus) -> None:
     out = tmp_path / "run"
-    score_run(small_dir, rubric, out, workers=1)
-    assert (out / "run.json").exists()
+    before = open_run(score_run(small_dir, rubric, out, workers=1).path)
+    old_episodes = before.episodes()
+    src = tmp_path / "other.jsonl"
+    corpus.write_jsonl(src, range(100, 103))
     seen = []
 
-    def on_progress(done: int, total: int) -> None:
-        seen.append((done, total, (out / "run.json").exists()))
-        with pytest.raises(RunError, match="incomplete run"):
-            open_run(out)
+    def on_progress(done: int, total: int) -> None:  # mid-run: the old run is whole and unchanged
+        run = open_run(out)
+        seen.append((done, total, run.episodes().equals(old_episodes), run.info == before.info))
 
-    result = score_run(small_dir, rubric, out, workers=1, on_progress=on_progress)
-    assert seen and not any(exists for _, _, exists in seen)
+    result = score_run(src, rubric, out, workers=1, on_progress=on_progress)
+    assert seen and all(same_rows and same_info for _, _, same_rows, same_info in seen)
     assert seen[-1][0] == seen[-1][1] == result.info["timings"]["bytes"]
-    assert open_run(out).info["counts"]["episodes"] == result.episodes
+    after = open_run(out)
+    assert after.episodes()["episode_id"].to_list() == ["ep-000100", "ep-000101", "ep-000102"]
+    assert sorted(os.listdir(out / "episodes")) == ["part-00000.parquet"]  # no part of the old run is left
 
 
-def test_failed_rescore_leaves_previous_run_incomplete(small_dir: Path, rubric: rubricate.Rubric,
-                                                      tmp_path: Path, corpus) -> None:
+def test_failed_rescore_leaves_the_previous_run_complete(small_dir: Path, rubric: rubricate.Rubric,
+                                                         tmp_path: Path, corpus) -> None:
     out = tmp_path / "run"
-    score_run(small_dir, rubric, out, workers=1)
-    open_run(out)
+    first = score_run(small_dir, rubric, out, workers=1)
+    verdicts = open_run(out).verdicts()
     src = tmp_path / "damaged.jsonl"
     corpus.write_jsonl(src, range(5), bad_every=2)
     with pytest.raises(LoadIssueError):
         score_run(src, rubric, out, workers=1, strict=True)
-    with pytest.raises(RunError, match="incomplete run") as info:
-        open_run(out)
-    assert info.value.path == str(out) and info.value.hint
-    # scoring again into the same directory recovers it, and cleans up earlier temporary parts
+    run = open_run(out)
+    assert run.info == first.info and run.verdicts().equals(verdicts)
+    # scoring again into the same directory replaces the interrupted attempt beside it
     score_run(small_dir, rubric, out, workers=1)
     assert open_run(out).episodes().height > 0
-    assert not [e for e in os.listdir(out) if e.startswith(".parts-")]
+    assert not os.path.exists(rubricate.scoring.staging_path(str(out)))
 
 
 def test_open_missing_directory(tmp_path: Path) -> None:
@@ -192,7 +201,7 @@ def test_open_missing_directory(tmp_path: Path) -> None:
 def test_open_directory_without_run_json(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="not a run directory"):
         rubricate.open_run(tmp_path)
-    (tmp_path / "verdicts.parquet").write_bytes(b"")  # data without the marker: an interrupted run
+    (tmp_path / "verdicts").mkdir()  # data without the marker: an interrupted run
     with pytest.raises(RunError, match="incomplete run"):
         rubricate.open_run(tmp_path)
 

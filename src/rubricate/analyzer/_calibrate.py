@@ -14,10 +14,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...errors import JudgeError
+from ..errors import JudgeError, RubricError
+from ..rubrics import rubric_from_spec, read_rubric_spec
+from ..rubrics.judges import EpisodeJudge, JudgeItem, JudgeSetup
 
 if TYPE_CHECKING:
-    from ...analyzer import Run
+    from ._results import Run
 
 _PASS = {"pass", "yes", "true", "1", "y", "passed"}
 _FAIL = {"fail", "no", "false", "0", "n", "failed"}
@@ -168,23 +170,11 @@ def self_consistency(answers: dict[str, dict[str, list[str]]], labels: list[Labe
 def run_judge_items(run: Run) -> tuple[list[Any], bool]:
     """The judge items of the rubric a run used (from its file or built-in name), and whether the
     rubric's content still has the hash the run recorded."""
-    import tomllib
-    from importlib import resources
-
-    from .._rubric import BUILTIN_PACKAGE, rubric_from_spec
-    from .._schema import RubricSpec
-    from ._items import JudgeItem
-
     info = run.info["rubric"]
     path = info.get("path") or ""
     try:
-        if path.startswith("builtin:"):
-            text = resources.files(BUILTIN_PACKAGE).joinpath(f"{path[8:]}.toml").read_text("utf-8")
-        else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        spec = RubricSpec.model_validate(tomllib.loads(text))
-    except (OSError, ValueError) as exc:
+        spec = read_rubric_spec(path)
+    except (OSError, ValueError, RubricError) as exc:
         raise JudgeError(f"cannot read the run's rubric {path!r}: {exc}", path=path,
                          hint="sampling re-asks the judge items of the rubric file the run used") from None
     judges = [s for s in spec.items if s.kind == "judge"]
@@ -198,8 +188,6 @@ def run_judge_items(run: Run) -> tuple[list[Any], bool]:
 def sample_verdicts(run: Run, config: Any, samples: int, episode_ids: list[str]) -> tuple[dict[str, dict[str, list[str]]], Any]:
     """Ask the judge `samples` times (sample 0 is the scoring call, often cached) about these episodes;
     verdicts per item and episode, and the ledger of the calls."""
-    from ._engine import EpisodeJudge, JudgeSetup
-
     items, _ = run_judge_items(run)
     if not items:
         raise JudgeError("the run's rubric has no judge items to sample", hint="--samples needs judge items")

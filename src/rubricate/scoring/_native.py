@@ -1,7 +1,8 @@
 """The native kernel (`rubricate._kernel`, C) on the scoring hot path.
 
 It scores OpenAI-chat and verifiers-results JSONL lines with the built-in checks straight from the
-bytes and appends the rows to a PartWriter's column buffers. The Python code stays the reference:
+bytes and appends the rows to a PartWriter's column buffers: `Rubric.evaluate` for a whole block of
+lines at once, beneath the scoring loop. The Python code stays the reference:
 the kernel gives the same rows or declines a line, and then the line goes through the Python reader
 and checks.
 A run uses the kernel when it is built, `RUBRICATE_NO_KERNEL` is not set, every programmatic item
@@ -20,13 +21,10 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from ..rewards._collapse import collapse
-from ..rubrics import VERDICTS, Rubric
-from ..rubrics._check import tool_names
+from ..rubrics import VERDICTS, Rubric, collapse, tool_names
 from ..rubrics.checks import correctness, tool_discipline
-from ..traces import Episode, LoadIssue, RecordFormat, TraceFile
-from ..traces._files import READ_ERRORS, Span, container_of, open_binary, read_head
-from ..traces._registry import display_path, with_shared
+from ..traces import Episode, LoadIssue, RecordFormat, TraceFile, display_path, with_shared
+from ..traces.files import READ_ERRORS, Span, container_of, open_binary, read_head
 from ._store import PartWriter
 
 
@@ -54,6 +52,7 @@ _kernel = _load_kernel()
 # the formats the kernel reads (episode.c): each file's records, normalised as the format's reader does
 KERNEL_FORMATS = ("openai-chat", "verifiers-results")
 
+MAX_ITEMS = 30  # the kernel packs an episode's verdicts two bits an item into one 64-bit signature
 KERNEL_CHECKS: dict[Callable[..., Any], str] = {
     tool_discipline.discovers_tables: "discovers_tables",
     tool_discipline.inspects_schema: "inspects_schema",
@@ -66,6 +65,32 @@ KERNEL_CHECKS: dict[Callable[..., Any], str] = {
 
 def kernel_available() -> bool:
     return _kernel is not None and not os.environ.get("RUBRICATE_NO_KERNEL")
+
+
+def kernel_counter() -> Callable[[memoryview], int] | None:
+    """The kernel's newline counter (memchr), for `count_lines`; None without the kernel."""
+    return _kernel.count_lines if _kernel is not None else None
+
+
+def kernel_status(rubric: Rubric, judged: bool) -> dict[str, Any]:
+    """Whether a run of `rubric` can use the kernel, and why not (run.json's `kernel`)."""
+    if _kernel is None:
+        return {"used": False, "why": "the native kernel is not built (installed without a C compiler)"}
+    if os.environ.get("RUBRICATE_NO_KERNEL"):
+        return {"used": False, "why": "RUBRICATE_NO_KERNEL is set"}
+    if judged:
+        return {"used": False, "why": "judge items are asked: they need every episode in Python"}
+    if not rubric.checks:
+        return {"used": False, "why": "the rubric has no check items"}
+    if len(rubric.checks) > MAX_ITEMS:
+        return {"used": False, "why": f"the rubric has more than {MAX_ITEMS} check items"}
+    for item in rubric.checks:
+        if KERNEL_CHECKS.get(item.check.fn) is None:  # type: ignore[union-attr]
+            return {"used": False, "why": f"item {item.id}: check {item.check.name!r} has no native "  # type: ignore[union-attr]
+                                          "version (every item of the rubric must have one)"}
+        if _kernel_params(item.params) is None:
+            return {"used": False, "why": f"item {item.id}: parameters the kernel cannot follow"}
+    return {"used": True, "formats": list(KERNEL_FORMATS)}
 
 
 def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -105,28 +130,29 @@ class KernelPlan:
         self.plan = _kernel.Plan(items, msgspec.json.encode, self.reward)
         self.plan.bind(*writer.kernel_columns())
         self.writer = writer
-        self.scored = 0  # episodes the kernel scored (the others went through the Python path)
+        self._counted = {v: 0 for v in VERDICTS}
 
     @classmethod
     def for_rubric(cls, rubric: Rubric, writer: PartWriter) -> KernelPlan | None:
-        if not kernel_available() or not rubric.checks or len(rubric.checks) > 30:
+        if not kernel_status(rubric, judged=False)["used"]:
             return None
-        try:
-            return cls(rubric, writer)
-        except ValueError:
-            return None
+        return cls(rubric, writer)
 
     def reward(self, signature: int) -> float | None:
         """The rubric reward of the verdicts a signature packs (the kernel memoises it)."""
         verdicts = {item: VERDICTS[(signature >> (2 * k)) & 3] for k, item in enumerate(self.item_ids)}
         return collapse(verdicts, self.rubric).reward
 
-    def close(self) -> None:
-        self.writer.add_counts(self.plan.counts())
+    def take_counts(self) -> dict[str, int]:
+        """Verdict counts of the episodes the kernel scored since the last call."""
+        now = self.plan.counts()
+        delta = {v: now[v] - self._counted[v] for v in VERDICTS}
+        self._counted = now
+        return delta
 
 
 def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, source_file: str,
-                  counts: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
+                  counts: dict[str, int], state: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
     """`score_lines` for a file the kernel reads (OpenAI-chat or verifiers-results JSONL, plain or
     compressed), else None; `fmt` is what `choose_format` gave for the file."""
     if not (isinstance(fmt, RecordFormat) and fmt.name in KERNEL_FORMATS
@@ -135,7 +161,7 @@ def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, so
     shared = fmt.file_metadata(trace.path)  # what RecordFormat.read merges into every episode
     if not isinstance(shared, dict):
         return None
-    return score_lines(kernel, fmt, trace, span, source_file, counts, shared)
+    return score_lines(kernel, fmt, trace, span, source_file, counts, state, shared)
 
 
 BLOCK = 4 << 20
@@ -174,12 +200,15 @@ class _Blocks:
 
 
 def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: Span, source_file: str,
-                counts: dict[str, int], shared: dict[str, Any] | None = None) -> Iterator[Episode | LoadIssue | int]:
+                counts: dict[str, int], state: dict[str, int],
+                shared: dict[str, Any] | None = None) -> Iterator[Episode | LoadIssue | int]:
     """Score the lines of one file (or span) with the kernel, block by block. Yields the byte count
     of what the kernel scored, and the Episode or LoadIssue of each line it declined (for the
     Python path). Lines are those of `iter_lines`: a span holds the lines that start inside it.
     `shared` is the file's metadata (`fmt.file_metadata`): merged into every episode as
-    `RecordFormat.read` does, by the kernel and here for the declined lines."""
+    `RecordFormat.read` does, by the kernel and here for the declined lines. `state` gets the
+    episodes the kernel scored (`kernel_episodes`) and, read to its end, the line after the span
+    (`end_line`)."""
     rel = display_path(trace.path, trace.root)
     plan, writer, score_chunk = kernel.plan, kernel.writer, _kernel.score_chunk
     plan.set_source(rel, source_file, fmt.name, shared or None)
@@ -213,10 +242,11 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                     break
                 offset += pos
                 blocks.keep_from(pos)
+        state["end_line"] = line_no
     except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst
         yield LoadIssue(rel, f"cannot read the file: {exc}", format=fmt.name)
     finally:
         if collecting:
             gc.enable()
     counts[fmt.name] = counts.get(fmt.name, 0) + scored
-    kernel.scored += scored
+    state["kernel_episodes"] = state.get("kernel_episodes", 0) + scored

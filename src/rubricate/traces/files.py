@@ -22,11 +22,6 @@ TRACE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 COMPRESSED_SUFFIXES = (".zst", ".gz")
 HEAD_BYTES = 1 << 16
 # What reading a damaged file raises (corrupt deflate data is a zlib.error; zstd errors become ValueError).
-try:
-    from .. import _kernel  # the native kernel's count_lines (memchr over a mapping)
-except ImportError:  # built without a C compiler
-    _kernel = None  # type: ignore[assignment]
-
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)
 _decode = msgspec.json.decode
 
@@ -215,19 +210,20 @@ def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], An
 COUNT_WINDOW = 64 << 20  # bytes mapped at a time by count_lines
 
 
-def count_lines(path: str, start: int, end: int) -> int:
-    """The number of newlines in bytes [start, end) of an uncompressed file, mapped (not copied)
-    one window at a time: a whole mapping would count its pages in this process's peak RSS."""
+def count_lines(path: str, start: int, end: int, *, counter: Callable[[memoryview], int] | None = None) -> int:
+    """The number of newlines in bytes [start, end) of an uncompressed file. With `counter` (a function
+    counting the newlines of a buffer, such as the native kernel's), the file is mapped (not copied) one
+    window at a time: a whole mapping would count its pages in this process's peak RSS."""
     if end <= start:
         return 0
     with open(path, "rb") as f:
-        if _kernel is not None:
+        if counter is not None:
             n, pos = 0, start - start % mmap.ALLOCATIONGRANULARITY
             while pos < end:
                 size = min(COUNT_WINDOW, end - pos)
                 with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ, offset=pos) as mm, \
                         memoryview(mm) as view:
-                    n += int(_kernel.count_lines(view[max(0, start - pos):]))
+                    n += int(counter(view[max(0, start - pos):]))
                 pos += size
             return n
         f.seek(start)
@@ -241,7 +237,8 @@ def count_lines(path: str, start: int, end: int) -> int:
         return n
 
 
-def split_jsonl(path: str, parts: int, *, number_lines: bool = True) -> list[Span]:
+def split_jsonl(path: str, parts: int, *, number_lines: bool = True,
+                counter: Callable[[memoryview], int] | None = None) -> list[Span]:
     """Cut an uncompressed JSONL file into about `parts` spans on line boundaries, with line numbers.
     Any other file (a JSON document, a zip) is one span: its readers read it whole.
 
@@ -266,5 +263,5 @@ def split_jsonl(path: str, parts: int, *, number_lines: bool = True) -> list[Spa
     spans, line = [], 1
     for start, end in zip(cuts, cuts[1:]):
         spans.append(Span(start, end, line))
-        line += count_lines(path, start, end)
+        line += count_lines(path, start, end, counter=counter)
     return spans

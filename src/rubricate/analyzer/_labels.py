@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ._calibrate import Label
 
 if TYPE_CHECKING:
-    from ...analyzer import Run
+    from ._results import Run
 
 WHO_AND_WHEN_ITEM = "no_decisive_mistake"
 

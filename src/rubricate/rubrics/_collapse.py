@@ -32,11 +32,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..rubrics import Outcome, RewardSpec, Rubric
+from ._check import Outcome
+from ._schema import RewardSpec
+
+if TYPE_CHECKING:
+    from ._rubric import Rubric
 
 _SCORE = {"pass": 1.0, "fail": 0.0}
 _DEFAULT_SPEC = RewardSpec()
@@ -98,11 +102,12 @@ def plan_for(rubric: Rubric) -> Plan:
 
 
 def _verdicts(outcomes: Iterable[Any] | Mapping[str, Any]) -> dict[str, str]:
-    """{item id: verdict} from (item, Outcome) pairs (as `score_episode` gives), or a mapping of item id
-    to an Outcome or a verdict string."""
-    pairs = outcomes.items() if isinstance(outcomes, Mapping) else outcomes
+    """{item id: verdict} from Verdict rows (as `Rubric.evaluate` gives), or a mapping of item id to an
+    Outcome or a verdict string."""
+    if not isinstance(outcomes, Mapping):
+        return {v.item: v.verdict for v in outcomes}
     out: dict[str, str] = {}
-    for item, outcome in pairs:
+    for item, outcome in outcomes.items():
         key = item if isinstance(item, str) else item.id
         out[key] = outcome if isinstance(outcome, str) else outcome.verdict
     return out
@@ -134,8 +139,8 @@ def weighted_mean(verdicts: Mapping[str, str], positive: Iterable[tuple[str, flo
 
 def collapse(outcomes: Iterable[Any] | Mapping[str, Any], rubric: Rubric) -> RewardResult:
     """Collapse one episode's outcomes into its reward with the rubric's `[reward]` table (pure,
-    deterministic). `outcomes`: (item, Outcome) pairs as `score_episode` returns, or {item id: Outcome
-    or verdict string}."""
+    deterministic). `outcomes`: Verdict rows as `Rubric.evaluate` returns, or {item id: Outcome or
+    verdict string}."""
     plan = plan_for(rubric)
     verdicts = _verdicts(outcomes)
     scores = {i: _SCORE.get(verdicts.get(i, ""), None) for i in plan.item_ids}
@@ -195,9 +200,9 @@ def _why(outcomes: Any, item_id: str) -> str:
     if isinstance(outcomes, Mapping):
         value = outcomes.get(item_id)
         return f": {value.reason}" if isinstance(value, Outcome) and value.reason else ""
-    for item, outcome in outcomes:
-        if (item if isinstance(item, str) else item.id) == item_id and isinstance(outcome, Outcome):
-            return f": {outcome.reason}" if outcome.reason else ""
+    for verdict in outcomes:
+        if verdict.item == item_id:
+            return f": {verdict.reason}" if verdict.reason else ""
     return ""
 
 

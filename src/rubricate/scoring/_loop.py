@@ -1,0 +1,169 @@
+"""The scoring loop of one job: read its units, score every episode with `Rubric.evaluate` (or the
+native kernel beneath it), write one part per unit and commit it.
+
+Run in a worker process, in the parent (it scores the first share itself), or by a cluster task: a
+`Job` is plain data, so it pickles.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LoadIssueError
+from ..rubrics import Rubric, load_checks_file, rubric_from_spec
+from ..rubrics.judges import JudgeBatcher, JudgeSetup
+from ..traces import Episode, LoadIssue, choose_format, read_file
+from ..traces.files import count_lines
+from . import _faults
+from ._native import KernelPlan, kernel_counter, kernel_stream
+from ._store import PartWriter
+from ._units import LineNumbers, Unit
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Job:
+    """One share of a run's units and everything needed to score it in another process."""
+
+    units: list[Unit]
+    part: int
+    run_dir: str
+    rubric_spec: Any
+    rubric_path: str | None
+    checks_files: tuple[str, ...]
+    forced_format: str | None
+    strict: bool
+    judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
+    line_counts: Any = None   # shared array: newlines in each unit, -1 until known (see LineNumbers)
+    counted: list[Unit] = field(default_factory=list)  # units of the previous share this job counts
+    progress: Progress | None = None
+
+
+def load_job_rubric(job: Job) -> Rubric:
+    for path in job.checks_files:
+        load_checks_file(path)
+    return rubric_from_spec(job.rubric_spec, path=job.rubric_path)
+
+
+def score_share(job: Job) -> dict[str, Any]:
+    """Score the job's units; returns its totals (the units' markers hold the same counts per unit)."""
+    started = time.perf_counter()
+    rubric = load_job_rubric(job)
+    writer = PartWriter(job.run_dir)
+    evaluate, reward = rubric.evaluate, rubric.reward
+    judged = None if job.judge is None else JudgeBatcher(
+        job.judge, rubric, lambda ep, verdicts, source: writer.add_episode(ep, verdicts, source, reward(verdicts).reward))
+    kernel = KernelPlan.for_rubric(rubric, writer) if judged is None else None
+    lines = LineNumbers(job.line_counts, kernel_counter())
+    lines.count(job.counted)
+    totals: dict[str, Any] = {"episodes": 0, "issues": 0, "verdicts": {"pass": 0, "fail": 0, "na": 0, "error": 0},
+                              "formats": {}, "kernel_episodes": 0}
+    progress = _Progress(job.progress)
+
+    def take(item: Episode | LoadIssue, source_file: str, formats: dict[str, int]) -> int:
+        """Score one episode on the Python path (or record its load issue); its byte count."""
+        if isinstance(item, LoadIssue):
+            if job.strict:
+                raise LoadIssueError(str(item), issue=item, path=item.path, line=item.line,
+                                     hint="fix or remove the record, or run without --strict")
+            writer.add_issue(item)
+            return 0
+        if judged is not None:
+            judged.add(item, source_file)
+        else:
+            verdicts = evaluate(item)
+            writer.add_episode(item, verdicts, source_file, reward(verdicts).reward)
+        formats[item.format] = formats.get(item.format, 0) + 1
+        return len(item.raw) if item.raw is not None else 0
+
+    gc_threshold = gc.get_threshold()
+    gc.freeze()  # the hot loop allocates millions of short-lived acyclic objects: collect less often
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        for unit in job.units:
+            unit = lines.number(unit)
+            writer.begin(unit.index)
+            formats: dict[str, int] = {}
+            source_file = os.path.abspath(unit.trace.path)
+            fmt = choose_format(unit.trace.path, unit.trace.root, job.forced_format)
+            state: dict[str, int] = {}
+            stream = None if kernel is None else \
+                kernel_stream(kernel, unit.trace, unit.span, fmt, source_file, formats, state)
+            if stream is None:
+                stream = read_file(unit.trace, job.forced_format, unit.span, chosen=fmt)
+            unit_bytes = 0
+            for item in stream:
+                n = item if type(item) is int else take(item, source_file, formats)
+                unit_bytes += n
+                progress.add(n)
+                if _faults.ACTIVE:
+                    _faults.checkpoint("mid-unit")
+            if judged is not None:
+                judged.flush()
+            progress.add(max(0, unit.size - unit_bytes), force=True)
+            marker = _commit(writer, kernel, unit, lines, state, formats)
+            _add_totals(totals, marker)
+            _faults.checkpoint("unit-committed")
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if judged is not None:
+            judged.close()
+        gc.set_threshold(*gc_threshold)
+        gc.unfreeze()
+    totals.update(peak_rss_mb=round(_peak_rss_mb(), 1), seconds=round(time.perf_counter() - started, 3),
+                  judge=judged.ledger.state() if judged is not None else None)
+    return totals
+
+
+def _commit(writer: PartWriter, kernel: KernelPlan | None, unit: Unit, lines: LineNumbers, state: dict[str, int],
+            formats: dict[str, int]) -> dict[str, Any]:
+    extra: dict[str, Any] = {"formats": formats, "kernel_episodes": state.get("kernel_episodes", 0)}
+    if unit.span.end is not None or unit.continues_file:  # a range of a split file: its line count numbers the next
+        end_line = state.get("end_line")
+        n = end_line - unit.span.first_line if end_line is not None else \
+            count_lines(unit.trace.path, unit.span.start, unit.span.end or unit.trace.size, counter=lines.counter)
+        lines.finished(unit, n)
+        extra["lines"] = n
+    if kernel is not None:
+        writer.add_counts(kernel.take_counts())
+    return writer.commit(extra)
+
+
+def _add_totals(totals: dict[str, Any], marker: dict[str, Any]) -> None:
+    totals["episodes"] += marker["episodes"]
+    totals["issues"] += marker["issues"]
+    totals["kernel_episodes"] += marker.get("kernel_episodes", 0)
+    for k, v in marker["verdicts"].items():
+        totals["verdicts"][k] += v
+    for k, v in marker.get("formats", {}).items():
+        totals["formats"][k] = totals["formats"].get(k, 0) + v
+
+
+class _Progress:
+    """Byte counts to the progress callback, at most five times a second."""
+
+    def __init__(self, callback: Progress | None) -> None:
+        self.callback, self.pending, self.last = callback, 0, time.monotonic()
+
+    def add(self, n: int, force: bool = False) -> None:
+        if self.callback is None:
+            return
+        self.pending += n
+        now = time.monotonic()
+        if force or now - self.last > 0.2:
+            self.callback(self.pending, 0)
+            self.pending, self.last = 0, now
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

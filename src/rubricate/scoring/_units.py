@@ -1,0 +1,125 @@
+"""Work units: the files of a run, large JSONL files cut into line-aligned byte ranges, dealt out as
+contiguous shares (so part numbers follow the input order), and numbered by line.
+
+A unit is the grain of everything after: one unit -> one Parquet part per dataset, one marker; a
+resumed run skips the units whose markers exist; a cluster engine can ship units as tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import RunError
+from ..traces import Span, TraceFile, TraceFormat, choose_format
+from ..traces.files import count_lines, split_jsonl
+
+CHUNK_BYTES = 32 << 20
+COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (not a limit in practice)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A piece of work: one file, or one byte range of a large JSONL file. `file_first` is the index
+    of the first unit of the same file; `span.first_line` is 0 until the unit is numbered."""
+
+    trace: TraceFile
+    span: Span
+    size: int
+    index: int = 0
+    file_first: int = 0
+
+    @property
+    def continues_file(self) -> bool:
+        return self.index > self.file_first
+
+
+def plan_units(files: Sequence[TraceFile], chunk_bytes: int = CHUNK_BYTES, forced: str | None = None) -> list[Unit]:
+    """Work units: JSONL files of a splittable format larger than `chunk_bytes` are cut into ranges of
+    about that size (the same cut whatever the number of workers, so a run can be resumed by any)."""
+    units: list[Unit] = []
+    for trace in files:
+        if trace.size > chunk_bytes and _splittable(trace, forced):
+            spans = split_jsonl(trace.path, -(-trace.size // chunk_bytes), number_lines=False)
+        else:
+            spans = [Span()]
+        first = len(units)
+        for span in spans:
+            end = trace.size if span.end is None else span.end
+            units.append(Unit(trace, span, end - span.start, len(units), first))
+    return units
+
+
+def _splittable(trace: TraceFile, forced: str | None) -> bool:
+    fmt = choose_format(trace.path, trace.root, forced)
+    return not isinstance(fmt, TraceFormat) or fmt.splittable
+
+
+def share(units: list[Unit], workers: int, first_weight: float = 1.0) -> list[list[Unit]]:
+    """Contiguous shares of about equal bytes (contiguous keeps the input order in the output), the
+    first `first_weight` times as large as each other one."""
+    total = sum(u.size for u in units) or 1
+    scale = total / (first_weight + workers - 1)
+    starts = [0.0] + [(first_weight + k - 1) * scale for k in range(1, workers)]  # bytes where share k starts
+    shares: list[list[Unit]] = [[] for _ in range(workers)]
+    done = k = 0
+    for unit in units:
+        while k + 1 < workers and done >= starts[k + 1]:
+            k += 1
+        shares[k].append(unit)
+        done += unit.size
+    return [s for s in shares if s] or [[]]
+
+
+def counted_before(shares: list[list[Unit]], k: int) -> list[Unit]:
+    """The units job `k` counts the lines of before it starts: those of the previous share that belong
+    to the file its first unit continues (counted in parallel, in C, rather than by the parent)."""
+    if k == 0 or not shares[k] or not shares[k][0].continues_file:
+        return []
+    first = shares[k][0]
+    return [u for u in shares[k - 1] if u.file_first == first.file_first]
+
+
+class LineNumbers:
+    """First line numbers of the units of split files. `counts` is shared by the jobs of a run (an
+    array of newline counts per unit, -1 until known); a job numbers a unit that continues its own
+    previous unit itself, and waits for the counts of earlier units it did not read."""
+
+    def __init__(self, counts: Any, counter: Callable[[memoryview], int] | None = None) -> None:
+        self.counts, self.counter = counts, counter
+        self._next: tuple[int, int] | None = None  # (unit index, its first line) expected next
+
+    def count(self, units: Sequence[Unit]) -> None:
+        for u in units:
+            if self.counts[u.index] < 0:
+                self.counts[u.index] = count_lines(u.trace.path, u.span.start, u.span.end or u.span.start,
+                                                   counter=self.counter)
+
+    def number(self, unit: Unit) -> Unit:
+        """The unit with its first line number."""
+        if not unit.continues_file:
+            first = 1
+        elif self._next is not None and self._next[0] == unit.index:
+            first = self._next[1]
+        else:
+            first = 1 + _wait_for_counts(self.counts, range(unit.file_first, unit.index))
+        return replace(unit, span=replace(unit.span, first_line=first))
+
+    def finished(self, unit: Unit, lines: int) -> None:
+        """`unit` (numbered) holds `lines` lines: publish the count, expect the next unit."""
+        self.counts[unit.index] = lines
+        self._next = (unit.index + 1, unit.span.first_line + lines)
+
+
+def _wait_for_counts(counts: Any, indices: range) -> int:
+    deadline = time.monotonic() + COUNT_WAIT_S
+    while True:
+        got = [counts[i] for i in indices]
+        if min(got) >= 0:
+            return sum(got)
+        if time.monotonic() > deadline:
+            raise RunError(f"waited {COUNT_WAIT_S:.0f} s for another worker's line counts",
+                           hint="rerun with --workers 1")
+        time.sleep(0.001)
