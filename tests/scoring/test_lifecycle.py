@@ -238,3 +238,13 @@ def test_resumed_judge_run_asks_nothing_twice(inputs, tmp_path: Path) -> None:
         episodes = open_run(out).episodes().height
         asked_ids = [json.dumps(r.steps, sort_keys=True) for r in server.requests]  # the episode shown
         assert len(server.requests) == episodes == len(set(asked_ids)), "a judge call was repeated"
+
+
+def test_a_symlinked_run_directory_is_rewritten_where_it_points(inputs, reference, tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere" / "run"
+    assert score([inputs["old"]], real).returncode == 0
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    done = score([inputs["new"]], link)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and same(rows(link), reference["new"]) and same(rows(real), reference["new"])

@@ -110,7 +110,10 @@ class RunWriter:
     interrupted run beside `out` starts from the start (and says so in `notes`)."""
 
     def __init__(self, out: str, *, resume: bool = False, force: bool = False) -> None:
-        self.out, self.resume, self.force = os.fspath(out), resume, force
+        out = os.fspath(out)
+        # a symlink to a run directory: the run is written where it points (the link stays a link)
+        self.out = os.path.realpath(out) if os.path.islink(out) else out
+        self.resume, self.force = resume, force
         self.staging = staging_path(self.out)
         self.notes: list[str] = []
         self.complete = False  # resuming a run that was built whole and killed before its swap
