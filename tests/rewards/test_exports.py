@@ -133,8 +133,8 @@ def test_trl_truth_columns_and_not_scorable(scorer):
 
 def test_trl_item_rewards_share_the_batch(scorer, monkeypatch):
     calls = []
-    real = scorer.score_many
-    monkeypatch.setattr(scorer, "score_many", lambda samples, **kw: calls.append(1) or real(samples, **kw))
+    real = scorer.score_batch
+    monkeypatch.setattr(scorer, "score_batch", lambda samples, **kw: calls.append(1) or real(samples, **kw))
     combined = as_trl_reward(scorer)
     per_item = as_trl_item_rewards(scorer)
     prompts, completions = [PROMPT], [TRL_COMPLETION]
