@@ -18,8 +18,9 @@ llama.cpp commit shipped in llama-cpp-python 0.3.36; the copies used by the test
 `parse_chat_text(text)` detects the format from the markup (`tool_format="auto"`) or takes the one given.
 Text that starts without a role marker continues the turn of `start_role` (a completion continues the
 assistant turn its prompt opened). Arguments that a template wrote through `tojson` while they were a
-JSON string (DeepSeek, Mistral, gpt-oss do this) are decoded twice. Reasoning (`<think>...</think>`,
-harmony's `analysis` channel before a final answer) is not answer text and is left out of the content.
+JSON string (DeepSeek, Mistral, gpt-oss do this) are decoded twice. Reasoning (`<think>...</think>`)
+harmony's `analysis` channel before a final answer) is kept as written, except harmony's analysis message
+before a final answer in the same turn, which gpt-oss's own template drops from history.
 
 Decoded with special tokens removed (verl's reward managers decode with `skip_special_tokens=True`), only
 markup made of ordinary tokens survives: Qwen's `<tool_call>` / `<tool_response>` are ordinary added
@@ -43,8 +44,8 @@ Message = dict[str, Any]
 # Llama headers with <tool_call>, so hermes is tried before llama3).
 _SIGNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("harmony", re.compile(r"<\|channel\|>|<\|start\|>(?:assistant|functions\.|user|system|developer)")),
-    ("deepseek", re.compile(r"<｜(?:tool▁calls?▁begin|tool▁outputs?▁begin|Assistant|User)｜>")),
-    ("mistral", re.compile(r"\[(?:TOOL_CALLS|TOOL_RESULTS|AVAILABLE_TOOLS|/INST|SYSTEM_PROMPT)\]")),
+    ("deepseek", re.compile(r"<｜(?:tool▁calls?▁begin|tool▁outputs?▁begin|Assistant|User|begin▁of▁sentence)｜>")),
+    ("mistral", re.compile(r"\[(?:TOOL_CALLS|TOOL_RESULTS|AVAILABLE_TOOLS|/?INST|SYSTEM_PROMPT)\]")),
     ("hermes", re.compile(r"<tool_call>|<tool_response>|<\|im_start\|>")),
     ("llama3", re.compile(r"<\|start_header_id\|>|<\|python_tag\|>|<\|eot_id\|>")),
 )
@@ -143,11 +144,9 @@ def _call(name: Any, arguments: Any, call_id: Any = None) -> Message:
 
 
 def _assistant(content: str, calls: list[Message]) -> Message:
-    """An assistant message; reasoning (up to the last `</think>`, whose `<think>` may be in the prompt)
-    is left out of the content, as the Qwen3 and DeepSeek templates leave it out of history."""
-    if "</think>" in content:
-        content = content.rsplit("</think>", 1)[1]
-    msg: Message = {"role": "assistant", "content": content.strip()}
+    """An assistant message: its text as written (reasoning such as `<think>...</think>` included, as
+    the messages would hold it), trimmed only around the calls the template wrote after it."""
+    msg: Message = {"role": "assistant", "content": content.strip() if calls else content}
     if calls:
         msg["tool_calls"] = calls
     return msg
@@ -202,7 +201,8 @@ def _hermes(text: str, start_role: str) -> list[Message]:
     messages: list[Message] = []
     first = text.find("<|im_start|>")
     head = text if first < 0 else text[:first]
-    head = head.replace("<|im_end|>", "").replace("<|endoftext|>", "")
+    for token in ("<|im_end|>", "<|endoftext|>", "<|begin_of_text|>"):
+        head = head.replace(token, "")
     if head.strip():
         messages += _hermes_turn(start_role, head)
     if first >= 0:
