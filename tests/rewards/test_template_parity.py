@@ -133,10 +133,12 @@ def test_verl_response_text_without_special_tokens(corpus, template):
     """verl decodes the response with `skip_special_tokens=True`: Qwen's `<tool_call>` / `<tool_response>`
     survive (ordinary added tokens), `<|im_start|>` / `<|im_end|>` do not. A user turn inside the response
     (a simulated user, another agent) is then indistinguishable from the assistant's text, so the rollouts
-    of ToolAgentLoop's shape are compared: after the prompt, assistant turns and tool results only."""
+    of ToolAgentLoop's shape are compared: after the prompt, assistant turns and tool results only, each
+    assistant turn after a tool result (two assistant turns in a row also run together)."""
     name, episodes, rubric = corpus
     rendered, _ = _rendered(template, "hermes", episodes)
-    rendered = [r for r in rendered if all(m["role"] in ("assistant", "tool") for m in r[2])]
+    rendered = [r for r in rendered if all(m["role"] in ("assistant", "tool") for m in r[2])
+                and not any(a["role"] == b["role"] == "assistant" for a, b in zip(r[2], r[2][1:]))]
     compute_score = as_verl_compute_score(rubric, none_score=math.nan)
     scorer = RewardScorer(rubric)
     differ = 0
