@@ -143,9 +143,14 @@ def _call(name: Any, arguments: Any, call_id: Any = None) -> Message:
     return call
 
 
+_EMPTY_THINK = re.compile(r"^\s*<think>\s*</think>\s*")
+
+
 def _assistant(content: str, calls: list[Message]) -> Message:
     """An assistant message: its text as written (reasoning such as `<think>...</think>` included, as
-    the messages would hold it), trimmed only around the calls the template wrote after it."""
+    the messages would hold it; an empty think block, which Qwen3's template writes, left out), trimmed
+    only around the calls the template wrote after it."""
+    content = _EMPTY_THINK.sub("", content)
     msg: Message = {"role": "assistant", "content": content.strip() if calls else content}
     if calls:
         msg["tool_calls"] = calls
