@@ -81,3 +81,18 @@ def test_plain_text_and_explicit_none():
     with pytest.raises(ValueError, match="unknown tool_format"):
         parse_chat_text("x", "chatml")
     assert set(TOOL_FORMATS) == {f for f, _ in FAMILIES.values()}
+
+
+def test_trl_completion_tables_with_rendered_text_read_the_calls():
+    """A `log_completions` table row holds decoded text; its tool calls become steps."""
+    from rubricate.traces import Source, get_format
+
+    template = "Qwen-Qwen2.5-7B-Instruct"
+    prompt = render(template, ROLLOUT[:2], tools=TOOLS, add_generation_prompt=True)
+    completion = render(template, ROLLOUT, tools=TOOLS)[len(prompt):]
+    row = {"step": 3, "prompt": prompt, "completion": completion, "rubric_reward": 1.0}
+    episode = get_format("trl-completions").episode(row, Source("completions_00003.parquet", index=0),
+                                                    ["rubric_reward"], 3)
+    assert [s.role for s in episode.steps] == ["system", "user", "assistant", "tool", "assistant", "tool",
+                                               "assistant"]
+    assert episode.n_tool_calls == 2 and episode.steps[3].is_error and episode.final_answer == "X was founded in 1901."
