@@ -1,6 +1,7 @@
 """Reward-function throughput: one TRL-style call over 1024 completions of ~10 KB each.
 
     python benchmarks/bench_reward.py [--n 1024] [--kb 10] [--repeat 5] [--rubric NAME] [--pad rows|prose]
+    python benchmarks/bench_reward.py --shape finqa [--n 1024]     # FinQA-shaped completions (real tables)
 
 The completions are tool rollouts in TRL's shape (dict arguments, tool messages without ids,
 `{'error': ...}` failures) built from a fixed seed: a discovery call, a schema call, one or two SQL
@@ -76,6 +77,78 @@ def completion(i: int, kb: int, pad: str = "rows") -> tuple[list[dict], list[dic
     return prompt, msgs, str(value if r.random() < 0.7 else value * 2)
 
 
+FINQA = os.path.join(os.environ.get("RUBRICATE_CORPORA", os.path.join(os.path.dirname(HERE), "..", "shared",
+                                                                          "corpora")), "finqa", "input_companies")
+
+
+def finqa_tables(limit: int = 200) -> list[tuple[str, str, dict]]:
+    """(company, table, columns) of real FinQA tables (../shared/corpora/finqa) with two numeric years."""
+    import json
+
+    out = []
+    for company in sorted(os.listdir(FINQA)):
+        folder = os.path.join(FINQA, company)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                table = json.load(f)
+            years = [c for c in table if c.isdigit()]
+            if len(years) >= 2 and "metric" in table:
+                out.append((company, name[:-5], table))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _number(text: str) -> float | None:
+    cleaned = text.replace("$", "").replace(",", "").replace("%", "").strip()
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def finqa_completion(i: int, tables: list) -> tuple[list[dict], list[dict], str]:
+    """A FinQA-shaped rollout: list tables, read a schema (sometimes a wrong table first: an error and a
+    retry), one or two SQL queries (a syntax error, then the fix), and an answer that is the percent change
+    between two numbers the SQL returned (right 70% of the time)."""
+    r = random.Random(i)
+    company, name, table = tables[i % len(tables)]
+    years = sorted(c for c in table if c.isdigit())[-2:]
+    rows = [(table["metric"][k], table[years[0]].get(k, ""), table[years[1]].get(k, "")) for k in table["metric"]]
+    numeric = [row for row in rows if _number(str(row[1])) and _number(str(row[2]))] or [("x", "1", "2")]
+    metric, old, new = r.choice(numeric)
+    change = (_number(str(new)) - _number(str(old))) / _number(str(old)) * 100
+
+    def call(fn: str, **args: object) -> dict:
+        return {"role": "assistant", "content": "",
+                "tool_calls": [{"type": "function", "function": {"name": fn, "arguments": args}}]}
+
+    def tool(fn: str, content: str) -> dict:
+        return {"role": "tool", "name": fn, "content": content}
+
+    msgs = [call("get_descriptions", company_name=company), tool("get_descriptions", str([name, "other_table"]))]
+    if r.random() < 0.2:
+        msgs += [call("get_table_info", company_name=company, table_name=name + "_x"),
+                 tool("get_table_info", f"Error: table {name}_x not found")]
+    msgs += [call("get_table_info", company_name=company, table_name=name),
+             tool("get_table_info", f"columns: metric, {years[0]}, {years[1]}")]
+    query = f"SELECT metric, \"{years[0]}\", \"{years[1]}\" FROM {name} WHERE metric = '{metric}'"
+    if r.random() < 0.3:
+        msgs += [call("sql_query", query=query.replace("SELECT", "SELEC")),
+                 tool("sql_query", "Error: near \"SELEC\": syntax error")]
+    table_text = "\n".join(f"{m} | {a} | {b}" for m, a, b in rows)
+    msgs += [call("sql_query", query=query), tool("sql_query", f"metric | {years[0]} | {years[1]}\n{table_text}")]
+    answer = change if r.random() < 0.7 else change * 1.5
+    msgs.append({"role": "assistant", "content": f"{metric} changed by {answer:.1f}% from {years[0]} to {years[1]} "
+                                                 f"({old} to {new})."})
+    prompt = [{"role": "system", "content": "Answer questions about 10-K tables with the tools."},
+              {"role": "user", "content": f"By what percent did {metric} of {company} change from {years[0]} to "
+                                          f"{years[1]}?"}]
+    return prompt, msgs, f"{change:.1f}%"
+
+
 def timed(fn, repeat: int) -> tuple[list[float], list[float]]:
     """Wall and CPU seconds of each repeat (CPU time is the steadier figure on a shared machine)."""
     wall, cpu = [], []
@@ -99,9 +172,16 @@ def main() -> None:
         default="rows",
         help="tool output filler: number-dense table rows (default) or prose",
     )
+    ap.add_argument("--shape", choices=["sql", "finqa"], default="sql",
+                    help="sql: synthetic SQL rollouts padded to --kb; finqa: FinQA-shaped rollouts on the real tables")
     args = ap.parse_args()
 
-    samples = [completion(i, args.kb, args.pad) for i in range(args.n)]
+    if args.shape == "finqa":
+        tables = finqa_tables()
+        samples = [finqa_completion(i, tables) for i in range(args.n)]
+        args.pad = f"FinQA, {len(tables)} real tables"
+    else:
+        samples = [completion(i, args.kb, args.pad) for i in range(args.n)]
     prompts, completions, truths = (list(x) for x in zip(*samples))
     size = sum(len(m["content"]) for c in completions for m in c) / args.n
     scorer = RewardScorer(args.rubric)

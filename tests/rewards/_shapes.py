@@ -14,7 +14,8 @@ from typing import Any
 from rubricate.traces import Episode, looks_like_error
 
 
-def to_messages(ep: Episode) -> list[dict[str, Any]]:
+def to_messages(ep: Episode, *, error_flags: bool = True) -> list[dict[str, Any]]:
+    """`error_flags=False` leaves `is_error` out, as chat templates (and TRL's messages) do."""
     out: list[dict[str, Any]] = []
     steps = ep.steps
     done: set[int] = set()
@@ -40,17 +41,17 @@ def to_messages(ep: Episode) -> list[dict[str, Any]]:
             # the results of this step's calls, in call order (as TRL appends them)
             for c in step.tool_calls:
                 if c.result_step is not None and c.result_step not in done:
-                    out.append(_tool(steps[c.result_step]))
+                    out.append(_tool(steps[c.result_step], error_flags))
                     done.add(c.result_step)
         else:
-            out.append(_tool(step))
+            out.append(_tool(step, error_flags))
         done.add(step.index)
     return out
 
 
-def _tool(step: Any) -> dict[str, Any]:
+def _tool(step: Any, error_flags: bool = True) -> dict[str, Any]:
     msg = {"role": "tool", "name": step.tool_name or "", "content": step.content}
-    if step.is_error != looks_like_error(step.content):
+    if error_flags and step.is_error != looks_like_error(step.content):
         msg["is_error"] = step.is_error
     return msg
 

@@ -5,14 +5,19 @@ grader, the module `rubricate export-reward` writes, and the CLI."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 
 from rubricate.cli import main
+from rubricate.errors import RubricError
 from rubricate.rewards import (
     RewardScorer,
-    as_openai_grader,
     as_openrlhf_reward_func,
     as_trl_item_rewards,
     as_trl_reward,
@@ -133,8 +138,8 @@ def test_trl_truth_columns_and_not_scorable(scorer):
 
 def test_trl_item_rewards_share_the_batch(scorer, monkeypatch):
     calls = []
-    real = scorer.score_many
-    monkeypatch.setattr(scorer, "score_many", lambda samples, **kw: calls.append(1) or real(samples, **kw))
+    real = scorer.score_batch
+    monkeypatch.setattr(scorer, "score_batch", lambda samples, **kw: calls.append(1) or real(samples, **kw))
     combined = as_trl_reward(scorer)
     per_item = as_trl_item_rewards(scorer)
     prompts, completions = [PROMPT], [TRL_COMPLETION]
@@ -196,17 +201,84 @@ def test_openrlhf_reward_func(scorer):
     assert [float(x) for x in out["extra_logs"]["rubricate/answer_correct"]] == [1.0, 0.0]
 
 
-def test_openai_grader(scorer):
-    grade = as_openai_grader(scorer)
-    assert grade({"output_text": "1901"}, {"messages": PROMPT, "reference_answer": "1901"}) == 1.0
-    assert grade({"output_text": "no"}, {"messages": PROMPT, "answer": "1901"}) == 0.0
-    calls = [{"type": "function", "function": {"name": "search_pages", "arguments": '{"query": "X"}'}}]
-    tools_only = [{"role": "assistant", "content": "", "tool_calls": calls}]
-    assert (
-        grade({"output_text": "", "output_tools": calls}, {"answer": "1901"})
-        == scorer.score(None, tools_only, "1901").reward
-    )
-    assert grade(None, None) == 0.0  # type: ignore[arg-type]
+def test_openrlhf_extra_logs_leave_na_as_nan(scorer):
+    out = as_openrlhf_reward_func(scorer)(["Q: when?\nA: 1901"], ["Q: when?\n"], ["1901"])
+    assert math.isnan(float(out["extra_logs"]["rubricate/searches_first"][0]))  # na: not a fail
+    assert float(out["extra_logs"]["rubricate/tool_items_seen"][0]) == 0.0
+
+
+CHECKS = """from rubricate.rubrics import check
+
+
+@check(behavior="answer")
+def says_founded_{target}(ctx):
+    answer = ctx.episode.final_answer
+    return answer is not None and "founded" in answer
+"""
+CUSTOM = """id = "custom"
+version = "1"
+
+[[items]]
+id = "says_founded"
+check = "says_founded_{target}"
+"""
+SCRIPT = """import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("exported_reward", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(module.{attribute}({call}), default=lambda t: t.tolist()))
+"""
+
+
+@pytest.mark.parametrize(
+    "target, attribute, call",
+    [
+        ("trl", "rubric_reward", "prompts=['q', 'q'], completions=['X was founded in 1901.', 'no'], answer=['1901']*2"),
+        ("verl", "compute_score", "'d', 'X was founded in 1901.', '1901', {}"),
+        ("openrlhf", "reward_func", "['q: X was founded.'], ['q: '], [None]"),
+    ],
+)
+def test_exported_module_runs_from_a_clean_directory_elsewhere(tmp_path, target, attribute, call):
+    """The module embeds the rubric and the checks: copied to another folder, with the originals gone,
+    a fresh interpreter (cwd: an empty folder) imports it and gets the rewards of the rubric."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "rubric.toml").write_text(CUSTOM.format(target=target))
+    (work / "my_checks.py").write_text(CHECKS.format(target=target))
+    out = work / "reward.py"
+    assert main(["export-reward", str(work / "rubric.toml"), "--checks", str(work / "my_checks.py"),
+                 "--target", target, "--out", str(out)]) == 0
+    node = tmp_path / "node" / "elsewhere"
+    node.mkdir(parents=True)
+    moved = node / "reward.py"
+    moved.write_text(out.read_text())
+    shutil.rmtree(work)
+    clean = tmp_path / "empty"
+    clean.mkdir()
+    (clean / "run.py").write_text(SCRIPT.format(attribute=attribute, call=call))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "run.py", str(moved)], cwd=clean, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    if target == "trl":
+        assert got == [1.0, 0.0]
+    elif target == "verl":
+        assert got["score"] == 1.0 and got["says_founded"] == 1.0
+    else:
+        assert got["rewards"] == [1.0]
+
+
+def test_embedded_module_refuses_an_edited_rubric(tmp_path):
+    text = export_module_text(WIKI, "trl")
+    assert "RUBRIC_TOML" in text and "RUBRIC_SHA256" in text and "examples/wiki-search" not in text
+    edited = tmp_path / "reward.py"
+    edited.write_text(text.replace("weight = ", "weight = 1", 1) if "weight = " in text
+                      else text.replace('version = ', 'version = 9', 1))
+    spec = importlib.util.spec_from_file_location("edited_reward", edited)
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(RubricError, match="SHA-256 does not match"):
+        spec.loader.exec_module(module)
 
 
 @pytest.mark.parametrize(
@@ -215,12 +287,12 @@ def test_openai_grader(scorer):
         ("trl", "rubric_reward"),
         ("verl", "compute_score"),
         ("openrlhf", "reward_func"),
-        ("openai-grader", "grade"),
+        ("rllm", "evaluator"),
     ],
 )
-def test_exported_module_imports_and_scores(tmp_path, target, attribute):
+def test_no_embed_module_imports_and_scores(tmp_path, target, attribute):
     path = tmp_path / f"{target.replace('-', '_')}_reward.py"
-    assert main(["export-reward", WIKI, "--target", target, "--out", str(path)]) == 0
+    assert main(["export-reward", WIKI, "--target", target, "--out", str(path), "--no-embed"]) == 0
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from rubricate.rewards import (
     RewardScorer,
-    as_openai_grader,
     as_trl_reward,
     as_verl_compute_score,
     verifiers_reward_funcs,
@@ -92,9 +91,6 @@ def test_exporters_never_raise_and_keep_lengths(scorer, prompts, completions, ex
     )
     assert isinstance(
         as_verl_compute_score(scorer)("d", completions, extra, {"prompt": prompts})["score"], float
-    )
-    assert isinstance(
-        as_openai_grader(scorer)({"output_text": extra, "output_tools": completions}, {}), float
     )
 
 

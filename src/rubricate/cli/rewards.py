@@ -21,9 +21,13 @@ from ._output import err_console
               help="Python file to write.")
 @click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Python file with @check functions the rubric uses (repeatable).")
-def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: tuple[str, ...]) -> None:
-    """Write a module that loads RUBRIC (built-in name or file) and exposes TARGET's reward function."""
-    text = export_module_text(rubric_ref, target, checks_files)
+@click.option("--embed/--no-embed", default=True, show_default=True,
+              help="Embed the rubric and checks (verified by SHA-256) so the module runs anywhere rubricate is "
+                   "installed; --no-embed writes a shim that loads them from their paths here.")
+def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: tuple[str, ...],
+                          embed: bool) -> None:
+    """Write a module that builds RUBRIC's (built-in name or file) reward function for TARGET."""
+    text = export_module_text(rubric_ref, target, checks_files, embed=embed)
     directory = os.path.dirname(os.path.abspath(out))
     os.makedirs(directory, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:

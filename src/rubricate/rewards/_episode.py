@@ -1,29 +1,36 @@
 """A trainer's (prompt, completion) turned into an Episode through the readers' own StepBuilder.
 
 Shapes accepted for the prompt and the completion, as trainers hand them over:
-- text (a `str`): one user step (prompt) or one assistant step (completion);
 - chat messages: OpenAI-style dicts (or pydantic models with `model_dump`, as verifiers passes), with
   `tool_calls` whose `arguments` are a JSON string or a dict (TRL), `tool` messages with or without
   `tool_call_id` (without: paired with calls by order, as the verifiers and TRL readers do), and tool
-  failures as text such as TRL's `{'error': '...'}` (Python repr), which the error rules recognise.
+  failures as text such as TRL's `{'error': '...'}` (Python repr), which the error rules recognise;
+- text (a `str`): a rollout rendered by a chat template is read back into messages by
+  `rubricate.traces.toolcalls.parse_chat_text` (Hermes/Qwen, Llama 3, Mistral, DeepSeek, gpt-oss harmony;
+  `tool_format` picks one, "auto" detects it, None reads text as text). A text prompt with template markup
+  is read together with its completion (the completion continues the assistant turn the prompt opened);
+  plain text is one user step (prompt) or one assistant step (completion).
 
 The steps go through `add_chat_messages`, the function the openai-chat, verifiers and TRL readers use,
 so an episode scored here equals the one `score_run` scores from the same messages.
 
-**Text-only completions.** A completion given as text has no tool protocol: items whose check needs tool
-calls (`TOOL_CHECKS`, or any item with the parameter `needs_tools = true`) are `na` for it, not `fail`;
-items about the text (answers_question, answer_correct, stays_within_step_budget, ...) are scored as usual.
+**Text-only completions.** A completion given as text in which no tool markup is found, after a prompt
+that declares no tools, has no tool protocol (`Rollout.text_only`): items whose check needs tool calls
+(`TOOL_CHECKS`, or any item with `needs_tools = true`) are `na` for it, not `fail`; items about the text
+(answers_question, answer_correct, ...) are scored as usual.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ..rubrics import TOOL_CHECKS, Item
+from ..rubrics import Item
 from ..traces import Episode, Source
 from ..traces import StepBuilder, scalar_text
 from ..traces.formats.chat import add_chat_messages, first_user_text
+from ..traces.toolcalls import AUTO, detect_tool_format, parse_chat_text
 
 _SOURCE = Source("<reward>")
 
@@ -45,35 +52,79 @@ def as_plain(message: Any) -> Any:
     return message
 
 
-def _add(builder: StepBuilder, part: Any, role: str) -> None:
-    if part is None:
-        return
-    if isinstance(part, str):
-        if role == "user":
-            builder.message("user", part)
-        else:
-            builder.assistant(part, [])
-        return
+def _messages(part: Any) -> list[Any]:
     if not isinstance(part, list):
         part = as_plain(part)
         part = [part] if isinstance(part, dict) else part
-    if isinstance(part, list):
-        part = [as_plain(m) for m in part]
-    add_chat_messages(builder, part)
+    if not isinstance(part, list):
+        raise ValueError(f"expected text or a list of chat messages, got {type(part).__name__}")
+    return [as_plain(m) for m in part]
 
 
-def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = None,
-                          episode_id: str = "completion", metadata: dict[str, Any] | None = None) -> Episode:
-    """The Episode of one (prompt, completion) pair; raises ValueError when a message is malformed."""
+@dataclass(frozen=True)
+class Rollout:
+    """One sample as an Episode, with what the text said about tools: `text_only` (True: a text rollout
+    with no tool markup and no tools declared; False: tools were used or offered, or the rollout came as
+    messages) and `tool_calls` (calls found)."""
+
+    episode: Episode
+    text_only: bool
+    tool_calls: int
+
+
+def _text_messages(prompt: Any, completion: str, tool_format: str | None) -> tuple[list[Any], list[Any], bool]:
+    """(prompt messages, completion messages, tools offered) of a text completion."""
+    fmt = tool_format
+    if fmt == AUTO:
+        fmt = detect_tool_format(prompt if isinstance(prompt, str) else "") or detect_tool_format(completion)
+    if isinstance(prompt, str) and fmt is not None and detect_tool_format(prompt) is not None:
+        read = parse_chat_text(prompt + completion, fmt, start_role="user")
+        return [], read.messages, read.tools_offered
+    read = parse_chat_text(completion, fmt, start_role="assistant")
+    head, offered = _prompt_messages(prompt, tool_format)
+    return head, read.messages, read.tools_offered or offered
+
+
+def _prompt_messages(prompt: Any, tool_format: str | None) -> tuple[list[Any], bool]:
+    """(messages, tools declared) of a prompt: messages as given, rendered template text read back (less
+    the empty assistant turn a generation prompt opens), plain text as one user message."""
+    if prompt is None:
+        return [], False
+    if not isinstance(prompt, str):
+        return _messages(prompt), False
+    read = parse_chat_text(prompt, tool_format, start_role="user")
+    messages = read.messages
+    if messages and messages[-1]["role"] == "assistant" and not messages[-1]["content"] \
+            and not messages[-1].get("tool_calls"):
+        messages = messages[:-1]
+    return messages, read.tools_offered
+
+
+def rollout_episode(prompt: Any, completion: Any, *, ground_truth: Any = None, tool_format: str | None = AUTO,
+                    episode_id: str = "completion", metadata: dict[str, Any] | None = None) -> Rollout:
+    """The Rollout of one (prompt, completion) pair; raises ValueError when a message is malformed."""
     builder = StepBuilder()
-    _add(builder, prompt, "user")
-    _add(builder, completion, "assistant")
-    return Episode(
+    if isinstance(completion, str):
+        head, body, offered = _text_messages(prompt, completion, tool_format)
+        text_only = not offered
+    else:
+        head = _prompt_messages(prompt, tool_format)[0]
+        body, text_only = ([] if completion is None else _messages(completion)), False
+    add_chat_messages(builder, head + body)
+    episode = Episode(
         id=episode_id, steps=builder.steps, source=_SOURCE, format="reward",
         question=first_user_text(builder), final_answer=builder.final_answer(),
         ground_truth=scalar_text(ground_truth) if ground_truth is not None else None,
         metadata=metadata or {},
     )
+    return Rollout(episode, text_only, episode.n_tool_calls)
+
+
+def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = None, tool_format: str | None = AUTO,
+                          episode_id: str = "completion", metadata: dict[str, Any] | None = None) -> Episode:
+    """The Episode of one (prompt, completion) pair; raises ValueError when a message is malformed."""
+    return rollout_episode(prompt, completion, ground_truth=ground_truth, tool_format=tool_format,
+                           episode_id=episode_id, metadata=metadata).episode
 
 
 def input_chars(value: Any, limit: int) -> int:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import RubricError
 from ..rubrics import RewardResult, Rubric, load_checks_file, load_rubric, plan_for, reward_bounds
 from ..traces import Episode
-from ._episode import episode_from_messages, input_chars
+from ..traces.toolcalls import AUTO, TOOL_FORMATS
+from ._episode import input_chars, rollout_episode
 
 DEFAULT_DEADLINE_S = 60.0
 DEFAULT_MAX_CHARS = 4_000_000
@@ -34,17 +35,30 @@ def _deadline_outcome(rubric: Rubric) -> RewardResult:
                         {i.id: None for i in rubric.items})
 
 
+class Scored(NamedTuple):
+    """One scored sample: the collapsed result and the tool calls found in the rollout."""
+
+    result: RewardResult
+    tool_calls: int
+
+
 class RewardScorer:
     """Scores (prompt, completion, ground truth) samples with one rubric.
 
-    `rubric`: a Rubric, a built-in name or a rubric file path. `text_only`: None (a completion given as
-    text is text-only, a message list is not), True (every completion is text-only: no tools were
-    offered) or False. `checks_files`: Python files with custom `@check` items the rubric uses.
+    `rubric`: a Rubric, a built-in name or a rubric file path. `text_only`: None (a message list is not
+    text-only; a text rollout is text-only when it shows no tool markup and declares no tools), True (every
+    completion is text-only: no tools were offered) or False (tools were offered to every completion).
+    `tool_format`: how text rollouts write tool calls ("auto" detects it; one of `TOOL_FORMATS`; None reads
+    text as plain text). `checks_files`: Python files with custom `@check` items the rubric uses.
     """
 
     def __init__(self, rubric: Rubric | str | os.PathLike[str], *, deadline_s: float = DEFAULT_DEADLINE_S,
                  max_chars: int = DEFAULT_MAX_CHARS, text_only: bool | None = None,
-                 checks_files: Sequence[str | os.PathLike[str]] = ()) -> None:
+                 tool_format: str | None = AUTO, checks_files: Sequence[str | os.PathLike[str]] = ()) -> None:
+        if tool_format is not None and tool_format != AUTO and tool_format not in TOOL_FORMATS:
+            raise RubricError(f"unknown tool_format {tool_format!r}",
+                              hint=f"one of {AUTO}, {', '.join(TOOL_FORMATS)}, or None for plain text")
+        self.tool_format = tool_format
         for path in checks_files:
             load_checks_file(path)
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
@@ -54,22 +68,31 @@ class RewardScorer:
         self.text_only = text_only
         self.items = self.rubric.checks
         self.item_ids = tuple(i.id for i in self.items)
+        self.tool_item_ids = tuple(i.id for i in self.items if i.needs_tools)
         self.bounds = reward_bounds(self.rubric)
 
     def score(self, prompt: Any, completion: Any, ground_truth: Any = None, *,
-              deadline: float | None = None) -> RewardResult:
-        """The reward of one sample; `deadline` is a `time.monotonic()` instant. Never raises."""
+              deadline: float | None = None, tools_offered: bool = False) -> RewardResult:
+        """The reward of one sample; `deadline` is a `time.monotonic()` instant; `tools_offered` says the
+        trainer offered tools (a text rollout is then not text-only). Never raises."""
+        return self.score_sample(prompt, completion, ground_truth, deadline=deadline,
+                                 tools_offered=tools_offered).result
+
+    def score_sample(self, prompt: Any, completion: Any, ground_truth: Any = None, *,
+                     deadline: float | None = None, tools_offered: bool = False) -> Scored:
+        """`score`, with the number of tool calls found in the rollout (for the `tool_items_seen` metric)."""
         try:
             size = input_chars(prompt, self.max_chars) + input_chars(completion, self.max_chars)
             if size > self.max_chars:
-                return RewardResult(None, f"input too large: more than {self.max_chars} characters",
-                                    {i: None for i in self.item_ids})
-            episode = episode_from_messages(prompt, completion, ground_truth=ground_truth)
-            text_only = isinstance(completion, str) if self.text_only is None else self.text_only
-            return self.score_episode(episode, text_only=text_only, deadline=deadline)
+                return Scored(RewardResult(None, f"input too large: more than {self.max_chars} characters",
+                                           {i: None for i in self.item_ids}), 0)
+            rollout = rollout_episode(prompt, completion, ground_truth=ground_truth, tool_format=self.tool_format)
+            text_only = rollout.text_only and not tools_offered if self.text_only is None else self.text_only
+            return Scored(self.score_episode(rollout.episode, text_only=text_only, deadline=deadline),
+                          rollout.tool_calls)
         except Exception as exc:  # noqa: BLE001  (a bad rollout is data, not a crash)
-            return RewardResult(None, f"could not score: {type(exc).__name__}: {exc}"[:300],
-                                {i: None for i in self.item_ids})
+            return Scored(RewardResult(None, f"could not score: {type(exc).__name__}: {exc}"[:300],
+                                       {i: None for i in self.item_ids}), 0)
 
     def score_episode(self, episode: Episode, *, text_only: bool = False,
                       deadline: float | None = None) -> RewardResult:
@@ -83,17 +106,23 @@ class RewardScorer:
     def score_many(self, samples: Iterable[tuple[Any, Any, Any]], *,
                    deadline_s: float | None = None) -> list[RewardResult]:
         """Rewards of (prompt, completion, ground truth) samples within one deadline for the whole call."""
+        return [s.result for s in self.score_batch(samples, deadline_s=deadline_s)]
+
+    def score_batch(self, samples: Iterable[tuple[Any, Any, Any]], *,
+                    deadline_s: float | None = None) -> list[Scored]:
+        """`score_many`, with the tool calls found in each rollout."""
         limit = self.deadline_s if deadline_s is None else deadline_s
         deadline = time.monotonic() + limit
         out = []
         try:
             for prompt, completion, truth in samples:
                 if time.monotonic() > deadline:
-                    out.append(_deadline_outcome(self.rubric))
+                    out.append(Scored(_deadline_outcome(self.rubric), 0))
                     continue
-                out.append(self.score(prompt, completion, truth, deadline=deadline))
+                out.append(self.score_sample(prompt, completion, truth, deadline=deadline))
         except Exception as exc:  # noqa: BLE001  (samples itself was not iterable as promised)
-            out.append(RewardResult(None, f"could not read the samples: {type(exc).__name__}: {exc}"[:300]))
+            reason = f"could not read the samples: {type(exc).__name__}: {exc}"[:300]
+            out.append(Scored(RewardResult(None, reason), 0))
         return out
 
 

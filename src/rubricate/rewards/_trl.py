@@ -9,10 +9,15 @@ completions are text (standard datasets) or chat message lists (conversational);
 completion holds assistant `tool_calls` (dict `arguments`) and `tool` messages without `tool_call_id`,
 failed calls as `{'error': '...'}`. The function's `__name__` names its column in TRL's logs.
 
+Text completions (TRL's standard format, or `log_completions` tables of rendered text) are read back
+through the chat template's tool markup (`rubricate.traces.toolcalls`), so tool items judge them too.
+
 Per-item sub-scores: when TRL passes `log_metric`, each item's mean score over the batch (pass 1, fail
-0; na and error left out) is logged as `rubricate/<item>`, with `rubricate/scorable` (the share of
-completions with a reward); `log_extra` adds each item's verdict per completion to the completions
-table. Older TRL versions do not pass them, and nothing is logged.
+0; na and error left out, an item with no pass or fail in the batch is not logged) is logged as
+`rubricate/<item>`, with `rubricate/scorable` (the share of completions with a reward) and
+`rubricate/tool_items_seen` (the share with a tool call; `_watch`); `log_extra` adds each item's verdict
+per completion to the completions table. Older TRL versions do not pass them, and nothing is logged.
+A batch without any tool call is warned about once through the `trl.rubricate` logger.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 from ..rubrics import Rubric
 from ..traces.formats.chat import TRUTH_KEYS
 from ..rubrics import RewardResult
-from ._scorer import RewardScorer
+from ._scorer import RewardScorer, Scored
+from ._watch import METRIC, ToolWatch
 
 TRUTH_COLUMNS = (*TRUTH_KEYS, "solution")
 RewardFunc = Callable[..., list[float | None]]
@@ -44,28 +50,36 @@ def truths_of(columns: dict[str, Any], n: int, key: str | None = None) -> list[A
     return [None] * n
 
 
-def _batch(scorer: RewardScorer, prompts: Any, completions: Any, columns: dict[str, Any],
-           truth_key: str | None) -> list[RewardResult]:
-    """Results for one TRL batch, computed once and shared by every function made from `scorer`
-    (TRL calls them one after the other with the same lists)."""
+def _scored(scorer: RewardScorer, prompts: Any, completions: Any, columns: dict[str, Any],
+            truth_key: str | None) -> list[Scored]:
+    """The scored samples of one TRL batch, computed once and shared by every function made from
+    `scorer` (TRL calls them one after the other with the same lists)."""
     last = getattr(scorer, "_trl_last", None)
     if last is not None and last[0] is completions and last[1] is prompts:
         return last[2]
     n = len(completions)
     prompt_list = list(prompts) if isinstance(prompts, (list, tuple)) and len(prompts) == n else [None] * n
-    results = scorer.score_many(zip(prompt_list, completions, truths_of(columns, n, truth_key)))
-    results += [RewardResult(None, "not scored")] * (n - len(results))
-    scorer._trl_last = (completions, prompts, results)  # type: ignore[attr-defined]
-    return results
+    scored = scorer.score_batch(zip(prompt_list, completions, truths_of(columns, n, truth_key)))
+    scored += [Scored(RewardResult(None, "not scored"), 0)] * (n - len(scored))
+    scorer._trl_last = (completions, prompts, scored)  # type: ignore[attr-defined]
+    return scored
 
 
-def _log(scorer: RewardScorer, results: list[RewardResult], log_metric: Any, log_extra: Any) -> None:
+def _batch(scorer: RewardScorer, prompts: Any, completions: Any, columns: dict[str, Any],
+           truth_key: str | None) -> list[RewardResult]:
+    return [s.result for s in _scored(scorer, prompts, completions, columns, truth_key)]
+
+
+def _log(scorer: RewardScorer, results: list[RewardResult], log_metric: Any, log_extra: Any,
+         seen: float | None = None) -> None:
     if callable(log_metric):
         for item in scorer.item_ids:
             values = [s for r in results if (s := r.scores.get(item)) is not None]
             if values:
                 log_metric(f"rubricate/{item}", sum(values) / len(values))
         log_metric("rubricate/scorable", sum(r.reward is not None for r in results) / max(1, len(results)))
+        if seen is not None:
+            log_metric(f"rubricate/{METRIC}", seen)
     if callable(log_extra):
         for item in scorer.item_ids:
             log_extra(f"rubricate/{item}", [r.verdicts.get(item, "") for r in results])
@@ -81,17 +95,20 @@ def as_trl_reward(rubric: Rubric | RewardScorer | str | os.PathLike[str], *, nam
     checks_files). Never raises inside training: a completion that cannot be scored gets None.
     """
     scorer = scorer_of(rubric, **options)
+    watch = ToolWatch(scorer, "trl.rubricate")
 
     def rubric_reward(prompts: Any = None, completions: Any = None, completion_ids: Any = None,
                       trainer_state: Any = None, log_metric: Any = None, log_extra: Any = None,
                       **columns: Any) -> list[float | None]:
         try:
-            results = _batch(scorer, prompts, completions, columns, truth_key)
+            scored = _scored(scorer, prompts, completions, columns, truth_key)
         except Exception:  # noqa: BLE001  (completions itself is not a list: nothing to score)
             return [None] * _length(completions)
+        results = [s.result for s in scored]
+        seen = watch.observe(scored)
         if log_items:
             try:
-                _log(scorer, results, log_metric, log_extra)
+                _log(scorer, results, log_metric, log_extra, seen)
             except Exception:  # noqa: BLE001, S110  (logging must never stop training)
                 pass
         return [r.reward for r in results]

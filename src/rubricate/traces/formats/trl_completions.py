@@ -7,7 +7,9 @@ file is read one row group at a time (never the whole table in memory).
 
 - `prompt` / `completion` are text (TRL logs the decoded text; a conversational prompt arrives rendered
   through the chat template) or a list of chat messages: a JSON string of messages, or a list-of-struct column
-  (subclasses that log the message lists themselves). Text becomes one user step / one assistant step;
+  (subclasses that log the message lists themselves). Text a chat template wrote is read back into messages,
+  tool calls and results included (`rubricate.traces.toolcalls`); plain text becomes one user step / one
+  assistant step;
   messages go through `add_chat_messages`, so TRL's dict `arguments` and id-less `tool` results (paired by
   order) are handled.
 - metadata: `step`, `advantage`, `rewards` ({reward function: value}; a NaN, TRL's "the function does not
@@ -36,6 +38,7 @@ from ..files import Span
 from .._model import Episode, LoadIssue, Source
 from .._normalise import StepBuilder
 from .._registry import NotAnEpisode, Sample, TraceFormat, display_path, trace_format
+from ..toolcalls import AUTO, parse_chat_text
 from .chat import add_chat_messages, first_user_text
 
 _KNOWN = frozenset(("step", "prompt", "completion", "advantage", "image", "images"))
@@ -74,6 +77,8 @@ def _add(builder: StepBuilder, value: Any, column: str) -> None:
     if isinstance(value, str):
         messages = _messages(value)
         if messages is None:
+            messages = _rendered(value, column)
+        if messages is None:
             if column == "prompt":
                 builder.message("user", value)
             else:
@@ -84,6 +89,20 @@ def _add(builder: StepBuilder, value: Any, column: str) -> None:
         raise NotAnEpisode(f"'{column}' is {'missing' if value is None else type(value).__name__}, "
                            "not text or a list of messages")
     add_chat_messages(builder, value)
+
+
+def _rendered(text: str, column: str) -> list[Any] | None:
+    """The messages of text a chat template wrote (tool calls and results read back from its markup,
+    `rubricate.traces.toolcalls`), or None for plain text. A prompt's trailing empty assistant turn (the
+    generation prompt) is left out: the completion is that turn."""
+    read = parse_chat_text(text, AUTO, start_role="user" if column == "prompt" else "assistant")
+    if read.tool_format is None:
+        return None
+    messages = read.messages
+    if column == "prompt" and messages and messages[-1]["role"] == "assistant" and not messages[-1]["content"] \
+            and not messages[-1].get("tool_calls"):
+        messages = messages[:-1]
+    return messages
 
 
 def _in_span(group: Any, span: Span) -> bool:
