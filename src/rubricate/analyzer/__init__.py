@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from ._analysis import Analysis, analyze
     from ._calibrate import Label, calibrate, cohen_kappa, read_labels, sample_verdicts, self_consistency, write_labels
     from ._compare import compare
+    from ._diagnosis import Chain, Cube, Diagnosis, Edge, diagnose
+    from ._evidence import Evidence, EvidenceRule
     from ._guide import GuideEntry, GuideExample, GuideWhere, guide, write_guide
     from ._labels import MAST_MODES, WHO_AND_WHEN_ITEM, labels_from_metadata, labels_from_run, mast_item
     from ._results import Run, open_run
@@ -23,14 +25,17 @@ _WHERE = {
     **dict.fromkeys(("Label", "calibrate", "cohen_kappa", "read_labels", "sample_verdicts", "self_consistency",
                      "write_labels"), "_calibrate"),
     "compare": "_compare",
+    **dict.fromkeys(("Chain", "Cube", "Diagnosis", "Edge", "diagnose"), "_diagnosis"),
+    **dict.fromkeys(("Evidence", "EvidenceRule"), "_evidence"),
     **dict.fromkeys(("GuideEntry", "GuideExample", "GuideWhere", "guide", "write_guide"), "_guide"),
     **dict.fromkeys(("MAST_MODES", "WHO_AND_WHEN_ITEM", "labels_from_metadata", "labels_from_run", "mast_item"),
                     "_labels"),
     "Run": "_results", "open_run": "_results",
 }
 
-__all__ = ["MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run",
-           "analyze", "calibrate", "cohen_kappa", "compare", "guide", "labels_from_metadata", "labels_from_run",
+__all__ = ["MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "Chain", "Cube", "Diagnosis", "Edge", "Evidence",
+           "EvidenceRule", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run",
+           "analyze", "calibrate", "cohen_kappa", "compare", "diagnose", "guide", "labels_from_metadata", "labels_from_run",
            "mast_item", "open_run", "read_labels", "sample_verdicts", "self_consistency", "write_guide",
            "write_labels"]
 

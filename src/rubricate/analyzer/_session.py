@@ -13,6 +13,7 @@ fails, error if some item errs and none passes or fails, na otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ._results import Run
@@ -26,9 +27,16 @@ CODE = "(CASE verdict WHEN 'fail' THEN 3 WHEN 'pass' THEN 2 WHEN 'error' THEN 1 
 WORD = 32  # items a packed word
 NO_COHORT = "(none)"
 DEFAULT_OUTCOME_ITEM = "answer_correct"
-# Behaviors that restate the outcome (a wrong answer is the task failure): ranked in the attribution
-# table, never named the principal failure mode, last in the guide.
+# Outcome items restate the task's outcome (a wrong answer is the task failure): reported as outcome,
+# never weighed as causes. They are the items a rubric marks `outcome = true`, `answer_correct`, and
+# the items of these behaviors.
 OUTCOME_BEHAVIORS = frozenset({"correctness"})
+
+
+def outcome_items(items: list[dict[str, Any]]) -> list[str]:
+    """The ids of the outcome items among run.json's rubric items (see OUTCOME_BEHAVIORS)."""
+    return [i["id"] for i in items if i.get("outcome") is True or i["id"] == DEFAULT_OUTCOME_ITEM
+            or i.get("behavior") in OUTCOME_BEHAVIORS]
 
 
 def as_run(run: Run | str) -> Run:
@@ -76,15 +84,20 @@ class Session:
         self.run, self.by, self.tasks, self.suffix = run, by, tasks, suffix
         self.con: duckdb.DuckDBPyConnection = con if con is not None else duckdb.connect()
         attach(self.con, run, suffix)
-        items = [(i["id"], i.get("behavior") or "") for i in run.info.get("rubric", {}).get("items", [])]
+        specs = run.info.get("rubric", {}).get("items", [])
+        items = [(i["id"], i.get("behavior") or "") for i in specs]
         if not items:  # a hand-made run without rubric items: read them from the verdicts
             items = [(r[0], r[1]) for r in self.con.sql(
                 f"SELECT item, any_value(behavior) FROM verdicts{suffix} GROUP BY item ORDER BY item").fetchall()]
+            specs = [{"id": i, "behavior": b} for i, b in items]
         self.item_ids = [i for i, _ in items]
+        self.outcome_items = outcome_items(specs)
         self.groups: dict[str, list[str]] = {}
         for item, behavior in items:
             self.groups.setdefault(behavior, []).append(item)
         self.behavior_order = list(self.groups)
+        # behaviors with an item that is not an outcome item: the candidate causes
+        self.process_behaviors = [b for b, its in self.groups.items() if any(i not in self.outcome_items for i in its)]
         self._built = False
 
     def sql(self, query: str) -> pl.DataFrame:
@@ -98,9 +111,11 @@ class Session:
         k = self.item_ids.index(item)
         return f"(({table}p{k // WORD} >> {2 * (k % WORD)}) & 3)"
 
-    def behavior_code(self, behavior: str, exclude: str | None = None) -> str | None:
-        """SQL for the behavior's status in `ew` (`exclude` left out); None when no item is left."""
-        codes = [self.item_code(i) for i in self.groups.get(behavior, []) if i != exclude]
+    def behavior_code(self, behavior: str, exclude: str | Collection[str] | None = None) -> str | None:
+        """SQL for the behavior's status in `ew` (the item or items `exclude` left out); None when no
+        item is left."""
+        out = {exclude} if isinstance(exclude, str) else set(exclude or ())
+        codes = [self.item_code(i) for i in self.groups.get(behavior, []) if i not in out]
         if not codes:
             return None
         return codes[0] if len(codes) == 1 else f"greatest({', '.join(codes)})"
