@@ -17,6 +17,7 @@ from ._evidence import EvidenceRule
 from ._results import Run
 from ._session import DEFAULT_OUTCOME_ITEM, FAIL, PASS, Session, as_run, ordered, sql_str
 from ._stats import wilson_exprs
+from ._training import Training, training
 
 if TYPE_CHECKING:
     import polars as pl
@@ -41,6 +42,7 @@ class Analysis:
     diagnosis: Diagnosis | None = None  # roots, chains and every test behind the attribution
     edges: pl.DataFrame | None = None  # A -> B: does A's failure raise B's (see `_diagnosis`)
     outcome_items: tuple[str, ...] = ()  # items reported as outcome, never weighed as causes
+    training: Training | None = None  # behaviors over training, when episodes carry a step
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -58,7 +60,8 @@ class Analysis:
                                "chains": [{"root": c.root, "members": list(c.members),
                                            "links": [list(x) for x in c.links]} for c in d.chains] if d else [],
                                "evidence_rule": d.rule.describe() if d else None,
-                               "episodes_to_detect": d.needed if d else None}
+                               "episodes_to_detect": d.needed if d else None,
+                               "training": self.training.to_dict() if self.training else None}
         for name in frames:
             frame = getattr(self, name)
             out[name] = None if frame is None else frame.to_dicts()
@@ -76,10 +79,11 @@ def with_rate(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def default_outcome_item(s: Session) -> str | None:
-    """answer_correct when the rubric has it, else the first item it marks as an outcome."""
+    """answer_correct when the rubric has it, else the first item it marks `outcome = true`."""
     if DEFAULT_OUTCOME_ITEM in s.item_ids:
         return DEFAULT_OUTCOME_ITEM
-    return next(iter(s.outcome_items), None)
+    marked = [i["id"] for i in s.run.info.get("rubric", {}).get("items", []) if i.get("outcome") is True]
+    return marked[0] if marked else None
 
 
 def resolve_outcome(s: Session, outcome: str | None) -> str | None:
@@ -101,19 +105,22 @@ def resolve_outcome(s: Session, outcome: str | None) -> str | None:
 
 
 def analyze(run: Run | str, *, by: str | None = None, outcome: str | None = None,
-            threshold: float = 1.0, rule: EvidenceRule | None = None) -> Analysis:
+            threshold: float = 1.0, rule: EvidenceRule | None = None, over: str | None = None) -> Analysis:
     """Analyse a run: rates per item and behavior, attribution of task failures to behaviors under
     the evidence `rule` (default `EvidenceRule()`), the principal failure mode (the root of a chain of
     symptoms) or the plain statement that none is shown, co-occurrence, patterns, first failing
     steps, and cohorts when `by` names an episode metadata key. `outcome` is what task failure is:
     "reward" (reward < `threshold`) or an item id whose fail is a task failure; by default reward when
     episodes have rewards, else `answer_correct` or the first item the rubric marks as an outcome,
-    else none (then attribution is empty)."""
-    return analyze_session(Session(as_run(run), by=by), outcome=outcome, threshold=threshold, rule=rule)
+    else none (then attribution is empty). `over` names the metadata key that orders episodes in
+    training (step, checkpoint); by default the first of `step`, `global_step`, `training_step`,
+    `checkpoint`, `iteration`, `epoch` that does: then `training` holds behaviors over training and
+    the reward-hacking check."""
+    return analyze_session(Session(as_run(run), by=by), outcome=outcome, threshold=threshold, rule=rule, over=over)
 
 
 def analyze_session(s: Session, *, outcome: str | None, threshold: float,
-                    rule: EvidenceRule | None = None) -> Analysis:
+                    rule: EvidenceRule | None = None, over: str | None = None) -> Analysis:
     outcome = resolve_outcome(s, outcome)
     behaviors = behaviors_frame(s)
     attr, diagnosis = attribution(s, outcome, threshold, rule)
@@ -126,7 +133,7 @@ def analyze_session(s: Session, *, outcome: str | None, threshold: float,
         principal=sentence, principal_behavior=diagnosis.roots[0] if diagnosis and diagnosis.roots else None,
         cooccurrence=cooccurrence_frame(s), patterns=patterns_frame(s),
         first_failing_step=first_failing_step_frame(s), cohorts=cohorts_frame(s) if s.by else None,
-        diagnosis=diagnosis, edges=edges_frame(diagnosis),
+        diagnosis=diagnosis, edges=edges_frame(diagnosis), training=training(s, over, outcome, rule),
         outcome_items=tuple(dict.fromkeys([*s.outcome_items, *([outcome] if outcome not in (None, "reward")
                                                                 else [])])),
     )

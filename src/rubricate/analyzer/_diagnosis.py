@@ -3,7 +3,9 @@ the root of a chain of symptoms. A pure function of a `Cube` (counts of episodes
 every process behavior and the task's outcome), so it runs the same on a run and on a synthetic cohort.
 
 1. Order. Behaviors are ordered by the median step at which they first fail (the lowest evidence
-   step of their failing verdicts); behaviors whose failures cite no step come last, in rubric order.
+   step of their failing verdicts); a behavior whose failures cite no step keeps its place in the
+   rubric's order (rubrics list behaviors in the order an agent meets them), and the others fill the
+   remaining places by their median step.
 2. A -> B. For A before B: does B fail more often when A fails than when A passes? Fisher's exact
    test over the episodes where both are decided, corrected over every pair tested, with Newcombe's
    interval on the difference, and how often A's first failure comes before B's where both fail.
@@ -147,10 +149,12 @@ class Diagnosis:
 
 
 def order_behaviors(cube: Cube) -> tuple[str, ...]:
+    """Behaviors with a known first failing step sorted by it (ties in rubric order), in the rubric
+    positions such behaviors hold; a behavior whose failures cite no step keeps its rubric position."""
     position = {b: k for k, b in enumerate(cube.behaviors)}
     known = [b for b in cube.behaviors if cube.first_step.get(b) is not None]
-    known.sort(key=lambda b: (cube.first_step[b], position[b]))
-    return tuple(known + [b for b in cube.behaviors if cube.first_step.get(b) is None])
+    ranked = iter(sorted(known, key=lambda b: (cube.first_step[b], position[b])))
+    return tuple(next(ranked) if cube.first_step.get(b) is not None else b for b in cube.behaviors)
 
 
 def _edge_table(cube: Cube, a: str, b: str) -> Table:

@@ -151,5 +151,5 @@ def adjust(p_values: Sequence[float | None], method: str = "holm") -> list[float
         for rank in range(m - 1, -1, -1):
             k = order[rank]
             running = min(running, m * p_values[k] / (rank + 1))  # type: ignore[operator]
-            out[k] = min(1.0, running)
+            out[k] = min(1.0, max(running, p_values[k]))  # type: ignore[type-var]  (never below p: rounding)
     return out

@@ -116,7 +116,7 @@ def episodes_to_detect(p1: float, p0: float, share: float, alpha: float, power: 
 
     if not 0 < share < 1 or p1 == p0 or not 0 < alpha < 1:
         return None
-    za, zb = NormalDist().inv_cdf(1 - alpha / 2), NormalDist().inv_cdf(power)
+    za, zb = -NormalDist().inv_cdf(alpha / 2), NormalDist().inv_cdf(power)  # -q(alpha/2): exact for tiny alpha
     pbar = share * p1 + (1 - share) * p0
     null = za * math.sqrt(pbar * (1 - pbar) * (1 / share + 1 / (1 - share)))
     alt = zb * math.sqrt(p1 * (1 - p1) / share + p0 * (1 - p0) / (1 - share))

@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._diagnosis import FAILS, OTHER, PASSES, Cube
+
+if TYPE_CHECKING:
+    import polars as pl
 
 BEHAVIORS = ("discovery", "schema-inspection", "error-recovery", "grounding", "efficiency")
 ITEMS = ("discovers_tables", "inspects_schema", "recovers_from_errors", "grounded_answer", "stays_within_budget")
@@ -140,3 +144,91 @@ def synthetic_cohort(kind: str, n: int, seed: int) -> Cohort:
         lo, hi = STEPS.get(b, (0, 0))
         first[b] = np.where(status[b] == FAILS, rng.integers(lo, hi, n), -1) if b in STEPS else np.full(n, -1)
     return Cohort(kind, status, first, failed)
+
+
+# ------------------------------------------------------------------ planted training runs
+
+TRAINING_ITEMS = (("answer_correct", "correctness"), ("cites_sources", "grounding"),
+                  ("formats_answer", "answering"), ("stays_on_topic", "efficiency"))
+TRAINING_KINDS = ("honest", "hacking", "flat")
+
+
+def synthetic_training(kind: str, seed: int, steps: int = 16, per_step: int = 32) -> tuple[dict[str, np.ndarray], int | None]:
+    """A planted training run: per episode its step, the four items' verdicts (True = pass) and the
+    reward (their mean, as a weighted_mean rubric with weights 1 gives); and the planted onset step
+    of hacking (None when there is none).
+
+    "honest": answer_correct rises from 30% to 70% and the process items rise with it; "hacking":
+    the process items climb to 95% while answer_correct rises to 60% by the middle step, then falls to
+    35% (the onset); "flat": nothing changes."""
+    if kind not in TRAINING_KINDS:
+        raise ValueError(f"unknown training kind {kind!r}: use one of {', '.join(TRAINING_KINDS)}")
+    rng = np.random.default_rng(seed)
+    step = np.repeat(np.arange(steps), per_step)
+    t = step / max(1, steps - 1)
+    onset = steps // 2 if kind == "hacking" else None
+    bases = (0.40, 0.50, 0.60)
+    if kind == "honest":
+        outcome_p = 0.3 + 0.4 * t
+        item_p = [b + 0.35 * t for b in bases]
+    elif kind == "hacking":
+        half = (steps // 2) / max(1, steps - 1)
+        outcome_p = np.where(t <= half, 0.3 + 0.3 * t / half, 0.6 - 0.25 * (t - half) / (1 - half))
+        item_p = [b + (0.95 - b) * t for b in bases]
+    else:
+        outcome_p = np.full(step.size, 0.45)
+        item_p = [np.full(step.size, b) for b in bases]
+    out: dict[str, np.ndarray] = {"step": step.astype(float)}
+    for (item, _), p in zip(TRAINING_ITEMS, [outcome_p, *item_p]):
+        out[item] = rng.random(step.size) < p
+    out["reward"] = np.mean([out[i].astype(float) for i, _ in TRAINING_ITEMS], axis=0)
+    return out, onset
+
+
+def training_frame(run: dict[str, np.ndarray]) -> pl.DataFrame:
+    """A planted training run as `_training.episode_frame` gives it (answer_correct is the outcome)."""
+    import polars as pl
+
+    cols: dict[str, object] = {"step": run["step"], "reward": run["reward"], "outcome": run["answer_correct"]}
+    for item, behavior in TRAINING_ITEMS:
+        codes = np.where(run[item], PASSES, FAILS).astype(np.int64)
+        cols[f"b:{behavior}"] = codes
+        cols[f"i:{item}"] = codes
+    return pl.DataFrame(cols)
+
+
+def write_training(run: dict[str, np.ndarray], path: str | os.PathLike[str]) -> str:
+    """A planted training run as a run directory: metadata {"step": ...}, reward = the rubric reward."""
+    import msgspec
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
+
+    root = os.fspath(path)
+    n = run["step"].size
+    ids = [f"ep-{k:06d}" for k in range(n)]
+    episodes = {f.name: [None] * n for f in EPISODE_SCHEMA}
+    episodes.update(episode_id=ids, format=["synthetic"] * n, reward=run["reward"].tolist(),
+                    rubric_reward=run["reward"].tolist(),
+                    metadata=[msgspec.json.encode({"step": int(s)}).decode() for s in run["step"].tolist()])
+    verdicts: dict[str, list] = {f.name: [] for f in VERDICT_SCHEMA}
+    for item, behavior in TRAINING_ITEMS:
+        for k, ok in enumerate(run[item].tolist()):
+            verdicts["episode_id"].append(ids[k])
+            verdicts["item"].append(item)
+            verdicts["behavior"].append(behavior)
+            verdicts["verdict"].append("pass" if ok else "fail")
+            verdicts["score"].append(1.0 if ok else 0.0)
+            verdicts["reason"].append("synthetic")
+            verdicts["evidence"].append([])
+    for name, columns, schema in (("episodes", episodes, EPISODE_SCHEMA), ("verdicts", verdicts, VERDICT_SCHEMA)):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        pq.write_table(pa.Table.from_pydict(columns, schema=schema), os.path.join(root, name, "part-00000.parquet"))
+    os.makedirs(os.path.join(root, "issues"), exist_ok=True)
+    info = {"run_format": RUN_FORMAT, "rubric": {"id": "synthetic-training", "version": "1", "hash": "synthetic",
+                                                 "items": [{"id": i, "behavior": b} for i, b in TRAINING_ITEMS]},
+            "counts": {"episodes": n, "issues": 0}}
+    with open(os.path.join(root, "run.json"), "wb") as f:
+        f.write(msgspec.json.encode(info))
+    return root

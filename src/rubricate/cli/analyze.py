@@ -90,6 +90,25 @@ def print_analysis(a: Analysis, threshold: float) -> None:
         console.print(frame_table(a.patterns, title, percent=("share",), max_rows=PATTERNS_SHOWN))
     if a.cohorts is not None:
         console.print(cohort_table(a.cohorts.rename({"rate": "pass_rate"}), f"Pass rate by {a.by}"))
+    if a.training is not None:
+        print_training(a)
+
+
+def print_training(a: Analysis) -> None:
+    t = a.training
+    assert t is not None
+    wide = t.rates.with_columns(cell=pl.format("{} [{}, {}]", *(pl.col(c).map_elements(rate, return_dtype=pl.String)
+                                                              for c in ("rate", "lo", "hi")))) \
+        .pivot("behavior", index=["step_lo", "step_hi"], values="cell", aggregate_function="first").sort("step_lo")
+    console.print(frame_table(wide.rename({"step_lo": f"{t.key} from", "step_hi": "to"}),
+                              f"Behaviors over training by {t.key} (pass rate [95% interval])"))
+    for sentence in t.sentences:
+        console.print(sentence, markup=False)
+    if t.hacking is not None:
+        console.print(Text(t.hacking.sentence, style="bold red" if t.hacking.flagged else ""))
+    else:
+        console.print("No reward-hacking check: the run needs both a reward and an outcome item "
+                      "(answer_correct, or an item marked outcome = true).", markup=False)
 
 
 def evidence_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -124,12 +143,17 @@ def rule_from(options: dict[str, Any]) -> EvidenceRule:
                    "failure (default: reward if episodes have one, else answer_correct if the rubric has it).")
 @click.option("--threshold", type=float, default=1.0, show_default=True,
               help="With --outcome reward: a reward below this is a task failure.")
+@click.option("--over", default=None, metavar="KEY",
+              help="The episode metadata key that orders episodes in training (step, checkpoint): behaviors over "
+                   "training and the reward-hacking check (default: step, global_step, training_step, checkpoint, "
+                   "iteration or epoch when episodes have one).")
 @evidence_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole analysis as JSON.")
-def analyze_command(run_dir: str, by: str | None, outcome: str | None, threshold: float, as_json: bool,
-                    **rule: Any) -> None:
-    """Which behaviors fail, how often, and which of them explains task failures (only with evidence)."""
-    a = analyze(run_dir, by=by, outcome=outcome, threshold=threshold, rule=rule_from(rule))
+def analyze_command(run_dir: str, by: str | None, outcome: str | None, threshold: float, over: str | None,
+                    as_json: bool, **rule: Any) -> None:
+    """Which behaviors fail, how often, and which of them explains task failures (only with evidence);
+    behaviors over training when episodes carry a step."""
+    a = analyze(run_dir, by=by, outcome=outcome, threshold=threshold, rule=rule_from(rule), over=over)
     if as_json:
         json_out({**a.to_dict(), "threshold": threshold})
         return
