@@ -106,6 +106,12 @@ def no_claim_sentence(d: Diagnosis, what: str) -> str:
         return head + " No behavior fails more often in the failed episodes than in the others."
     need = (f"; about {d.needed:,} episodes at this mix would detect a difference that size"
             if d.needed is not None else "")
+    if not e.enough:
+        return (f"{head} No behavior that fails in at least {d.rule.min_failing} episodes (with "
+                f"{d.rule.min_failed_tasks} failed tasks) goes with more task failure. {e.behavior} does, but fails "
+                f"in only {e.failing} of {e.failing + e.passing} episodes, too few to test: the task fails ({what}) in "
+                f"{pct(e.rate_when_fails)} of those against {pct(e.rate_when_passes)} when it passes, "
+                f"{test_text(e, d)}{need}.")
     return f"{head} The strongest association is {e.behavior}: {rates_text(e, what)}, {test_text(e, d)}{need}."
 
 

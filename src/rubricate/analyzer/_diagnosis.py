@@ -245,8 +245,9 @@ def diagnose(cube: Cube, rule: EvidenceRule | None = None) -> Diagnosis:
     if not roots:
         tested = [e for e in evidence if e.p_value is not None]
         positive = [e for e in tested if (e.difference or 0) > 0]
-        if positive:
-            strongest = min(positive, key=lambda e: (e.p_value, -(e.difference or 0)))
+        if positive:  # among the behaviors that fail often enough to test, if any
+            pool = [e for e in positive if e.enough] or positive
+            strongest = min(pool, key=lambda e: (e.p_value, -(e.difference or 0)))
             needed = needed_episodes(strongest, len(tested), rule)
     return Diagnosis(rule, cube.n, cube.failed, order, evidence, all_edges, roots, tuple(chains), strongest, needed,
                      dict(cube.first_step))

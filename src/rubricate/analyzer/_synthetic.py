@@ -75,11 +75,10 @@ class Cohort:
 
     def write(self, path: str | os.PathLike[str]) -> str:
         """Write the cohort as a run directory (format 2, one part); returns its path."""
-        import msgspec
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from ..scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
+        from ..scoring import EPISODE_SCHEMA, VERDICT_SCHEMA
 
         root = os.fspath(path)
         ids = [f"ep-{k:06d}" for k in range(self.n)]
@@ -103,11 +102,7 @@ class Cohort:
             os.makedirs(os.path.join(root, name), exist_ok=True)
             pq.write_table(pa.Table.from_pydict(columns, schema=schema), os.path.join(root, name, "part-00000.parquet"))
         os.makedirs(os.path.join(root, "issues"), exist_ok=True)
-        info = {"run_format": RUN_FORMAT, "rubric": {"id": f"synthetic-{self.kind}", "version": "1", "hash": "synthetic",
-                                                     "items": [{"id": i, "behavior": b} for i, b in zip(ITEMS, BEHAVIORS)]},
-                "counts": {"episodes": self.n, "issues": 0}}
-        with open(os.path.join(root, "run.json"), "wb") as f:
-            f.write(msgspec.json.encode(info))
+        _write_info(root, f"synthetic-{self.kind}", list(zip(ITEMS, BEHAVIORS)), self.n)
         return root
 
 
@@ -203,7 +198,7 @@ def write_training(run: dict[str, np.ndarray], path: str | os.PathLike[str]) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
+    from ..scoring import EPISODE_SCHEMA, VERDICT_SCHEMA
 
     root = os.fspath(path)
     n = run["step"].size
@@ -226,9 +221,19 @@ def write_training(run: dict[str, np.ndarray], path: str | os.PathLike[str]) -> 
         os.makedirs(os.path.join(root, name), exist_ok=True)
         pq.write_table(pa.Table.from_pydict(columns, schema=schema), os.path.join(root, name, "part-00000.parquet"))
     os.makedirs(os.path.join(root, "issues"), exist_ok=True)
-    info = {"run_format": RUN_FORMAT, "rubric": {"id": "synthetic-training", "version": "1", "hash": "synthetic",
-                                                 "items": [{"id": i, "behavior": b} for i, b in TRAINING_ITEMS]},
+    _write_info(root, "synthetic-training", list(TRAINING_ITEMS), n)
+    return root
+
+
+def _write_info(root: str, rubric: str, items: list[tuple[str, str]], n: int) -> None:
+    import msgspec
+
+    from .. import __version__
+    from ..scoring import RUN_FORMAT
+
+    info = {"run_format": RUN_FORMAT, "rubricate_version": __version__, "created_at": "synthetic",
+            "rubric": {"id": rubric, "version": "1", "hash": "synthetic",
+                       "items": [{"id": i, "behavior": b, "weight": 1.0} for i, b in items]},
             "counts": {"episodes": n, "issues": 0}}
     with open(os.path.join(root, "run.json"), "wb") as f:
         f.write(msgspec.json.encode(info))
-    return root
