@@ -95,9 +95,11 @@ def test_attribution_and_principal_with_reward_outcome(small: Analysis) -> None:
     assert small.principal is not None
     assert small.principal.startswith("No behavior reliably explains task failure in this run (reward < 1 in 3 of "
                                       "6 episodes)")
-    assert ("The strongest association is discovery: it fails in 3 of 6 episodes; the task fails (reward < 1) in "
-            "100% of those against 0% when it passes, a difference of +100 pts") in small.principal
-    assert "Fisher p = 0.1, Holm-adjusted 0.3" in small.principal and "episodes at this mix" in small.principal
+    assert ("discovery does, but fails in only 3 of 6 episodes, too few to test: the task fails (reward < 1) in 100% "
+            "of those against 0% when it passes, a difference of +100 pts") in small.principal
+    # 20 = the rule's 10 failing episodes at this mix (half the episodes fail discovery)
+    assert small.principal.endswith("Fisher p = 0.1, Holm-adjusted 0.3); about 20 episodes at this mix would detect "
+                                    "a difference that size.")
 
 
 def test_cooccurrence_and_patterns(small: Analysis) -> None:

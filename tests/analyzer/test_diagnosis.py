@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rubricate.analyzer import Cube, EvidenceRule, analyze, diagnose
+from rubricate.analyzer import Cube, EvidenceRule, analyze, diagnose, open_run
 from rubricate.analyzer._attribution import cube as run_cube
 from rubricate.analyzer._diagnosis import FAILS, PASSES, TASK_FAILED, TASK_SUCCEEDED, chain_links
 from rubricate.analyzer._session import Session
@@ -73,7 +73,7 @@ def test_written_cohort_reads_back_to_the_same_cube_and_claims(tmp_path: Path, k
     cohort = synthetic_cohort(kind, 300, seed)
     run = cohort.write(tmp_path / "run")
     expected = cohort.cube()
-    got = run_cube(Session(__import__("rubricate").open_run(run)), "reward", 1.0)
+    got = run_cube(Session(open_run(run), first_steps=True), "reward", 1.0)
     assert got.behaviors == expected.behaviors
     assert sorted(got.cells) == sorted(expected.cells)
     assert got.first_step == expected.first_step and got.precedence == expected.precedence

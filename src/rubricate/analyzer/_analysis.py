@@ -17,7 +17,7 @@ from ._evidence import EvidenceRule
 from ._results import Run
 from ._session import DEFAULT_OUTCOME_ITEM, FAIL, PASS, Session, as_run, ordered, sql_str
 from ._stats import wilson_exprs
-from ._training import Training, training
+from ._training import Training, order_key, step_sql, training
 
 if TYPE_CHECKING:
     import polars as pl
@@ -116,11 +116,15 @@ def analyze(run: Run | str, *, by: str | None = None, outcome: str | None = None
     training (step, checkpoint); by default the first of `step`, `global_step`, `training_step`,
     `checkpoint`, `iteration`, `epoch` that does: then `training` holds behaviors over training and
     the reward-hacking check."""
-    return analyze_session(Session(as_run(run), by=by), outcome=outcome, threshold=threshold, rule=rule, over=over)
+    s = Session(as_run(run), by=by, first_steps=True)
+    return analyze_session(s, outcome=outcome, threshold=threshold, rule=rule, over=over)
 
 
 def analyze_session(s: Session, *, outcome: str | None, threshold: float,
                     rule: EvidenceRule | None = None, over: str | None = None) -> Analysis:
+    key = order_key(s, over)
+    if key is not None:
+        s.order = step_sql(key)  # before `ew` is built: it carries each episode's step
     outcome = resolve_outcome(s, outcome)
     behaviors = behaviors_frame(s)
     attr, diagnosis = attribution(s, outcome, threshold, rule)
@@ -133,7 +137,7 @@ def analyze_session(s: Session, *, outcome: str | None, threshold: float,
         principal=sentence, principal_behavior=diagnosis.roots[0] if diagnosis and diagnosis.roots else None,
         cooccurrence=cooccurrence_frame(s), patterns=patterns_frame(s),
         first_failing_step=first_failing_step_frame(s), cohorts=cohorts_frame(s) if s.by else None,
-        diagnosis=diagnosis, edges=edges_frame(diagnosis), training=training(s, over, outcome, rule),
+        diagnosis=diagnosis, edges=edges_frame(diagnosis), training=training(s, key, outcome, rule),
         outcome_items=tuple(dict.fromkeys([*s.outcome_items, *([outcome] if outcome not in (None, "reward")
                                                                 else [])])),
     )
@@ -197,11 +201,19 @@ def patterns_frame(s: Session) -> pl.DataFrame:
 def first_failing_step_frame(s: Session) -> pl.DataFrame:
     """Per item with fails: how many, and the median and 90th percentile of the first step its fail
     verdicts cite (the lowest evidence index; fails without evidence are left out of the quantiles)."""
-    frame = s.sql("""
-        SELECT item, count(*) AS fails,
-               quantile_cont(list_min(evidence), 0.5)::DOUBLE AS median_first_step,
-               quantile_cont(list_min(evidence), 0.9)::DOUBLE AS p90_first_step
-        FROM verdicts WHERE verdict = 'fail' GROUP BY item""")
+    if not s.first_steps:
+        frame = s.sql("""
+            SELECT item, count(*) AS fails,
+                   quantile_cont(list_min(evidence), 0.5)::DOUBLE AS median_first_step,
+                   quantile_cont(list_min(evidence), 0.9)::DOUBLE AS p90_first_step
+            FROM verdicts WHERE verdict = 'fail' GROUP BY item""")
+        return ordered(frame, "item", s.item_ids)
+    parts = [f"""SELECT {sql_str(i)} AS item, count(*) AS fails, quantile_cont(x, 0.5)::DOUBLE AS median_first_step,
+                        quantile_cont(x, 0.9)::DOUBLE AS p90_first_step
+                 FROM (SELECT {s.item_first_step(i)} AS x FROM {s.ew} WHERE {s.item_code(i)} = {FAIL})
+                 HAVING count(*) > 0""" for i in s.item_ids]
+    frame = s.sql(_union(parts, "SELECT NULL::VARCHAR AS item, 0::BIGINT AS fails, NULL::DOUBLE AS median_first_step, "
+                                "NULL::DOUBLE AS p90_first_step LIMIT 0"))
     return ordered(frame, "item", s.item_ids)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._diagnosis import FAILS, OTHER, PASSES, Cube, Diagnosis, diagnose
 from ._evidence import Evidence, EvidenceRule
-from ._session import DEFAULT_OUTCOME_ITEM, FAIL, PASS, Session, sql_list
+from ._session import DEFAULT_OUTCOME_ITEM, FAIL, PASS, Session
 
 if TYPE_CHECKING:
     import polars as pl
@@ -51,7 +51,9 @@ def candidates(s: Session, outcome: str | None) -> list[str]:
 
 def cube(s: Session, outcome: str, threshold: float) -> Cube:
     """The run's cube: episodes with an outcome by behavior status and task failure, first steps and
-    precedence (see `_diagnosis.Cube`)."""
+    precedence (see `_diagnosis.Cube`). The session needs `first_steps`."""
+    if not s.first_steps:
+        raise ValueError("the cube needs a Session(..., first_steps=True)")
     out = left_out(s, outcome)
     names = candidates(s, outcome)
     codes = [s.behavior_code(b, exclude=out) for b in names]
@@ -68,17 +70,24 @@ def cube(s: Session, outcome: str, threshold: float) -> Cube:
 
 def _first_steps(s: Session, names: list[str], out: list[str]) -> tuple[dict[str, float | None],
                                                                         dict[tuple[str, str], tuple[int, int, int]]]:
-    if not names:
-        return {}, {}
-    ff = f"""SELECT episode_id, behavior, min(list_min(evidence)) AS step FROM verdicts
-             WHERE verdict = 'fail' AND NOT list_contains({sql_list(out)}, item)
-             AND list_contains({sql_list(names)}, behavior) GROUP BY episode_id, behavior"""
-    medians = dict(s.rows(f"SELECT behavior, median(step)::DOUBLE FROM ({ff}) WHERE step IS NOT NULL GROUP BY 1"))
-    pairs = s.rows(f"""WITH ff AS ({ff}) SELECT a.behavior, b.behavior, count(*) FILTER (a.step < b.step),
-                       count(*) FILTER (a.step > b.step), count(*) FILTER (a.step = b.step)
-                       FROM ff AS a JOIN ff AS b ON a.episode_id = b.episode_id AND a.behavior < b.behavior
-                       WHERE a.step IS NOT NULL AND b.step IS NOT NULL GROUP BY 1, 2""")
-    return {b: medians.get(b) for b in names}, {(a, b): (x, y, z) for a, b, x, y, z in pairs}
+    """Per behavior the median first failing step; per pair (in name order) the episodes where both
+    fail with a cited step and the first fails first, later, or at the same step. One scan of `ew`."""
+    steps = {b: s.first_step(b, out) for b in names}
+    codes = {b: s.behavior_code(b, exclude=out) for b in names}
+    known = [b for b in names if steps[b] is not None]
+    fails = {b: f"({codes[b]} = {FAIL} AND {steps[b]} IS NOT NULL)" for b in known}
+    cols = [f"median({steps[b]}) FILTER ({fails[b]})::DOUBLE" for b in known]
+    pairs = [(a, b) if a < b else (b, a) for i, a in enumerate(known) for b in known[i + 1:]]
+    for a, b in pairs:
+        both = f"{fails[a]} AND {fails[b]}"
+        cols += [f"count(*) FILTER ({both} AND {steps[a]} < {steps[b]})",
+                 f"count(*) FILTER ({both} AND {steps[a]} > {steps[b]})",
+                 f"count(*) FILTER ({both} AND {steps[a]} = {steps[b]})"]
+    row = s.rows(f"SELECT {', '.join(cols)} FROM {s.ew}")[0] if cols else ()
+    first = {b: None for b in names} | dict(zip(known, row[:len(known)]))
+    rest = row[len(known):]
+    precedence = {p: tuple(rest[3 * k:3 * k + 3]) for k, p in enumerate(pairs) if sum(rest[3 * k:3 * k + 3])}
+    return first, precedence  # type: ignore[return-value]
 
 
 def attribution(s: Session, outcome: str | None, threshold: float,

@@ -83,7 +83,7 @@ def guide(run: Run | str, *, top: int = 3, examples: int = 5, by: str | None = N
     """The `top` behaviors to work on, each with where it fails (tasks, and cohorts by the metadata key
     `by`), up to `examples` failing and passing examples, its role and evidence under `rule`, and a
     recommendation."""
-    s = Session(as_run(run), by=by, tasks=True)
+    s = Session(as_run(run), by=by, tasks=True, first_steps=True)
     behaviors = behaviors_frame(s)
     resolved = resolve_outcome(s, outcome)
     _, diagnosis = attribution(s, resolved, threshold, rule)

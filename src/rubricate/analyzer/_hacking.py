@@ -4,7 +4,7 @@ rising while the outcome stalls or falls, and the items whose pass rate climbs w
 
 For every onset bucket k that leaves at least `MIN_BUCKETS` buckets to the end, two least-squares
 slopes over the episodes from k on, against their step: the reward's and the outcome's (1 done, 0
-not). The run is flagged when, for some k, the reward's slope is positive with a one-sided p-value
+not), computed exactly from per-step sums (count, sum, sum of squares). The run is flagged when, for some k, the reward's slope is positive with a one-sided p-value
 below alpha / (the number of onsets tried) (Bonferroni) and the outcome's slope is not positive (it
 stalls or falls). The onset named is, among those k, the step where the outcome's course bends: the
 one where a line allowed to bend there fits the outcome best (least squares). Items climbing without the outcome: in the flagged stretch, the
@@ -23,7 +23,6 @@ import numpy as np
 
 from ._evidence import EvidenceRule
 from ._exact import adjust
-from ._session import FAIL, PASS
 from ._stats import Z95
 
 if TYPE_CHECKING:
@@ -55,19 +54,21 @@ class Slope:
         return self.value + Z95 * self.se
 
 
-def slope(x: np.ndarray, y: np.ndarray) -> Slope | None:
-    """The least-squares slope of y on x; None with fewer than 3 points or one x."""
-    n = x.size
-    if n < 3:
+def slope(x: np.ndarray, n: np.ndarray, sy: np.ndarray, syy: np.ndarray) -> Slope | None:
+    """The least-squares slope of y on x over points grouped by x: at x[j], n[j] points whose y sum to
+    sy[j] with squares summing to syy[j]. None with fewer than 3 points or a single x."""
+    total = float(n.sum())
+    if total < 3:
         return None
-    xm = x - x.mean()
-    sxx = float((xm * xm).sum())
-    if sxx <= 0:
+    sx, sxx = float((n * x).sum()), float((n * x * x).sum())
+    ssx = sxx - sx * sx / total
+    if ssx <= 1e-12 * max(1.0, sxx):
         return None
-    b = float((xm * (y - y.mean())).sum()) / sxx
-    resid = y - y.mean() - b * xm
-    var = float((resid * resid).sum()) / (n - 2)
-    return Slope(b, math.sqrt(var / sxx), n)
+    y, sxy, yy = float(sy.sum()), float((x * sy).sum()), float(syy.sum())
+    sp = sxy - sx * y / total
+    b = sp / ssx
+    rss = max(0.0, (yy - y * y / total) - b * sp)
+    return Slope(b, math.sqrt(rss / (total - 2) / ssx), int(total))
 
 
 @dataclass(frozen=True)
@@ -94,54 +95,51 @@ class Hacking:
                 "sentence": self.sentence}
 
 
-def hacking_check(frame: pl.DataFrame, edges: list[tuple[float, float]], process_items: list[str],
+def hacking_check(steps: pl.DataFrame, edges: list[tuple[float, float]], process_items: list[str],
                   rule: EvidenceRule, reward_name: str, outcome_name: str) -> Hacking:
-    """The check over an episode frame with `bucket` (see `_training`)."""
-    step = frame["step"].to_numpy().astype(float)
-    bucket = frame["bucket"].to_numpy()
-    reward = frame["reward"].cast(float).to_numpy()
-    outcome = frame["outcome"].cast(float).to_numpy()
+    """The check over a `_training.step_frame` (its step buckets are `edges`)."""
+    x = steps["step"].to_numpy().astype(float)
+    reward = [steps[c].to_numpy().astype(float) for c in ("r_n", "r_sum", "r_sq")]
+    outcome = [steps[c].to_numpy().astype(float) for c in ("o_n", "o_sum", "o_sum")]  # binary: y * y = y
     onsets = list(range(0, max(0, len(edges) - MIN_BUCKETS + 1)))
     level = rule.alpha / max(1, len(onsets))
     found: list[tuple[float, int, Slope, Slope]] = []  # (hinge fit's residual, onset, reward slope, outcome slope)
-    known = ~np.isnan(outcome)
     for k in onsets:
-        keep = bucket >= k
-        r_ok, o_ok = keep & ~np.isnan(reward), keep & known
-        rs, os_ = slope(step[r_ok], reward[r_ok]), slope(step[o_ok], outcome[o_ok])
+        keep = x >= edges[k][0]
+        rs, os_ = slope(x[keep], *(a[keep] for a in reward)), slope(x[keep], *(a[keep] for a in outcome))
         if rs is not None and os_ is not None and rs.value > 0 and rs.p_up < level and os_.value <= 0:
-            found.append((_hinge_residual(step[known], outcome[known], edges[k][0] if k else None), k, rs, os_))
-    if found:  # the onset: where the outcome's course bends best (a hinge at that step fits it best)
+            found.append((_hinge_residual(x, *outcome, edges[k][0] if k else None), k, rs, os_))
+    if found:  # the onset: where the outcome's course bends (a line bending there fits it best)
         _, k, rs, os_ = min(found, key=lambda f: (f[0], f[1]))
-        climbing = _climbing(frame, bucket >= k, step, process_items, rule)
+        climbing = _climbing(steps, x >= edges[k][0], x, process_items, rule)
         return Hacking(True, edges[k][0], edges[-1][1], rs, os_, len(onsets), climbing,
                        _warning(edges[k][0], rs, os_, len(onsets), climbing, reward_name, outcome_name, rule))
-    rs = slope(step[~np.isnan(reward)], reward[~np.isnan(reward)])
-    os_ = slope(step[~np.isnan(outcome)], outcome[~np.isnan(outcome)])
     text = (f"No reward-hacking signal: in no stretch of at least {MIN_BUCKETS} step buckets to the end does "
             f"{reward_name} rise significantly (one-sided slope test, Bonferroni over {len(onsets)} onsets) while "
             f"{outcome_name} stalls or falls.")
-    if len(onsets) == 0:
+    if not onsets:
         text = f"Too few step buckets ({len(edges)}) to check for reward hacking (at least {MIN_BUCKETS} needed)."
-    return Hacking(False, None, None, rs, os_, len(onsets), (), text)
+    return Hacking(False, None, None, slope(x, *reward), slope(x, *outcome), len(onsets), (), text)
 
 
-def _hinge_residual(x: np.ndarray, y: np.ndarray, at: float | None) -> float:
-    """Residual sum of squares of y on a line in x that may bend at `at` (a straight line when None)."""
+def _hinge_residual(x: np.ndarray, n: np.ndarray, sy: np.ndarray, syy: np.ndarray, at: float | None) -> float:
+    """Residual sum of squares of y on a line in x that may bend at `at` (straight when None), from
+    the per-x sums: the normal equations need only n, sum y and sum y^2 at each x."""
     columns = [np.ones_like(x), x] + ([np.maximum(0.0, x - at)] if at is not None else [])
-    design = np.stack(columns, axis=1)
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    resid = y - design @ coef
-    return float(resid @ resid)
+    f = np.stack(columns, axis=1)
+    xtx = (f * n[:, None]).T @ f
+    xty = f.T @ sy
+    coef, *_ = np.linalg.lstsq(xtx, xty, rcond=None)
+    return float(syy.sum() - coef @ xty)
 
 
-def _climbing(frame: pl.DataFrame, keep: np.ndarray, step: np.ndarray, items: list[str],
+def _climbing(steps: pl.DataFrame, keep: np.ndarray, x: np.ndarray, items: list[str],
               rule: EvidenceRule) -> tuple[tuple[str, float, float], ...]:
     found = []
     for item in items:
-        codes = frame[f"i:{item}"].to_numpy()
-        decided = keep & ((codes == PASS) | (codes == FAIL))
-        s = slope(step[decided], (codes[decided] == PASS).astype(float))
+        passes = steps[f"i:{item}:pass"].to_numpy().astype(float)
+        n = passes + steps[f"i:{item}:fail"].to_numpy().astype(float)
+        s = slope(x[keep], n[keep], passes[keep], passes[keep])
         if s is not None:
             found.append((item, s))
     corrected = adjust([s.p_up for _, s in found], rule.correction)

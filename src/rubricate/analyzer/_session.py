@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 NA, ERROR, PASS, FAIL = 0, 1, 2, 3
 CODE = "(CASE verdict WHEN 'fail' THEN 3 WHEN 'pass' THEN 2 WHEN 'error' THEN 1 ELSE 0 END)::UBIGINT"
 WORD = 32  # items a packed word
+STEP_WORD, MAX_STEP = 4, 65534  # first failing steps: 16 bits an item, 4 items a word; steps above are capped
 NO_COHORT = "(none)"
 DEFAULT_OUTCOME_ITEM = "answer_correct"
 # Outcome items restate the task's outcome (a wrong answer is the task failure): reported as outcome,
@@ -74,15 +75,20 @@ def ordered(frame: pl.DataFrame, column: str, order: list[str], *then: str) -> p
 
 class Session:
     """A run's views `verdicts` and `episodes`, its items and behaviors in rubric order, and `ew`
-    (built on first use; with a `cohort` column when `by` is given, `task_id` when `tasks`). Two runs
-    can share a connection under different name suffixes (`verdicts_a`, `ew_a`, ...)."""
+    (built on first use; with a `cohort` column when `by` is given, `task_id` when `tasks`, the first
+    step each item's fail verdict cites packed in `q<w>` words when `first_steps` (see `first_step`;
+    one verdict per episode and item, so a bit_or holds it), and `step` when `order`, SQL
+    over `episodes` giving an episode's training step, is set before `ew` is first used). Two runs can
+    share a connection under different name suffixes (`verdicts_a`, `ew_a`, ...)."""
 
-    def __init__(self, run: Run, *, by: str | None = None, tasks: bool = False,
+    def __init__(self, run: Run, *, by: str | None = None, tasks: bool = False, first_steps: bool = False,
                  con: duckdb.DuckDBPyConnection | None = None, suffix: str = "") -> None:
         import duckdb
 
-        self.run, self.by, self.tasks, self.suffix = run, by, tasks, suffix
+        self.run, self.by, self.tasks, self.first_steps, self.suffix = run, by, tasks, first_steps, suffix
+        self.order: str | None = None
         self.con: duckdb.DuckDBPyConnection = con if con is not None else duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")  # never a progress bar on the command's output
         attach(self.con, run, suffix)
         specs = run.info.get("rubric", {}).get("items", [])
         items = [(i["id"], i.get("behavior") or "") for i in specs]
@@ -111,6 +117,18 @@ class Session:
         k = self.item_ids.index(item)
         return f"(({table}p{k // WORD} >> {2 * (k % WORD)}) & 3)"
 
+    def item_first_step(self, item: str) -> str:
+        """SQL for the first step the item's fail verdict cites in `ew` (NULL: no fail, or no evidence)."""
+        k = self.item_ids.index(item)
+        return f"(nullif((q{k // STEP_WORD} >> {16 * (k % STEP_WORD)}) & 65535, 0)::INTEGER - 1)"
+
+    def first_step(self, behavior: str, exclude: Collection[str] = ()) -> str | None:
+        """SQL for the first step the behavior's fail verdicts cite in `ew` (needs `first_steps`)."""
+        steps = [self.item_first_step(i) for i in self.groups.get(behavior, []) if i not in exclude]
+        if not steps:
+            return None
+        return steps[0] if len(steps) == 1 else f"least({', '.join(steps)})"
+
     def behavior_code(self, behavior: str, exclude: str | Collection[str] | None = None) -> str | None:
         """SQL for the behavior's status in `ew` (the item or items `exclude` left out); None when no
         item is left."""
@@ -135,6 +153,8 @@ class Session:
         extra = [("reward", "NULL::DOUBLE", "reward")]
         if self.tasks:
             extra.append(("task_id", "NULL::VARCHAR", "task_id"))
+        if self.order:
+            extra.append(("step", "NULL::DOUBLE", self.order))
         if self.by:
             extra.append(("cohort", "NULL::VARCHAR", cohort_sql(self.by)))
         v_cols = ", ".join(bits + [f"{null} AS {name}" for name, null, _ in extra])
@@ -144,6 +164,14 @@ class Session:
         aggs += [f"any_value({name}) AS {name}" for name, _, _ in extra]
         if self.by:
             aggs[-1] = f"coalesce(any_value(cohort), {sql_str(NO_COHORT)}) AS cohort"
+        if self.first_steps:  # the first step each item's fail verdict cites, packed 16 bits an item (+1; 0: none)
+            for w in range(-(-len(self.item_ids) // STEP_WORD)):
+                shift = " ".join(f"WHEN {sql_str(i)} THEN {16 * (k % STEP_WORD)}" for k, i in enumerate(self.item_ids)
+                                 if k // STEP_WORD == w)
+                v_cols += (f", CASE WHEN verdict = 'fail' AND len(evidence) > 0 THEN (least(list_min(evidence), {MAX_STEP}) + 1)::UBIGINT "
+                           f"<< (CASE item {shift} END) END AS q{w}")
+                e_cols += f", NULL::UBIGINT AS q{w}"
+                aggs.append(f"bit_or(q{w}) AS q{w}")
         x = self.suffix
         self.con.execute(f"""
             CREATE TEMP TABLE ew{x} AS SELECT episode_id, {', '.join(aggs)}

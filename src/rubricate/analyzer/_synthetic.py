@@ -181,15 +181,20 @@ def synthetic_training(kind: str, seed: int, steps: int = 16, per_step: int = 32
 
 
 def training_frame(run: dict[str, np.ndarray]) -> pl.DataFrame:
-    """A planted training run as `_training.episode_frame` gives it (answer_correct is the outcome)."""
+    """A planted training run summed by step as `_training.step_frame` gives it (answer_correct is the
+    outcome; each item is its own behavior)."""
     import polars as pl
 
-    cols: dict[str, object] = {"step": run["step"], "reward": run["reward"], "outcome": run["answer_correct"]}
+    cols: dict[str, object] = {"step": run["step"], "episodes": np.ones(run["step"].size, dtype=np.int64),
+                               "r_n": np.ones(run["step"].size, dtype=np.int64), "r_sum": run["reward"],
+                               "r_sq": run["reward"] ** 2, "o_n": np.ones(run["step"].size, dtype=np.int64),
+                               "o_sum": run["answer_correct"].astype(np.int64)}
     for item, behavior in TRAINING_ITEMS:
-        codes = np.where(run[item], PASSES, FAILS).astype(np.int64)
-        cols[f"b:{behavior}"] = codes
-        cols[f"i:{item}"] = codes
-    return pl.DataFrame(cols)
+        for prefix, name in (("b", behavior), ("i", item)):
+            cols[f"{prefix}:{name}:pass"] = run[item].astype(np.int64)
+            cols[f"{prefix}:{name}:fail"] = (~run[item]).astype(np.int64)
+    frame = pl.DataFrame(cols)
+    return frame.group_by("step").agg(pl.exclude("step").sum()).sort("step")
 
 
 def write_training(run: dict[str, np.ndarray], path: str | os.PathLike[str]) -> str:

@@ -6,8 +6,9 @@ behavior and bucket tested with the evidence rule's correction).
 
 Steps are read from the metadata value at the key: a number, or text ending in one
 ("checkpoint-500" is 500). At most `max_buckets` buckets: one a step when there are no more steps
-than that, else runs of the same number of consecutive distinct steps. The per-episode frame (`episode_frame`) is read with
-DuckDB; `over_training` is a pure function of it, so planted training runs are checked the same way.
+than that, else runs of the same number of consecutive distinct steps. DuckDB sums the run by step
+(`step_frame`: counts, and the reward's sums); `over_training` is a pure function of those sums, so
+planted training runs are checked the same way, and a run of millions of episodes costs one GROUP BY.
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ class Training:
 
 
 def order_key(s: Session, over: str | None) -> str | None:
-    """`over`, checked to give some episode a step, or the first of ORDER_KEYS that gives at least two
-    distinct steps (one scan for all of them); None when nothing orders the episodes."""
+    """`over`, checked to give some episode a step, or the first of ORDER_KEYS whose values include
+    at least two distinct steps (one scan for all of them); None when nothing orders the episodes."""
     keys = [over] if over else list(ORDER_KEYS)
-    cols = ", ".join(f"count(DISTINCT {step_sql(k)})" for k in keys)
-    counts = s.rows(f"SELECT {cols} FROM episodes")[0]
+    paths = "[" + ", ".join(_path(k) for k in keys) + "]"
+    cols = ", ".join(f"count(DISTINCT {_number(f'v[{k + 1}]')})" for k in range(len(keys)))
+    counts = s.rows(f"SELECT {cols} FROM (SELECT json_extract_string(metadata, {paths}) AS v FROM episodes)")[0]
     if over:
         if not counts[0]:
             raise AnalysisError(f"{s.run.path}: no episode has a step at metadata key {over!r}", name=over,
@@ -67,13 +69,28 @@ def order_key(s: Session, over: str | None) -> str | None:
     return next((k for k, n in zip(keys, counts) if n >= 2), None)
 
 
-def training(s: Session, over: str | None, outcome: str | None, rule: EvidenceRule | None,
+def _path(key: str) -> str:
+    return sql_str('$."' + key.replace('"', '\\"') + '"')
+
+
+def _number(text: str) -> str:
+    """SQL: `text` as a number, or the number it ends in ("checkpoint-500"), or NULL."""
+    tail = r"'(-?[0-9]+(\.[0-9]+)?)\s*$'"
+    return (f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NOT NULL THEN TRY_CAST({text} AS DOUBLE) ELSE "
+            f"TRY_CAST(regexp_extract({text}, {tail}, 1) AS DOUBLE) END")
+
+
+def step_sql(key: str) -> str:
+    """SQL over `episodes`: the episode's step at metadata key `key`, or NULL."""
+    return _number(f"json_extract_string(metadata, {_path(key)})")
+
+
+def training(s: Session, key: str | None, outcome: str | None, rule: EvidenceRule | None,
              max_buckets: int = MAX_BUCKETS) -> Training | None:
-    """Behaviors over training for a run whose episodes carry an order (see the module); None when
-    they carry none. The reward checked for hacking is the episodes' reward (a trainer's), else the
-    rubric's; the outcome is `outcome` when it is an item, else answer_correct or the item the rubric
-    marks as an outcome."""
-    key = order_key(s, over)
+    """Behaviors over training by `key` (see `order_key`; `s.order` must be `step_sql(key)`, set
+    before `ew` was built), or None without a key. The reward checked for hacking is the episodes'
+    reward (a trainer's), else the rubric's; the outcome is `outcome` when it is an item, else
+    answer_correct or the item the rubric marks as an outcome."""
     if key is None:
         return None
     has = s.rows("SELECT count(reward), count(rubric_reward) FROM episodes")[0]
@@ -82,36 +99,33 @@ def training(s: Session, over: str | None, outcome: str | None, rule: EvidenceRu
         marked = [i["id"] for i in s.run.info.get("rubric", {}).get("items", []) if i.get("outcome") is True]
         outcome = next((i for i in [DEFAULT_OUTCOME_ITEM, *marked] if i in s.item_ids), None)
     process = [i for i in s.item_ids if i not in s.outcome_items and i != outcome]
-    frame = episode_frame(s, key, reward, outcome, process)
-    return over_training(frame, key=key, behaviors=list(s.behavior_order), process_items=process, rule=rule,
-                         reward_name=reward, outcome_name=outcome, max_buckets=max_buckets)
-
-
-def step_sql(key: str) -> str:
-    """SQL: the episode's step at metadata key `key` (a number, or text ending in one), or NULL."""
-    path = sql_str('$."' + key.replace('"', '\\"') + '"')
-    text = f"json_extract_string(metadata, {path})"
-    return f"TRY_CAST(regexp_extract({text}, '(-?[0-9]+(\\.[0-9]+)?)\\s*$', 1) AS DOUBLE)"
+    return over_training(step_frame(s, reward, outcome, process), key=key, behaviors=list(s.behavior_order),
+                         process_items=process, rule=rule, reward_name=reward, outcome_name=outcome,
+                         max_buckets=max_buckets)
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def episode_frame(s: Session, key: str, reward: str | None, outcome: str | None,
-                  items: list[str]) -> pl.DataFrame:
-    """One row an episode with a step: step, reward (the episodes column `reward` names: "reward" or
-    "rubric_reward"), outcome (true when the outcome item passes, false when it fails), and the
-    `b:<behavior>` and `i:<item>` status codes (3 fail, 2 pass, 1 error, 0 na)."""
-    cols = ["e.step AS step", "e.r AS reward"]
-    cols.append(f"CASE {s.item_code(outcome)} WHEN {PASS} THEN true WHEN {FAIL} THEN false END AS outcome"
-                if outcome else "NULL::BOOLEAN AS outcome")
-    cols += [f"{s.behavior_code(b) or '0'} AS {_ident('b:' + b)}" for b in s.behavior_order]
-    cols += [f"{s.item_code(i)} AS {_ident('i:' + i)}" for i in items]
-    r = reward if reward in ("reward", "rubric_reward") else "NULL::DOUBLE"
-    return s.sql(f"""SELECT {', '.join(cols)} FROM {s.ew} AS w
-                     JOIN (SELECT episode_id, {step_sql(key)} AS step, {r} AS r FROM episodes) AS e USING (episode_id)
-                     WHERE e.step IS NOT NULL""")
+def step_frame(s: Session, reward: str | None, outcome: str | None, items: list[str]) -> pl.DataFrame:
+    """One row a training step (`ew.step`): episodes; the reward's count, sum and sum of squares (the
+    episodes column `reward` names, "reward" or "rubric_reward"); the outcome item's decided count and
+    passes (o_n, o_sum); `b:<behavior>:pass|fail` and `i:<item>:pass|fail` counts."""
+    cols = ["step", "count(*) AS episodes", "count(r) AS r_n", "coalesce(sum(r), 0) AS r_sum",
+            "coalesce(sum(r * r), 0) AS r_sq"]
+    code = s.item_code(outcome) if outcome else "0"
+    cols += [f"count(*) FILTER ({code} IN ({PASS}, {FAIL})) AS o_n", f"count(*) FILTER ({code} = {PASS}) AS o_sum"]
+    for prefix, name, c in [("b", b, s.behavior_code(b) or "0") for b in s.behavior_order] + \
+            [("i", i, s.item_code(i)) for i in items]:
+        cols += [f"count(*) FILTER ({c} = {PASS}) AS {_ident(f'{prefix}:{name}:pass')}",
+                 f"count(*) FILTER ({c} = {FAIL}) AS {_ident(f'{prefix}:{name}:fail')}"]
+    if reward == "rubric_reward":
+        source = (f"(SELECT w.*, e.r FROM {s.ew} AS w JOIN (SELECT episode_id, rubric_reward AS r FROM episodes) AS e "
+                  f"USING (episode_id))")
+    else:
+        source = f"(SELECT *, {'reward' if reward else 'NULL::DOUBLE'} AS r FROM {s.ew})"
+    return s.sql(f"SELECT {', '.join(cols)} FROM {source} WHERE step IS NOT NULL GROUP BY step ORDER BY step")
 
 
 def buckets(steps: list[float], max_buckets: int = MAX_BUCKETS) -> list[tuple[float, float]]:
@@ -122,44 +136,38 @@ def buckets(steps: list[float], max_buckets: int = MAX_BUCKETS) -> list[tuple[fl
     return [(distinct[k], distinct[min(k + size, len(distinct)) - 1]) for k in range(0, len(distinct), size)]
 
 
-def bucket_index(frame: pl.DataFrame, edges: list[tuple[float, float]]) -> pl.DataFrame:
-    import polars as pl
-
-    lows = [lo for lo, _ in edges]
-    expr = pl.lit(0, pl.Int64)
-    for k, lo in enumerate(lows[1:], 1):
-        expr = pl.when(pl.col("step") >= lo).then(pl.lit(k, pl.Int64)).otherwise(expr)
-    return frame.with_columns(bucket=expr)
-
-
-def over_training(frame: pl.DataFrame, *, key: str, behaviors: list[str], process_items: list[str],
+def over_training(steps: pl.DataFrame, *, key: str, behaviors: list[str], process_items: list[str],
                   rule: EvidenceRule | None = None, reward_name: str | None = None,
                   outcome_name: str | None = None, max_buckets: int = MAX_BUCKETS) -> Training:
-    """Rates per bucket, first significant changes and the reward-hacking check of an `episode_frame`."""
+    """Rates per bucket, first significant changes and the reward-hacking check of a `step_frame`."""
     import polars as pl
 
     rule = rule or EvidenceRule()
-    edges = buckets(frame["step"].to_list(), max_buckets)
-    frame = bucket_index(frame, edges)
+    edges = buckets(steps["step"].to_list(), max_buckets)
+    lows = [lo for lo, _ in edges]
+    bucket = pl.lit(0, pl.Int64)
+    for k, lo in enumerate(lows[1:], 1):
+        bucket = pl.when(pl.col("step") >= lo).then(pl.lit(k, pl.Int64)).otherwise(bucket)
+    counted = [c for c in steps.columns if c != "step"]
+    sums = steps.with_columns(bucket=bucket).group_by("bucket").agg(pl.col(counted).sum()).sort("bucket")
+    by_bucket = {r["bucket"]: r for r in sums.iter_rows(named=True)}
     rows = []
     for b in behaviors:
-        counts = frame.group_by("bucket").agg(
-            (pl.col(f"b:{b}") == PASS).sum().alias("pass"), (pl.col(f"b:{b}") == FAIL).sum().alias("fail"))
-        got = {r["bucket"]: (r["pass"], r["fail"]) for r in counts.iter_rows(named=True)}
         for k, (lo, hi) in enumerate(edges):
-            p, f = got.get(k, (0, 0))
+            r = by_bucket.get(k, {})
+            p, f = int(r.get(f"b:{b}:pass") or 0), int(r.get(f"b:{b}:fail") or 0)
             wl, wh = wilson(p, p + f)
             rows.append((k, lo, hi, b, p, f, p / (p + f) if p + f else None, wl, wh))
     rates = pl.DataFrame(rows, orient="row", schema={
         "bucket": pl.Int64, "step_lo": pl.Float64, "step_hi": pl.Float64, "behavior": pl.String, "pass": pl.Int64,
         "fail": pl.Int64, "rate": pl.Float64, "lo": pl.Float64, "hi": pl.Float64})
     changes, sentences = _changes(rates, behaviors, rule, key)
-    reward = frame.group_by("bucket").agg(
-        pl.len().alias("episodes"), pl.col("reward").mean().alias("mean_reward"),
-        pl.col("outcome").cast(pl.Float64).mean().alias("outcome_rate")).sort("bucket")
-    reward = reward.with_columns(step_lo=pl.col("bucket").replace_strict(dict(enumerate(lo for lo, _ in edges)),
-                                                                         return_dtype=pl.Float64))
-    hack = hacking_check(frame, edges, process_items, rule, reward_name, outcome_name) \
+    reward = sums.select(
+        "bucket", pl.col("bucket").replace_strict(dict(enumerate(lows)), return_dtype=pl.Float64).alias("step_lo"),
+        "episodes", (pl.col("r_sum") / pl.col("r_n")).alias("mean_reward"),
+        (pl.col("o_sum") / pl.col("o_n")).alias("outcome_rate"))
+    reward = reward.with_columns(pl.col("mean_reward", "outcome_rate").fill_nan(None))
+    hack = hacking_check(steps, edges, process_items, rule, reward_name, outcome_name) \
         if reward_name and outcome_name else None
     return Training(key, reward_name, outcome_name, rates, changes, reward, hack, tuple(sentences))
 

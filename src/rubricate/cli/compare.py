@@ -49,9 +49,11 @@ def compare_command(baseline: str, candidate: str, force: bool, as_json: bool) -
 
 def comparison_table(frame: pl.DataFrame) -> Table:
     table = Table(title="pass rate (pass + fail), baseline -> candidate", title_justify="left")
+    widest = max([len(i) + (20 if p else 0) for i, p in zip(frame["item"], frame["pitfall"])] or [4])
     for name in ("item", "behavior", "baseline", "candidate", "change", "p < 0.05", "p-value", "test",
                  "matched tasks"):
-        table.add_column(name, justify="left" if name in ("item", "behavior", "p < 0.05", "test") else "right")
+        table.add_column(name, justify="left" if name in ("item", "behavior", "p < 0.05", "test") else "right",
+                         min_width=min(40, widest) if name == "item" else None)
     for r in frame.iter_rows(named=True):
         pitfall = bool(r["pitfall"])
         change = r["change"]
