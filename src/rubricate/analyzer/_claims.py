@@ -95,6 +95,16 @@ def principal_sentence(d: Diagnosis, what: str) -> str:
 def no_claim_sentence(d: Diagnosis, what: str) -> str:
     head = (f"No behavior reliably explains task failure in this run ({what} in {d.failed} of {d.n} "
             f"episodes): the evidence rule ({d.rule.describe()}) names none.")
+    blocked = [e for e in d.evidence if e.carries_adjusted and e.behavior not in d.roots]
+    if blocked:  # a driver raised by a behavior upstream whose own link to task failure is not shown
+        e = blocked[0]
+        edge = max((x for x in d.edges if x.significant and x.downstream == e.behavior),
+                   key=lambda x: d.order.index(x.upstream))
+        up = d.of(edge.upstream)
+        up_text = f" ({rates_text(up, what)}, {test_text(up, d)})" if up is not None else ""
+        return (f"{head} {e.behavior} goes with task failure ({rates_text(e, what)}, {test_text(e, d)}), but it "
+                f"is downstream of {edge.upstream}: {_edge_text(edge, d)}; and {edge.upstream}'s own link to task "
+                f"failure is not shown{up_text}. The root of this chain is not established.")
     explained = [e for e in d.evidence if e.supported and not e.carries_adjusted]
     if explained:
         e = explained[0]
@@ -123,6 +133,9 @@ def evidence_line(behavior: str, d: Diagnosis | None, what: str) -> str:
     if e is None:
         return "It is an outcome item, not a cause."
     role = d.role(behavior)
+    if role.startswith("downstream of "):
+        return (f"Drives task failure ({rates_text(e, what)}, {test_text(e, d)}) but is {role}, whose own link to "
+                f"task failure is not shown: train the upstream behavior too.")
     if e.p_adjusted is not None and e.p_adjusted < d.rule.alpha and (e.difference_hi or 0) < 0:
         return (f"Not a driver: its failures go with fewer task failures, not more ({test_text(e, d)}); "
                 f"{rates_text(e, what)}.")

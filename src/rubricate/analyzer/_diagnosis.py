@@ -12,10 +12,12 @@ every process behavior and the task's outcome), so it runs the same on a run and
 3. Attribution. Each behavior is weighed by the evidence rule (`_evidence.weigh`), marginally and
    adjusted for the behaviors upstream of it that go with it (A -> B raw p < alpha; at most
    `MAX_ADJUSTED`, the strongest first): stratified by their statuses (fail, pass, other).
-4. Roots. A root is a driver that carries the adjusted effect and that no other driver upstream of it
-   raises (no significant A -> root edge from a driver). The principal failure mode is the most
-   upstream root (several when independent roots are found); its chain is the behaviors it raises,
-   directly or through each other (significant positive edges), in order.
+4. Roots. A root is a driver that carries the adjusted effect and that no behavior upstream of it
+   raises (no significant A -> root edge): a driver raised by an upstream behavior whose own link to
+   task failure is not shown is a symptom of a root the run cannot establish, and is not named root.
+   The principal failure mode is the most upstream root (several when independent roots are found);
+   its chain is the behaviors it raises, directly or through each other (significant positive
+   edges), in order.
 """
 
 from __future__ import annotations
@@ -134,17 +136,19 @@ class Diagnosis:
         return tuple(e.behavior for e in self.evidence if e.supported)
 
     def role(self, behavior: str) -> str:
-        """'root cause', 'symptom of X', 'driver', 'explained by upstream', or 'not shown'."""
+        """'root cause', 'symptom of R' (in the chain of root R), 'downstream of A' (a driver raised by
+        A upstream, with no root shown), 'explained by upstream', or 'not shown'."""
         if behavior in self.roots:
             return "root cause"
         parents = [c.root for c in self.chains if behavior in c.members[1:]]
         if parents:
             return "symptom of " + ", ".join(parents)
         e = self.of(behavior)
-        if e is not None and e.carries_adjusted:
-            return "driver"
-        if e is not None and e.supported:
+        if e is not None and e.supported and not e.carries_adjusted:
             return "explained by upstream"
+        raised = raised_by(behavior, self.edges)
+        if e is not None and e.supported and raised:
+            return "downstream of " + ", ".join(raised)
         return "not shown"
 
 
@@ -199,6 +203,11 @@ def _upstream(behavior: str, all_edges: Sequence[Edge], rule: EvidenceRule) -> t
     return tuple(e.upstream for e in near[:MAX_ADJUSTED])
 
 
+def raised_by(behavior: str, all_edges: Sequence[Edge]) -> tuple[str, ...]:
+    """The behaviors upstream whose failure significantly raises `behavior`'s (A -> behavior)."""
+    return tuple(x.upstream for x in all_edges if x.significant and x.downstream == behavior)
+
+
 def _chain_members(root: str, order: Sequence[str], all_edges: Sequence[Edge]) -> tuple[str, ...]:
     reached = {root}
     for b in order[order.index(root) + 1:]:  # in order, so every upstream member is known first
@@ -234,9 +243,7 @@ def diagnose(cube: Cube, rule: EvidenceRule | None = None) -> Diagnosis:
         up = _upstream(b, all_edges, rule)
         candidates.append(Candidate(b, cube.table(b), _strata(cube, b, up), up))
     evidence = tuple(weigh(candidates, rule))
-    drivers = {e.behavior for e in evidence if e.supported}
-    roots = tuple(e.behavior for e in evidence if e.carries_adjusted and not any(
-        x.significant and x.downstream == e.behavior and x.upstream in drivers for x in all_edges))
+    roots = tuple(e.behavior for e in evidence if e.carries_adjusted and not raised_by(e.behavior, all_edges))
     chains = []
     for r in roots:
         members = _chain_members(r, order, all_edges)
