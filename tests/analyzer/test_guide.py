@@ -59,6 +59,7 @@ def test_order_follows_the_diagnosis_root_then_symptoms(tmp_path: Path) -> None:
     assert entries[0].role == "root cause" and entries[1].role == f"symptom of {ROOT}"
     assert entries[0].evidence.startswith("Root cause of task failure: it fails in ")
     assert "Fisher p = " in entries[0].evidence and "Holm-adjusted" in entries[0].evidence
+    assert guide(run, top=5, examples=1, analysis=a) == entries  # the analysis's diagnosis, lent: the same guide
 
 
 def test_entry_where_and_examples(run: Run) -> None:

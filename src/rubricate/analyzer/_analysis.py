@@ -43,6 +43,7 @@ class Analysis:
     edges: pl.DataFrame | None = None  # A -> B: does A's failure raise B's (see `_diagnosis`)
     outcome_items: tuple[str, ...] = ()  # items reported as outcome, never weighed as causes
     training: Training | None = None  # behaviors over training, when episodes carry a step
+    threshold: float = 1.0  # with outcome "reward": a reward below it is a task failure
 
     @property
     def roots(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ._evidence import Candidate, Evidence, EvidenceRule, needed_episodes, significant, weigh
 from ._exact import Table, adjust, fisher_exact
@@ -103,8 +104,10 @@ class Edge:
 @dataclass(frozen=True)
 class Chain:
     """A root and the behaviors it raises, in order, with the Sankey links of the episodes where the
-    root fails: (source, target, episodes), ending in TASK_FAILED or TASK_SUCCEEDED."""
+    root fails: (source, target, episodes), ending in `Chain.FAILED` or `Chain.SUCCEEDED`."""
 
+    FAILED: ClassVar[str] = TASK_FAILED
+    SUCCEEDED: ClassVar[str] = TASK_SUCCEEDED
     root: str
     members: tuple[str, ...]
     links: tuple[tuple[str, str, int], ...]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._analysis import behaviors_frame, resolve_outcome
+from ._analysis import Analysis, behaviors_frame, resolve_outcome
 from ._attribution import attribution, candidates, failure_text
 from ._claims import evidence_line
 from ._diagnosis import Diagnosis
@@ -79,15 +79,21 @@ class GuideEntry(msgspec.Struct, frozen=True):
 
 
 def guide(run: Run | str, *, top: int = 3, examples: int = 5, by: str | None = None, outcome: str | None = None,
-          threshold: float = 1.0, rule: EvidenceRule | None = None) -> list[GuideEntry]:
+          threshold: float = 1.0, rule: EvidenceRule | None = None, analysis: Analysis | None = None) -> list[GuideEntry]:
     """The `top` behaviors to work on, each with where it fails (tasks, and cohorts by the metadata key
     `by`), up to `examples` failing and passing examples, its role and evidence under `rule`, and a
-    recommendation."""
-    s = Session(as_run(run), by=by, tasks=True, first_steps=True)
+    recommendation. `analysis`, an `analyze` of the same run, lends its diagnosis (and outcome and
+    threshold) instead of computing it again."""
+    s = Session(as_run(run), by=by, tasks=True, first_steps=analysis is None)
     behaviors = behaviors_frame(s)
-    resolved = resolve_outcome(s, outcome)
-    _, diagnosis = attribution(s, resolved, threshold, rule)
-    chosen = _choose(behaviors, diagnosis, candidates(s, resolved), top)
+    if analysis is not None:
+        resolved, diagnosis = analysis.outcome, analysis.diagnosis
+        threshold = analysis.threshold
+    else:
+        resolved = resolve_outcome(s, outcome)
+        _, diagnosis = attribution(s, resolved, threshold, rule)
+    process = candidates(s, resolved)
+    chosen = _choose(behaviors, diagnosis, process, top)
     picks = {}
     for row in chosen:
         code = s.behavior_code(row["behavior"]) or "0"
@@ -96,25 +102,26 @@ def guide(run: Run | str, *, top: int = 3, examples: int = 5, by: str | None = N
         picks[row["behavior"]] = (failing, _pick(s, code, PASS, examples, prefer))
     details = _details(s, [e for f, p in picks.values() for e, _ in f + p])
     what = failure_text(resolved, threshold) if resolved else ""
+    fail_examples = {row["behavior"]: _examples(details, row["behavior"], "fail", picks[row["behavior"]][0],
+                                                len(s.groups[row["behavior"]])) for row in chosen}
+    tools = tools_seen(s.run, fail_examples)
     out = []
     for row in chosen:
-        behavior, (failing, passing) = row["behavior"], picks[row["behavior"]]
+        behavior, (_, passing) = row["behavior"], picks[row["behavior"]]
         n = row["pass"] + row["fail"]
         where = _where(s, behavior, "task_id", "task", 3)
         where += _where(s, behavior, "cohort", "cohort", 3) if by else []
-        fail_examples = _examples(details, behavior, "fail", failing, len(s.groups[behavior]))
-        tools = tools_seen(s.run, fail_examples)
-        process = behavior in candidates(s, resolved)
+        failing = fail_examples[behavior]
         out.append(GuideEntry(
             behavior=behavior, items=list(s.groups.get(behavior, [])), fail_rate=row["fail"] / n, fails=row["fail"],
-            n=n, where=where, failing=fail_examples,
+            n=n, where=where, failing=failing,
             passing=_examples(details, behavior, "pass", passing, len(s.groups[behavior])),
-            recommendation=recommendation(behavior, _wording(s, behavior, fail_examples), row["fail"], n, where,
-                                          tools),
-            role=(diagnosis.role(behavior) if diagnosis else "not shown") if process else "outcome",
-            evidence=evidence_line(behavior, diagnosis, what) if process else
+            recommendation=recommendation(behavior, _wording(s, behavior, failing), row["fail"], n, where,
+                                          tools[behavior]),
+            role=(diagnosis.role(behavior) if diagnosis else "not shown") if behavior in process else "outcome",
+            evidence=evidence_line(behavior, diagnosis, what) if behavior in process else
             "It restates the outcome: reported as outcome, not weighed as a cause.",
-            tools=tools))
+            tools=tools[behavior]))
     return out
 
 
@@ -163,27 +170,32 @@ def descriptions(run: Run) -> dict[str, str]:
     return {**out, **{i.id: i.description.strip() for i in rubric.items if i.id in out}}
 
 
-def tools_seen(run: Run, failing: list[GuideExample], limit: int = TOOLS_NAMED) -> list[str]:
-    """The tools the failing examples called at their cited steps (or answered there), most frequent
-    first; every tool they called when no cited step holds one. Empty when their trace files are gone."""
-    if not failing:
-        return []
+def tools_seen(run: Run, failing: dict[str, list[GuideExample]], limit: int = TOOLS_NAMED) -> dict[str, list[str]]:
+    """Per behavior, the tools its failing examples called at their cited steps (or answered there),
+    most frequent first; every tool they called when no cited step holds one. The examples are re-read
+    from their trace files in one pass; empty lists when those files are gone."""
+    out: dict[str, list[str]] = {b: [] for b in failing}
+    ids = [ex.episode_id for examples in failing.values() for ex in examples]
+    if not ids:
+        return out
     try:
-        episodes = run.load_episodes([ex.episode_id for ex in failing])
+        episodes = run.load_episodes(ids)
     except (OSError, ValueError):
-        return []
-    cited, called = Counter(), Counter()
-    for ex in failing:
-        ep = episodes.get(ex.episode_id)
-        if ep is None:
-            continue
-        marks = set(ex.evidence)
-        for step in ep.steps:
-            names = [c.name for c in step.tool_calls] + ([step.tool_name] if step.tool_name else [])
-            called.update(names)
-            if step.index in marks:
-                cited.update(names)
-    return [name for name, _ in (cited or called).most_common(limit)]
+        return out
+    for behavior, examples in failing.items():
+        cited, called = Counter[str](), Counter[str]()
+        for ex in examples:
+            ep = episodes.get(ex.episode_id)
+            if ep is None:
+                continue
+            marks = set(ex.evidence)
+            for step in ep.steps:
+                names = [c.name for c in step.tool_calls] + ([step.tool_name] if step.tool_name else [])
+                called.update(names)
+                if step.index in marks:
+                    cited.update(names)
+        out[behavior] = [name for name, _ in (cited or called).most_common(limit)]
+    return out
 
 
 def _where(s: Session, behavior: str, key: str, kind: str, limit: int) -> list[GuideWhere]:

@@ -129,8 +129,9 @@ def _judge(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"sub": "", "warn": False, **t} for t in tiles]
 
 
-def _guide(run: Run, by: str | None, outcome: str | None, rule: EvidenceRule | None) -> list[dict[str, Any]]:
-    return [plain(e) for e in guide(run, by=by, outcome=outcome, rule=rule)]
+def _guide(run: Run, by: str | None, analysis: Any) -> list[dict[str, Any]]:
+    """The guidance, from the analysis's own diagnosis: the banner and the guidance share one rule."""
+    return [plain(e) for e in guide(run, by=by, analysis=analysis)]
 
 
 def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, outcome: str | None = None,
@@ -143,7 +144,7 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
     counts = info.get("counts", {})
     items_meta = info.get("rubric", {}).get("items", [])
     item_ids = [i["id"] for i in items_meta]
-    guidance = _guide(run, by, outcome, rule)
+    guidance = _guide(run, by, analysis)
     comparison = dx.comparison_context(compare_to, run, force) if compare_to is not None else None
     names = _names(compare_to, run) if compare_to is not None else ("", run_name(run))
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..analyzer import Analysis, Run, comparability, compare, matched_pairs
-from ..analyzer._diagnosis import TASK_FAILED, TASK_SUCCEEDED
+from ..analyzer import Analysis, Chain, Run, comparability, compare, matched_pairs
 from ._figures import FAIL, PASS, Figure, _layout, _pct, _rows, label
 
 ROOT, SYMPTOM, OTHER = FAIL, "#e88b2e", "#8a94a6"
+TASK_FAILED, TASK_SUCCEEDED = Chain.FAILED, Chain.SUCCEEDED
 LINES = ["#3867d6", "#d64545", "#1f9d6b", "#e0a100", "#7b5cd6", "#17a2b8", "#8a94a6", "#c2185b", "#5d4037"]
 
 
