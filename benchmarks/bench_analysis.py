@@ -41,8 +41,16 @@ import pyarrow.parquet as pq
 from rubricate.analyzer import analyze, compare, diagnose, guide, open_run
 from rubricate.analyzer._analysis import Session, behaviors_frame, items_frame
 from rubricate.analyzer._attribution import attribution
-from rubricate.analyzer._synthetic import (CAUSES, DECOY, ROOT, SYMPTOMS, TRAINING_ITEMS, synthetic_cohort,
-                                           synthetic_training, training_frame)
+from rubricate.analyzer._synthetic import (
+    CAUSES,
+    DECOY,
+    ROOT,
+    SYMPTOMS,
+    TRAINING_ITEMS,
+    synthetic_cohort,
+    synthetic_training,
+    training_frame,
+)
 from rubricate.analyzer._training import over_training, training
 from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
 

@@ -20,9 +20,8 @@ import pyarrow.parquet as pq
 
 from rubricate import CheckContext, Outcome, check, failed, not_applicable, passed
 from rubricate.analyzer import Run, open_run
-from rubricate.scoring import score_run
-from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
 from rubricate.rubrics import isolated_registry, parse_rubric
+from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA, score_run
 
 STEPS = 10  # every scripted episode has steps 0..9, so evidence up to 9 exists
 

@@ -123,7 +123,7 @@ def test_chain_links_conserve_episodes() -> None:
     for node, count in inflow.items():  # what enters a member leaves it (down the chain or to an outcome)
         assert sum(c for s, _, c in links if s == node) == count
     both = (cohort.status[ROOT] == FAILS) & (cohort.status["error-recovery"] == FAILS)
-    assert dict(((s, t), c) for s, t, c in links)[(ROOT, "error-recovery")] == int(both.sum())
+    assert {(s, t): c for s, t, c in links}[(ROOT, "error-recovery")] == int(both.sum())
 
 
 def test_order_follows_first_failing_steps_and_unknown_steps_come_last() -> None:

@@ -96,7 +96,7 @@ def test_adjusted_p_values_are_bounded_and_monotone(ps: list[float]) -> None:
         out = adjust(ps, method)
         assert all(p <= q <= 1.0 for p, q in zip(ps, out))  # type: ignore[operator]
         ranked = sorted(zip(ps, out))
-        assert all(x[1] <= y[1] + 1e-15 for x, y in zip(ranked, ranked[1:]))  # type: ignore[operator]
+        assert all(x[1] <= y[1] + 1e-15 for x, y in itertools.pairwise(ranked))  # type: ignore[operator]
 
 
 def test_newcombe_worked_example() -> None:

@@ -135,7 +135,7 @@ def test_compare_refuses_another_rubric(runs: dict[str, str], tmp_path: Path,
     (other / "run.json").write_text(json.dumps(info))
     code, _, err = _run(capsys, "compare", runs["before"], str(other))
     assert code == EXIT_USAGE and "different rubrics" in err and "hint:" in err and "--force" in err
-    code, out, err = _run(capsys, "compare", runs["before"], str(other), "--force")
+    code, _, err = _run(capsys, "compare", runs["before"], str(other), "--force")
     assert code == EXIT_OK and "warning: the runs were scored with different rubrics" in err
 
 

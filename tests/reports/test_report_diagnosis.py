@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _shared import CORPORA, need
 
 import rubricate
-from _shared import CORPORA, need
 from rubricate.analyzer import EvidenceRule, analyze, guide, open_run
 from rubricate.analyzer._synthetic import synthetic_training, write_training
 from rubricate.reports import write_report

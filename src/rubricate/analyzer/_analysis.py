@@ -115,7 +115,7 @@ def analyze(run: Run | str, *, by: str | None = None, outcome: str | None = None
     episodes have rewards, else `answer_correct` or the first item the rubric marks as an outcome,
     else none (then attribution is empty). `over` names the metadata key that orders episodes in
     training (step, checkpoint); by default the first of `step`, `global_step`, `training_step`,
-    `checkpoint`, `iteration`, `epoch` that does: then `training` holds behaviors over training and
+    `checkpoint` or `iteration` that does: then `training` holds behaviors over training and
     the reward-hacking check."""
     s = Session(as_run(run), by=by, first_steps=True)
     return analyze_session(s, outcome=outcome, threshold=threshold, rule=rule, over=over)

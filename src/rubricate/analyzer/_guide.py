@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ..scoring import atomic_write_bytes
 from ._analysis import Analysis, behaviors_frame, resolve_outcome
 from ._attribution import attribution, candidates, failure_text
 from ._claims import evidence_line
@@ -27,7 +28,6 @@ from ._diagnosis import Diagnosis
 from ._evidence import EvidenceRule
 from ._results import Run
 from ._session import FAIL, PASS, Session, as_run, sql_list
-from ..scoring import atomic_write_bytes
 
 if TYPE_CHECKING:
     import polars as pl

@@ -101,7 +101,7 @@ def hacking_check(steps: pl.DataFrame, edges: list[tuple[float, float]], process
     x = steps["step"].to_numpy().astype(float)
     reward = [steps[c].to_numpy().astype(float) for c in ("r_n", "r_sum", "r_sq")]
     outcome = [steps[c].to_numpy().astype(float) for c in ("o_n", "o_sum", "o_sum")]  # binary: y * y = y
-    onsets = list(range(0, max(0, len(edges) - MIN_BUCKETS + 1)))
+    onsets = list(range(max(0, len(edges) - MIN_BUCKETS + 1)))
     level = rule.alpha / max(1, len(onsets))
     found: list[tuple[float, int, Slope, Slope]] = []  # (hinge fit's residual, onset, reward slope, outcome slope)
     for k in onsets:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AnalysisError
-from ._claims import pct, p_is, pts
+from ._claims import p_is, pct, pts
 from ._evidence import EvidenceRule
 from ._exact import adjust, fisher_exact
 from ._hacking import Hacking, hacking_check
@@ -27,7 +27,8 @@ from ._stats import newcombe, wilson
 if TYPE_CHECKING:
     import polars as pl
 
-ORDER_KEYS = ("step", "global_step", "training_step", "checkpoint", "iteration", "epoch")
+# not "epoch": Inspect calls its repeated runs of a sample epochs (no training); give --over epoch when it is one
+ORDER_KEYS = ("step", "global_step", "training_step", "checkpoint", "iteration")
 MAX_BUCKETS = 12
 
 

@@ -146,7 +146,7 @@ def rule_from(options: dict[str, Any]) -> EvidenceRule:
 @click.option("--over", default=None, metavar="KEY",
               help="The episode metadata key that orders episodes in training (step, checkpoint): behaviors over "
                    "training and the reward-hacking check (default: step, global_step, training_step, checkpoint, "
-                   "iteration or epoch when episodes have one).")
+                   "or iteration when episodes have one).")
 @evidence_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole analysis as JSON.")
 def analyze_command(run_dir: str, by: str | None, outcome: str | None, threshold: float, over: str | None,

@@ -10,8 +10,8 @@ from rich.markup import escape
 
 from ..analyzer import guide, open_run, write_guide
 from ._app import app
-from .analyze import evidence_options, rule_from
 from ._output import console, json_out, plural
+from .analyze import evidence_options, rule_from
 
 
 @app.command("guide")
