@@ -65,7 +65,8 @@ def _symptoms(root: str, d: Diagnosis) -> str:
     for b in downstream:  # the edge into b from the member nearest upstream of it
         into = [x for x in d.edges if x.significant and x.downstream == b and x.upstream in chain.members]
         links.append(_edge_text(max(into, key=lambda x: chain.members.index(x.upstream)), d))
-    return (f" Downstream of it, {_join(list(downstream))} fail more often: {'; '.join(links)}. "
+    verb = "fail" if len(downstream) > 1 else "fails"
+    return (f" Downstream of it, {_join(list(downstream))} {verb} more often: {'; '.join(links)}. "
             f"{'They are symptoms' if len(downstream) > 1 else 'It is a symptom'}, not the root.")
 
 
@@ -87,8 +88,8 @@ def principal_sentence(d: Diagnosis, what: str) -> str:
             parts.append(f"{root}: {rates_text(e, what)}, {test_text(e, d)}.{_symptoms(root, d)}")
         if len(parts) == 1:
             return "The principal failure mode is " + parts[0]
-        return (f"{len(parts)} independent failure modes explain task failure (neither raises the other's "
-                f"failure): " + " ".join(f"({k}) {p}" for k, p in enumerate(parts, 1)))
+        return (f"{len(parts)} failure modes explain task failure, with no significant link from one to another "
+                f"(A -> B tests): " + " ".join(f"({k}) {p}" for k, p in enumerate(parts, 1)))
     return no_claim_sentence(d, what)
 
 
@@ -145,4 +146,10 @@ def evidence_line(behavior: str, d: Diagnosis | None, what: str) -> str:
                 role == "explained by upstream" else "")
         return (f"Not shown to drive task failure under the evidence rule ({why}{tail}); "
                 f"{rates_text(e, what)}.")
-    return f"{role.capitalize()} of task failure: {rates_text(e, what)}, {test_text(e, d)}."
+    if role.startswith("symptom of "):
+        chain = next(c for c in d.chains if behavior in c.members[1:])
+        edge = max((x for x in d.edges if x.significant and x.downstream == behavior and x.upstream in chain.members),
+                   key=lambda x: chain.members.index(x.upstream))
+        return (f"A symptom of {chain.root}, the root of task failure: {_edge_text(edge, d)}. Its own link to task "
+                f"failure: {rates_text(e, what)}, {test_text(e, d)}.")
+    return f"Root cause of task failure: {rates_text(e, what)}, {test_text(e, d)}."

@@ -97,18 +97,14 @@ def direction(change: float | None) -> str | None:
 
 def matched_pairs(baseline: Run | str, candidate: Run | str) -> tuple[int, int]:
     """(episode pairs, tasks) matched between the runs: the k-th episode of a task in one with the k-th
-    in the other, in episode-id order, over the tasks both have."""
+    in the other, in episode-id order, over the tasks both have (read from the episodes tables only)."""
     import duckdb
 
     con = duckdb.connect()
-    sa = Session(as_run(baseline), tasks=True, con=con, suffix="_a")
-    sb = Session(as_run(candidate), tasks=True, con=con, suffix="_b")
-    return sa.rows(f"""
-        WITH pa AS (SELECT task_id, row_number() OVER (PARTITION BY task_id ORDER BY episode_id) AS k FROM {sa.ew}
-                    WHERE task_id IS NOT NULL),
-        pb AS (SELECT task_id, row_number() OVER (PARTITION BY task_id ORDER BY episode_id) AS k FROM {sb.ew}
-               WHERE task_id IS NOT NULL)
-        SELECT count(*), count(DISTINCT pa.task_id) FROM pa JOIN pb USING (task_id, k)""")[0]
+    ranked = [f"""(SELECT task_id, row_number() OVER (PARTITION BY task_id ORDER BY episode_id) AS k
+                   FROM {as_run(r).parquet_sql('episodes')} WHERE task_id IS NOT NULL)""" for r in (baseline, candidate)]
+    return con.sql(f"SELECT count(*), count(DISTINCT a.task_id) FROM {ranked[0]} AS a JOIN {ranked[1]} AS b "
+                   f"USING (task_id, k)").fetchall()[0]
 
 
 def _counts(s: Session) -> dict[str, tuple[int, int]]:

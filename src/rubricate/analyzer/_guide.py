@@ -61,8 +61,9 @@ class GuideExample(msgspec.Struct, frozen=True):
 class GuideEntry(msgspec.Struct, frozen=True):
     """One behavior to work on: its items, how often it fails (fails of n decided episodes), where it
     fails most, failing and passing examples, a recommendation in the rubric's words, its role in the
-    diagnosis ("root cause", "symptom of X", "driver", "explained by upstream", "not shown", "outcome")
-    with the evidence line behind it, and the tools the failing examples called at their cited steps."""
+    diagnosis ("root cause", "symptom of R", "downstream of A", "explained by upstream", "not shown",
+    "outcome") with the evidence line behind it, and the tools the failing examples called at their
+    cited steps."""
 
     behavior: str
     items: list[str]
