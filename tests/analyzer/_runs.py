@@ -20,9 +20,8 @@ import pyarrow.parquet as pq
 
 from rubricate import CheckContext, Outcome, check, failed, not_applicable, passed
 from rubricate.analyzer import Run, open_run
-from rubricate.scoring import score_run
-from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA
 from rubricate.rubrics import isolated_registry, parse_rubric
+from rubricate.scoring import EPISODE_SCHEMA, RUN_FORMAT, VERDICT_SCHEMA, score_run
 
 STEPS = 10  # every scripted episode has steps 0..9, so evidence up to 9 exists
 
@@ -51,15 +50,20 @@ def episode_record(eid: str, verdicts: dict[str, Any], *, task: str | None = Non
     return record
 
 
-def rubric_text(items: Sequence[tuple[str, str]]) -> str:
+def rubric_text(items: Sequence[tuple[str, ...]]) -> str:
+    """Items as (id, behavior) or (id, behavior, description) or (id, behavior, description, "outcome")."""
     lines = ['id = "scripted"', 'version = "1.0.0"']
-    for item, behavior in items:
+    for item, behavior, *rest in items:
         lines += ["[[items]]", f'id = "{item}"', 'check = "analysis_scripted"', f'behavior = "{behavior}"',
                   f'params = {{ key = "{item}" }}']
+        if rest:
+            lines.append(f"description = {json.dumps(rest[0])}")
+        if rest[1:] == ["outcome"]:
+            lines.append("outcome = true")
     return "\n".join(lines) + "\n"
 
 
-def scored_run(root: Path, items: Sequence[tuple[str, str]], records: Sequence[dict[str, Any]],
+def scored_run(root: Path, items: Sequence[tuple[str, ...]], records: Sequence[dict[str, Any]],
                name: str = "run") -> Run:
     """Score `records` (see `episode_record`) with scripted `items` ((id, behavior) pairs) into root/name."""
     traces = root / f"{name}-traces"

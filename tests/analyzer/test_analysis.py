@@ -74,21 +74,32 @@ def test_behaviors_combine_items_per_episode(small: Analysis) -> None:
 def test_attribution_and_principal_with_reward_outcome(small: Analysis) -> None:
     assert small.outcome == "reward"
     a = small.attribution
-    assert a.columns == ["behavior", "episodes_failing", "task_fail_rate_when_fails", "task_fail_rate_when_passes",
-                         "lift", "share_of_failed_episodes", "rank"]
-    # excess failures: discovery 3*(1-0) = 3 (ties correctness, earlier in the rubric), error-recovery 1*(1-0),
-    # schema-inspection 1*(1-1/3)
-    assert _rows(a, "behavior", "episodes_failing", "task_fail_rate_when_fails", "lift", "rank") == [
-        ("discovery", 3, 1.0, None, 1), ("correctness", 3, 1.0, None, 2), ("error-recovery", 1, 1.0, None, 3),
-        ("schema-inspection", 1, 1.0, pytest.approx(3.0), 4)]
+    assert a.columns[:6] == ["behavior", "role", "episodes_failing", "failed_when_fails", "task_fail_rate_when_fails",
+                             "task_fail_rate_when_passes"]
+    assert a.columns[-1] == "rank"
+    # correctness restates the outcome: reported as outcome, never weighed as a cause
+    assert "correctness" not in a["behavior"].to_list() and small.outcome_items == ("ok",)
+    # discovery: fails in e2, e3, e5 (all failed), passes in e1, e4, e6 (none failed): Fisher p = 0.1
+    d = a.row(0, named=True)
+    assert (d["behavior"], d["episodes_failing"], d["failed_when_fails"], d["rank"]) == ("discovery", 3, 3, 1)
+    assert (d["task_fail_rate_when_fails"], d["task_fail_rate_when_passes"]) == (1.0, 0.0)
+    assert d["p_value"] == pytest.approx(0.1) and d["p_adjusted"] == pytest.approx(0.3)  # Holm over 3 tested
+    assert d["difference"] == 1.0 and d["difference_lo"] is not None and 0 < d["difference_lo"] < 1
+    assert d["supported"] is False and d["role"] == "not shown"
     by = {r["behavior"]: r for r in a.iter_rows(named=True)}
     assert by["schema-inspection"]["task_fail_rate_when_passes"] == pytest.approx(1 / 3)
+    assert by["schema-inspection"]["lift"] == pytest.approx(3.0)
     assert by["schema-inspection"]["share_of_failed_episodes"] == pytest.approx(1 / 3)
-    assert by["discovery"]["share_of_failed_episodes"] == 1.0
-    assert small.principal_behavior == "discovery"
-    assert small.principal == ("The principal failure mode is discovery: it fails in 3 of 6 episodes (50%); the "
-                               "task fails (reward < 1) in 100% of those against 0% when it passes, and it is "
-                               "present in 3 of the 3 failed episodes (100%).")
+    assert small.principal_behavior is None and small.roots == ()
+    # 6 episodes: no claim; the strongest association with its numbers and the episodes it would need
+    assert small.principal is not None
+    assert small.principal.startswith("No behavior reliably explains task failure in this run (reward < 1 in 3 of "
+                                      "6 episodes)")
+    assert ("discovery does, but fails in only 3 of 6 episodes, too few to test: the task fails (reward < 1) in 100% "
+            "of those against 0% when it passes, a difference of +100 pts") in small.principal
+    # 20 = the rule's 10 failing episodes at this mix (half the episodes fail discovery)
+    assert small.principal.endswith("Fisher p = 0.1, Holm-adjusted 0.3); about 20 episodes at this mix would detect "
+                                    "a difference that size.")
 
 
 def test_cooccurrence_and_patterns(small: Analysis) -> None:
@@ -123,9 +134,12 @@ def test_cohorts_by_metadata_key(small: Analysis) -> None:
 
 def test_outcome_item_leaves_itself_out(small: Analysis) -> None:
     a = analyze(small.run, outcome="ok")
-    assert a.outcome == "ok"
-    assert a.attribution["behavior"].to_list() == ["discovery", "error-recovery", "schema-inspection"]
+    assert a.outcome == "ok" and a.outcome_items == ("ok",)
+    assert sorted(a.attribution["behavior"].to_list()) == ["discovery", "error-recovery", "schema-inspection"]
     assert "ok fails" in (a.principal or "")
+    # any other item named as the outcome is left out of its behavior too
+    b = analyze(small.run, outcome="d1")
+    assert "discovery" not in b.attribution["behavior"].to_list() and b.outcome_items == ("ok", "d1")
 
 
 def test_threshold(tmp_path: Path) -> None:
@@ -151,7 +165,12 @@ def test_lift_when_one_behavior_explains_failure(tmp_path: Path) -> None:
     assert d["task_fail_rate_when_passes"] == pytest.approx(0.1)
     assert d["lift"] == pytest.approx(9.0) and d["share_of_failed_episodes"] == pytest.approx(0.75)
     assert g["task_fail_rate_when_fails"] == pytest.approx(0.4) and g["lift"] == pytest.approx(1.5)
-    assert a.principal_behavior == "discovery" and "(9.0x)" in (a.principal or "")
+    assert (d["role"], d["supported"], g["role"], g["supported"]) == ("root cause", True, "not shown", False)
+    assert a.principal_behavior == "discovery" and a.roots == ("discovery",)
+    assert a.principal is not None and a.principal.startswith(
+        "The principal failure mode is discovery: it fails in 10 of 40 episodes; the task fails (reward < 1) in "
+        "90% of those against 10% when it passes, a difference of +80 pts (95% CI ")
+    assert f"Fisher p = {d['p_value']:.2g}, Holm-adjusted {d['p_adjusted']:.2g})" in a.principal
 
 
 def test_outcome_detection_and_errors(tmp_path: Path) -> None:
@@ -172,7 +191,11 @@ def test_outcome_detection_and_errors(tmp_path: Path) -> None:
     records = [episode_record(eid, {("answer_correct" if k == "ok" else k): x for k, x in v.items()}, task=task)
                for eid, task, _, _, v in SMALL]
     auto = analyze(scored_run(tmp_path, renamed, records, name="correct"))
-    assert auto.outcome == "answer_correct" and auto.principal_behavior == "discovery"
+    assert auto.outcome == "answer_correct" and "correctness" not in auto.attribution["behavior"].to_list()
+
+    marked = [(i, b, "the task is done", "outcome") if i == "ok" else (i, b) for i, b in ITEMS]
+    by_marker = analyze(scored_run(tmp_path, marked, _records(rewards=False), name="marked"))
+    assert by_marker.outcome == "ok"  # the item the rubric marks `outcome = true`
 
 
 def test_no_failed_task(tmp_path: Path) -> None:
@@ -184,7 +207,9 @@ def test_no_failed_task(tmp_path: Path) -> None:
 
 def test_to_dict_is_json(small: Analysis) -> None:
     data = json.loads(json.dumps(small.to_dict()))
-    assert data["outcome"] == "reward" and data["principal_behavior"] == "discovery"
+    assert data["outcome"] == "reward" and data["principal_behavior"] is None and data["roots"] == []
+    assert data["outcome_items"] == ["ok"] and "Fisher" in data["evidence_rule"]
+    assert isinstance(data["episodes_to_detect"], int)
     assert [r["item"] for r in data["items"]] == ["d1", "s1", "r1", "r2", "ok"]
     assert len(data["cohorts"]) == 10
 

@@ -1,5 +1,6 @@
-"""`guide` and `write_guide`: which behaviors come first, where they fail, failing and passing
-examples, recommendations, and the JSONL a data-generation pipeline reads."""
+"""`guide` and `write_guide`: which behaviors come first (the diagnosis's roots and symptoms under the
+one evidence rule, else by fails; outcome behaviors last), where they fail, failing and passing
+examples, recommendations in the rubric's words, and the JSONL a data-generation pipeline reads."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 import pytest
 from _runs import episode_record, scored_run
 
-from rubricate.analyzer import GuideEntry, Run, guide, write_guide
-from rubricate.analyzer._guide import FALLBACK, RECOMMENDATIONS
+from rubricate.analyzer import GuideEntry, Run, analyze, guide, open_run, write_guide
+from rubricate.analyzer._synthetic import ROOT, SYMPTOMS, synthetic_cohort
 
-ITEMS = [("d", "discovery"), ("s", "schema-inspection"), ("ok", "correctness"), ("z", "tool-hygiene")]
+ITEMS = [("d", "discovery", "Lists what exists before using it."), ("s", "schema-inspection"),
+         ("ok", "correctness"), ("z", "tool-hygiene", "Closes what it opens.")]
 
 
 def _verdicts(task: int, r: int) -> tuple[dict, float]:
@@ -35,11 +37,29 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return scored_run(tmp_path_factory.mktemp("guide"), ITEMS, records)
 
 
-def test_order_principal_first_outcome_behaviors_last(run: Run) -> None:
-    assert [e.behavior for e in guide(run)] == ["discovery", "schema-inspection", "tool-hygiene"]
-    assert [e.behavior for e in guide(run, top=10)] == ["discovery", "schema-inspection", "tool-hygiene",
-                                                        "correctness"]
+def test_order_without_evidence_is_by_fails_outcome_behaviors_last(run: Run) -> None:
+    # 12 episodes: no behavior meets the evidence rule, so behaviors come by how often they fail
+    entries = guide(run, top=10)
+    assert [e.behavior for e in entries] == ["discovery", "tool-hygiene", "schema-inspection", "correctness"]
+    assert [e.role for e in entries] == ["not shown", "not shown", "not shown", "outcome"]
+    assert entries[0].evidence.startswith("Not shown to drive task failure under the evidence rule (not enough "
+                                          "failures to test)")
+    assert "reported as outcome, not weighed as a cause" in entries[-1].evidence
+    assert [e.behavior for e in guide(run)] == ["discovery", "tool-hygiene", "schema-inspection"]
     assert guide(run, top=0) == []
+
+
+def test_order_follows_the_diagnosis_root_then_symptoms(tmp_path: Path) -> None:
+    run = open_run(synthetic_cohort("chain", 400, 1).write(tmp_path / "chain"))
+    a = analyze(run)
+    entries = guide(run, top=5, examples=1)
+    assert [e.behavior for e in entries][:3] == [ROOT, *SYMPTOMS]
+    roles = dict(zip(a.attribution["behavior"], a.attribution["role"]))
+    assert [e.role for e in entries] == [roles[e.behavior] for e in entries]  # one rule, one verdict
+    assert entries[0].role == "root cause" and entries[1].role == f"symptom of {ROOT}"
+    assert entries[0].evidence.startswith("Root cause of task failure: it fails in ")
+    assert "Fisher p = " in entries[0].evidence and "Holm-adjusted" in entries[0].evidence
+    assert guide(run, top=5, examples=1, analysis=a) == entries  # the analysis's diagnosis, lent: the same guide
 
 
 def test_entry_where_and_examples(run: Run) -> None:
@@ -61,15 +81,19 @@ def test_entry_where_and_examples(run: Run) -> None:
     assert guide(run)[0].failing[0].cohort is None
 
 
-def test_recommendations(run: Run) -> None:
+def test_recommendations_in_the_rubrics_words(run: Run) -> None:
     entries = {e.behavior: e for e in guide(run, top=10, by="model")}
     rec = entries["discovery"].recommendation
-    assert rec.startswith(RECOMMENDATIONS["discovery"])
+    assert rec.startswith("Generate tasks that exercise discovery as the rubric defines it (d: Lists what exists "
+                          "before using it)")
     assert "It fails in 4 of 12 episodes (33%), most in m1 (38%); seed new tasks from tasks t0, t1." in rec
-    assert entries["tool-hygiene"].recommendation.startswith(FALLBACK.format(behavior="tool-hygiene"))
+    assert "(z: Closes what it opens)" in entries["tool-hygiene"].recommendation
     assert "seed new tasks from task t3." in entries["tool-hygiene"].recommendation
-    assert set(RECOMMENDATIONS) == {"discovery", "schema-inspection", "error-recovery", "grounding", "correctness",
-                                    "answering", "efficiency"}
+    assert "(s)" in entries["schema-inspection"].recommendation  # no description: the item id, nothing invented
+    for e in entries.values():  # no other environment's wording
+        for foreign in ("table", "section", "misspelled", "page", "column"):
+            assert foreign not in e.recommendation.lower()
+    assert all(e.tools == [] for e in entries.values())  # scripted episodes call no tool
 
 
 def test_several_items_of_one_behavior(tmp_path: Path) -> None:
@@ -89,9 +113,9 @@ def test_write_guide_jsonl(run: Run, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert n == len(lines) == 4  # one a (behavior, task): discovery t0, t1; schema-inspection t2; tool-hygiene t3
     assert [(r["behavior"], r["task_id"]) for r in lines] == [
-        ("discovery", "t0"), ("discovery", "t1"), ("schema-inspection", "t2"), ("tool-hygiene", "t3")]
+        ("discovery", "t0"), ("discovery", "t1"), ("tool-hygiene", "t3"), ("schema-inspection", "t2")]
     first = lines[0]
-    assert {"task_id", "prompt", "behavior", "evidence", "cohort", "recommendation"} <= set(first)
+    assert {"task_id", "prompt", "behavior", "evidence", "cohort", "recommendation", "role", "why"} <= set(first)
     assert (first["prompt"], first["evidence"], first["cohort"]) == ("Q0?", [2], "m1")
     assert first["recommendation"] == entries[0].recommendation
     assert write_guide([], path) == 0 and path.read_text() == ""

@@ -63,7 +63,8 @@ def report_by_model(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def report_compare(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_report(runs["before"], tmp_path_factory.mktemp("report") / "compare.html", compare=runs["after"])
+    """The run after RL (the candidate) compared with the run before (the baseline)."""
+    return write_report(runs["after"], tmp_path_factory.mktemp("report") / "compare.html", compare=runs["before"])
 
 
 @pytest.fixture(scope="module")

@@ -18,19 +18,32 @@ def test_loads_clean_offline_with_charts(page: Page, report_by_model: Path) -> N
     assert page.foreign_requests(report_by_model) == []
     charts = p.locator("[data-figure]")
     names = sorted(charts.nth(k).get_attribute("data-figure") for k in range(charts.count()))
-    assert names == ["attribution", "cohorts", "cooccurrence", "rates"]
+    assert names == ["attribution", "chain", "cohorts", "cooccurrence", "rates"]
     for name in names:  # plotly drew each one as SVG, with marks in it
         chart = p.locator(f'[data-figure="{name}"]')
         assert chart.locator("svg.main-svg").count() >= 1, name
-        assert chart.locator("g.trace, g.hm, g.heatmaplayer image, g.point").count() > 0, name
+        assert chart.locator("g.trace, g.hm, g.heatmaplayer image, g.point, g.sankey-node").count() > 0, name
     assert p.locator('[data-figure="rates"] .ytick text').all_text_contents() == list(reversed(ITEMS))
     page.screenshot("report-by-model.png")
 
 
 def test_headline_and_tables(page: Page, report_by_model: Path) -> None:
     p = page.open(report_by_model)
-    assert p.locator("#principal").inner_text().startswith("The principal failure mode is ")
-    assert p.locator("#principal strong").count() == 1
+    headline = p.locator("#principal").inner_text()
+    # wiki-search: never searching is the root; not viewing sections and ungrounded answers follow it
+    assert headline.startswith("The principal failure mode is discovery: ")
+    assert "Fisher p = " in headline and "95% CI" in headline and "Downstream of it, schema-inspection" in headline
+    assert p.locator("#principal strong").inner_text() == "discovery"
+    roles = dict(zip(p.locator("table.attribution-table tbody th").all_inner_texts(),
+                     p.locator("table.attribution-table tbody td .role").all_inner_texts()))
+    assert roles["discovery"] == "root cause" and roles["schema-inspection"] == "symptom of discovery"
+    assert "correctness" not in roles  # an outcome, never weighed as a cause
+    assert "answer_correct" in p.locator("#outcome-items").inner_text()
+    assert p.locator('[data-figure="chain"] g.sankey-node').count() >= 3
+    assert p.locator("ul.chains li").first.inner_text().startswith("discovery (13) → schema-inspection (13)")
+    guides = p.locator("#guidance article.guide")
+    assert guides.first.locator(".role").inner_text() == "root cause"
+    assert guides.first.locator(".evidence-line").inner_text().startswith("Root cause of task failure: ")
     assert "400" in p.locator(".stat").first.inner_text()
     items = p.locator("table.behaviors tr.item-row td.item-name").all_inner_texts()
     assert items == ITEMS
@@ -131,13 +144,20 @@ def test_comparison_section(page: Page, report_compare: Path) -> None:
     p = page.open(report_compare)
     assert page.errors == [] and page.csp_violations() == []
     section = p.locator("#compare")
-    assert "before-rl" in section.locator("h2").inner_text() and "after-rl" in section.locator("h2").inner_text()
+    assert section.locator("h2").inner_text() == "Comparison: before-rl → after-rl"  # baseline -> candidate
+    assert "100 matched episode pairs on 100 tasks" in section.locator(".lede").inner_text()
     assert section.locator('[data-figure="compare"] svg.main-svg').count() >= 1
     assert section.locator('[data-figure="compare"] path.point').count() >= 2 * 4
     rows = section.locator("table.compare-table tbody tr")
     assert rows.count() == len(ITEMS)
     text = section.locator("table.compare-table").inner_text()
     assert "mcnemar-exact" in text  # the runs share task ids: paired test
-    assert section.locator("tr.significant").count() >= 1  # searches first: 90% -> 100% over 100 pairs
+    # RL's gains read as gains: +33 pts answer_correct, green ("better"), never a red negative
+    gain = section.locator('tr[data-item="answer_correct"]')
+    assert gain.locator("td.delta").inner_text() == "+33.0 pts" and gain.locator("td.direction").inner_text() == "better"
+    assert "better" in (gain.get_attribute("class") or "")
+    assert gain.locator("td.delta").evaluate("e => getComputedStyle(e).color") == "rgb(31, 157, 107)"
+    assert section.locator("tr.significant.worse").count() == 0
+    assert section.locator("tr.significant.better").count() >= 3  # searches, views sections, answers correctly
     assert p.locator("#cohorts").count() == 0
     page.screenshot("report-compare.png", "#compare")

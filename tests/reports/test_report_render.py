@@ -14,16 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rubricate.analyzer import analyze, compare, open_run
-from rubricate.cli import EXIT_FAILED, EXIT_OK, main
+from rubricate.analyzer import analyze, open_run
+from rubricate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from rubricate.reports import (
     attribution_figure,
+    chain_figure,
     cohort_figure,
     compare_figure,
     cooccurrence_figure,
     rates_figure,
     render_report,
+    reward_figure,
+    training_figure,
 )
+from rubricate.reports._diagnosis import comparison_context
 from rubricate.reports._episodes import browser_episodes, sample_ids
 from rubricate.reports._render import environment
 from rubricate.reports._safe import csp_hash, inline_text, script_json
@@ -85,9 +89,9 @@ def test_figures_are_valid_plotly_figures_with_escaped_labels(runs: dict[str, Pa
 
     a = analyze(runs["all"], by="model")
     hostile = a.items.with_columns(item=pl.lit("<b>x</b>") + pl.col("item"))
-    figures = [rates_figure(a.items), rates_figure(hostile), attribution_figure(a.attribution),
-               cooccurrence_figure(a.cooccurrence), cohort_figure(a.cohorts),
-               compare_figure(compare(runs["before"], runs["after"]), "before", "after")]
+    rows = comparison_context(open_run(runs["before"]), open_run(runs["after"]))["rows"]
+    figures = [rates_figure(a.items), rates_figure(hostile), attribution_figure(a), chain_figure(a),
+               cooccurrence_figure(a.cooccurrence), cohort_figure(a.cohorts), compare_figure(rows, "before", "after")]
     for fig in figures:
         assert fig is not None
         go.Figure(fig)  # raises on anything plotly does not know
@@ -95,6 +99,9 @@ def test_figures_are_valid_plotly_figures_with_escaped_labels(runs: dict[str, Pa
     assert figures[1]["data"][0]["y"][0].startswith("&lt;b&gt;x&lt;/b&gt;")
     assert rates_figure(a.items.clear()) is None and cohort_figure(None) is None
     assert cooccurrence_figure(a.cooccurrence.clear()) is None
+    assert a.training is None and training_figure(a) is None and reward_figure(a) is None
+    sankey = figures[3]["data"][0]
+    assert sankey["type"] == "sankey" and sankey["node"]["label"][-2:][0].startswith("task failed (")
 
 
 def test_sample_is_bounded_per_item_and_verdict(runs: dict[str, Path]) -> None:
@@ -123,8 +130,8 @@ def test_episode_budget_clips_texts_then_drops_steps(runs: dict[str, Path]) -> N
 
 def test_cli_report(runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sub" / "report.html"
-    code = main(["report", str(runs["before"]), "--compare", str(runs["after"]), "--by", "model",
-                 "--out", str(out), "--sample", "3"])
+    code = main(["report", str(runs["after"]), "--compare", str(runs["before"]), "--by", "model",
+                 "--out", str(out), "--sample", "3", "--min-failing", "5", "--correction", "bh"])
     _, err = capsys.readouterr()
     assert code == EXIT_OK, err
     assert f"report written to {out}" in err
@@ -134,6 +141,20 @@ def test_cli_report(runs: dict[str, Path], tmp_path: Path, capsys: pytest.Captur
     _, err = capsys.readouterr()
     assert code == EXIT_FAILED and err.startswith("error: ") and "hint: " in err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_report_refuses_a_baseline_of_another_rubric(runs: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    other = _with_info(runs["before"], tmp_path / "other", rubric={**json.loads(
+        (runs["before"] / "run.json").read_text())["rubric"], "id": "another-rubric"})
+    out = tmp_path / "r.html"
+    code = main(["report", str(runs["after"]), "--compare", str(other), "--out", str(out), "--sample", "1"])
+    _, err = capsys.readouterr()
+    assert code == EXIT_USAGE and "different rubrics" in err and "--force" in err and not out.exists()
+    code = main(["report", str(runs["after"]), "--compare", str(other), "--out", str(out), "--sample", "1", "--force"])
+    _, err = capsys.readouterr()
+    assert code == EXIT_OK, err
+    assert "warning: the runs were scored with different rubrics" in out.read_text("utf-8")
 
 
 def test_report_when_trace_files_are_gone(runs: dict[str, Path], tmp_path: Path) -> None:

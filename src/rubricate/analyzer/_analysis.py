@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AnalysisError
-from ._attribution import attribution, principal
+from ._attribution import attribution, edges_frame, failure_text, no_outcome_sentence
+from ._claims import principal_sentence
+from ._diagnosis import Diagnosis
+from ._evidence import EvidenceRule
 from ._results import Run
 from ._session import DEFAULT_OUTCOME_ITEM, FAIL, PASS, Session, as_run, ordered, sql_str
 from ._stats import wilson_exprs
+from ._training import Training, order_key, step_sql, training
 
 if TYPE_CHECKING:
     import polars as pl
@@ -34,13 +38,31 @@ class Analysis:
     patterns: pl.DataFrame
     first_failing_step: pl.DataFrame
     cohorts: pl.DataFrame | None
-    principal_behavior: str | None = None  # the behavior `principal` names, if any
+    principal_behavior: str | None = None  # the root `principal` names first, if any
+    diagnosis: Diagnosis | None = None  # roots, chains and every test behind the attribution
+    edges: pl.DataFrame | None = None  # A -> B: does A's failure raise B's (see `_diagnosis`)
+    outcome_items: tuple[str, ...] = ()  # items reported as outcome, never weighed as causes
+    training: Training | None = None  # behaviors over training, when episodes carry a step
+    threshold: float = 1.0  # with outcome "reward": a reward below it is a task failure
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The principal failure modes (roots of their chains), most upstream first; () when none."""
+        return self.diagnosis.roots if self.diagnosis else ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists of row dicts) for JSON."""
-        frames = ("items", "behaviors", "attribution", "cooccurrence", "patterns", "first_failing_step", "cohorts")
+        frames = ("items", "behaviors", "attribution", "edges", "cooccurrence", "patterns", "first_failing_step",
+                  "cohorts")
+        d = self.diagnosis
         out: dict[str, Any] = {"run": self.run.path, "by": self.by, "outcome": self.outcome,
-                               "principal": self.principal, "principal_behavior": self.principal_behavior}
+                               "principal": self.principal, "principal_behavior": self.principal_behavior,
+                               "roots": list(self.roots), "outcome_items": list(self.outcome_items),
+                               "chains": [{"root": c.root, "members": list(c.members),
+                                           "links": [list(x) for x in c.links]} for c in d.chains] if d else [],
+                               "evidence_rule": d.rule.describe() if d else None,
+                               "episodes_to_detect": d.needed if d else None,
+                               "training": self.training.to_dict() if self.training else None}
         for name in frames:
             frame = getattr(self, name)
             out[name] = None if frame is None else frame.to_dicts()
@@ -57,12 +79,18 @@ def with_rate(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(rate=rate, lo=lo, hi=hi)
 
 
+def default_outcome_item(s: Session) -> str | None:
+    """answer_correct when the rubric has it, else the first item it marks `outcome = true`."""
+    if DEFAULT_OUTCOME_ITEM in s.item_ids:
+        return DEFAULT_OUTCOME_ITEM
+    marked = [i["id"] for i in s.run.info.get("rubric", {}).get("items", []) if i.get("outcome") is True]
+    return marked[0] if marked else None
+
+
 def resolve_outcome(s: Session, outcome: str | None) -> str | None:
     has_rewards = s.rows("SELECT count(reward) FROM episodes")[0][0] > 0
     if outcome is None:
-        if has_rewards:
-            return "reward"
-        return DEFAULT_OUTCOME_ITEM if DEFAULT_OUTCOME_ITEM in s.item_ids else None
+        return "reward" if has_rewards else default_outcome_item(s)
     if outcome == "reward":
         if not has_rewards:
             raise AnalysisError(f"{s.run.path}: no episode has a reward", name=outcome,
@@ -78,25 +106,41 @@ def resolve_outcome(s: Session, outcome: str | None) -> str | None:
 
 
 def analyze(run: Run | str, *, by: str | None = None, outcome: str | None = None,
-            threshold: float = 1.0) -> Analysis:
-    """Analyse a run: rates per item and behavior, attribution of task failures to behaviors, the
-    principal failure mode, co-occurrence, patterns, first failing steps, and cohorts when `by` names
-    an episode metadata key. `outcome` is what task failure is: "reward" (reward < `threshold`) or an
-    item id whose fail is a task failure; by default reward when episodes have rewards, else the
-    `answer_correct` item when the rubric has one, else none (then attribution is empty)."""
-    return analyze_session(Session(as_run(run), by=by), outcome=outcome, threshold=threshold)
+            threshold: float = 1.0, rule: EvidenceRule | None = None, over: str | None = None) -> Analysis:
+    """Analyse a run: rates per item and behavior, attribution of task failures to behaviors under
+    the evidence `rule` (default `EvidenceRule()`), the principal failure mode (the root of a chain of
+    symptoms) or the plain statement that none is shown, co-occurrence, patterns, first failing
+    steps, and cohorts when `by` names an episode metadata key. `outcome` is what task failure is:
+    "reward" (reward < `threshold`) or an item id whose fail is a task failure; by default reward when
+    episodes have rewards, else `answer_correct` or the first item the rubric marks as an outcome,
+    else none (then attribution is empty). `over` names the metadata key that orders episodes in
+    training (step, checkpoint); by default the first of `step`, `global_step`, `training_step`,
+    `checkpoint` or `iteration` that does: then `training` holds behaviors over training and
+    the reward-hacking check."""
+    s = Session(as_run(run), by=by, first_steps=True)
+    return analyze_session(s, outcome=outcome, threshold=threshold, rule=rule, over=over)
 
 
-def analyze_session(s: Session, *, outcome: str | None, threshold: float) -> Analysis:
+def analyze_session(s: Session, *, outcome: str | None, threshold: float,
+                    rule: EvidenceRule | None = None, over: str | None = None) -> Analysis:
+    key = order_key(s, over)
+    if key is not None:
+        s.order = step_sql(key)  # before `ew` is built: it carries each episode's step
     outcome = resolve_outcome(s, outcome)
     behaviors = behaviors_frame(s)
-    attr, counts = attribution(s, outcome, threshold)
-    sentence, principal_behavior = principal(outcome, threshold, behaviors, counts)
+    attr, diagnosis = attribution(s, outcome, threshold, rule)
+    if outcome is None or diagnosis is None:
+        sentence = no_outcome_sentence(behaviors)
+    else:
+        sentence = principal_sentence(diagnosis, failure_text(outcome, threshold))
     return Analysis(
         run=s.run, by=s.by, outcome=outcome, items=items_frame(s), behaviors=behaviors, attribution=attr,
-        principal=sentence, principal_behavior=principal_behavior,
+        principal=sentence, principal_behavior=diagnosis.roots[0] if diagnosis and diagnosis.roots else None,
         cooccurrence=cooccurrence_frame(s), patterns=patterns_frame(s),
         first_failing_step=first_failing_step_frame(s), cohorts=cohorts_frame(s) if s.by else None,
+        diagnosis=diagnosis, edges=edges_frame(diagnosis), training=training(s, key, outcome, rule),
+        outcome_items=tuple(dict.fromkeys([*s.outcome_items, *([outcome] if outcome not in (None, "reward")
+                                                                else [])])),
     )
 
 
@@ -158,11 +202,19 @@ def patterns_frame(s: Session) -> pl.DataFrame:
 def first_failing_step_frame(s: Session) -> pl.DataFrame:
     """Per item with fails: how many, and the median and 90th percentile of the first step its fail
     verdicts cite (the lowest evidence index; fails without evidence are left out of the quantiles)."""
-    frame = s.sql("""
-        SELECT item, count(*) AS fails,
-               quantile_cont(list_min(evidence), 0.5)::DOUBLE AS median_first_step,
-               quantile_cont(list_min(evidence), 0.9)::DOUBLE AS p90_first_step
-        FROM verdicts WHERE verdict = 'fail' GROUP BY item""")
+    if not s.first_steps:
+        frame = s.sql("""
+            SELECT item, count(*) AS fails,
+                   quantile_cont(list_min(evidence), 0.5)::DOUBLE AS median_first_step,
+                   quantile_cont(list_min(evidence), 0.9)::DOUBLE AS p90_first_step
+            FROM verdicts WHERE verdict = 'fail' GROUP BY item""")
+        return ordered(frame, "item", s.item_ids)
+    parts = [f"""SELECT {sql_str(i)} AS item, count(*) AS fails, quantile_cont(x, 0.5)::DOUBLE AS median_first_step,
+                        quantile_cont(x, 0.9)::DOUBLE AS p90_first_step
+                 FROM (SELECT {s.item_first_step(i)} AS x FROM {s.ew} WHERE {s.item_code(i)} = {FAIL})
+                 HAVING count(*) > 0""" for i in s.item_ids]
+    frame = s.sql(_union(parts, "SELECT NULL::VARCHAR AS item, 0::BIGINT AS fails, NULL::DOUBLE AS median_first_step, "
+                                "NULL::DOUBLE AS p90_first_step LIMIT 0"))
     return ordered(frame, "item", s.item_ids)
 
 

@@ -1,46 +1,38 @@
 """Guidance from a run: the behaviors to train next, where they fail, failing and passing examples,
-and a recommendation; `write_guide` turns it into JSONL for a data-generation pipeline.
+what the evidence says of each, and a recommendation; `write_guide` turns it into JSONL for a
+data-generation pipeline.
 
-Behaviors are chosen in attribution order (the principal failure mode first; behaviors that restate
-the outcome, like correctness, last), else by how often they fail. Failing examples are spread over
-tasks (one a task before a second of any), worst tasks first; passing examples come from the same
-tasks where there are any, so each failure has a contrast.
+Behaviors come in the diagnosis's order (`_diagnosis`, under the one evidence rule of `_evidence`):
+the roots of task failure first, each followed by its symptoms, then the other drivers, then the
+behaviors not shown to drive task failure by how often they fail; behaviors made only of outcome items
+come last. A recommendation is written in the rubric's words (its items' descriptions) and names the
+tools the failing episodes called at the cited steps; its evidence line says what the test found,
+and claims nothing the evidence rule did not grant. Failing examples are spread over tasks (one a task
+before a second of any), worst tasks first; passing examples come from the same tasks where there are
+any, so each failure has a contrast.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._analysis import behaviors_frame, resolve_outcome
-from ._attribution import attribution
-from ._results import Run
-from ._session import FAIL, OUTCOME_BEHAVIORS, PASS, Session, as_run, sql_list
 from ..scoring import atomic_write_bytes
+from ._analysis import Analysis, behaviors_frame, resolve_outcome
+from ._attribution import attribution, candidates, failure_text
+from ._claims import evidence_line
+from ._diagnosis import Diagnosis
+from ._evidence import EvidenceRule
+from ._results import Run
+from ._session import FAIL, PASS, Session, as_run, sql_list
 
 if TYPE_CHECKING:
     import polars as pl
 
-RECOMMENDATIONS = {
-    "discovery": "Generate tasks that require listing what exists (tables, pages) before querying it; "
-                 "start with single-table tasks.",
-    "schema-inspection": "Generate tasks whose column or section names cannot be guessed, so the schema must be "
-                         "inspected before the first query; start with one table per task.",
-    "error-recovery": "Generate tasks that provoke a tool error (a misspelled name, a missing section) and reward "
-                      "a changed, successful retry; start with one injected error per task.",
-    "grounding": "Generate tasks whose answer must be read or computed from tool output, with numbers absent "
-                 "from the question; reward answers that cite the step they come from.",
-    "correctness": "Add tasks with checkable ground truth like the failing ones, and check the answer's form "
-                   "(units, precision, names) as well as its value.",
-    "answering": "Generate tasks that must end in an explicit final answer within a turn budget; reward "
-                 "stopping with an answer after the last tool result.",
-    "efficiency": "Generate tasks solvable in a few tool calls and reward finishing within the budget; start "
-                  "with tasks that need at most three calls.",
-}
-FALLBACK = ("Generate more tasks that exercise {behavior} like the failing examples, and pair each with a "
-            "passing episode of the same task as a contrast.")
+TOOLS_NAMED = 5
 
 
 class GuideWhere(msgspec.Struct, frozen=True):
@@ -68,7 +60,10 @@ class GuideExample(msgspec.Struct, frozen=True):
 
 class GuideEntry(msgspec.Struct, frozen=True):
     """One behavior to work on: its items, how often it fails (fails of n decided episodes), where it
-    fails most, failing and passing examples, and a recommendation in plain words."""
+    fails most, failing and passing examples, a recommendation in the rubric's words, its role in the
+    diagnosis ("root cause", "symptom of R", "downstream of A", "explained by upstream", "not shown",
+    "outcome") with the evidence line behind it, and the tools the failing examples called at their
+    cited steps."""
 
     behavior: str
     items: list[str]
@@ -79,16 +74,27 @@ class GuideEntry(msgspec.Struct, frozen=True):
     failing: list[GuideExample]
     passing: list[GuideExample]
     recommendation: str
+    role: str = "not shown"
+    evidence: str = ""
+    tools: list[str] = []
 
 
 def guide(run: Run | str, *, top: int = 3, examples: int = 5, by: str | None = None, outcome: str | None = None,
-          threshold: float = 1.0) -> list[GuideEntry]:
+          threshold: float = 1.0, rule: EvidenceRule | None = None, analysis: Analysis | None = None) -> list[GuideEntry]:
     """The `top` behaviors to work on, each with where it fails (tasks, and cohorts by the metadata key
-    `by`), up to `examples` failing and passing examples, and a recommendation."""
-    s = Session(as_run(run), by=by, tasks=True)
+    `by`), up to `examples` failing and passing examples, its role and evidence under `rule`, and a
+    recommendation. `analysis`, an `analyze` of the same run, lends its diagnosis (and outcome and
+    threshold) instead of computing it again."""
+    s = Session(as_run(run), by=by, tasks=True, first_steps=analysis is None)
     behaviors = behaviors_frame(s)
-    attr, _ = attribution(s, resolve_outcome(s, outcome), threshold)
-    chosen = _choose(behaviors, attr, top)
+    if analysis is not None:
+        resolved, diagnosis = analysis.outcome, analysis.diagnosis
+        threshold = analysis.threshold
+    else:
+        resolved = resolve_outcome(s, outcome)
+        _, diagnosis = attribution(s, resolved, threshold, rule)
+    process = candidates(s, resolved)
+    chosen = _choose(behaviors, diagnosis, process, top)
     picks = {}
     for row in chosen:
         code = s.behavior_code(row["behavior"]) or "0"
@@ -96,28 +102,101 @@ def guide(run: Run | str, *, top: int = 3, examples: int = 5, by: str | None = N
         prefer = list(dict.fromkeys(t for _, t in failing if t is not None))
         picks[row["behavior"]] = (failing, _pick(s, code, PASS, examples, prefer))
     details = _details(s, [e for f, p in picks.values() for e, _ in f + p])
+    what = failure_text(resolved, threshold) if resolved else ""
+    fail_examples = {row["behavior"]: _examples(details, row["behavior"], "fail", picks[row["behavior"]][0],
+                                                len(s.groups[row["behavior"]])) for row in chosen}
+    tools = tools_seen(s.run, fail_examples)
     out = []
     for row in chosen:
-        behavior, (failing, passing) = row["behavior"], picks[row["behavior"]]
+        behavior, (_, passing) = row["behavior"], picks[row["behavior"]]
         n = row["pass"] + row["fail"]
         where = _where(s, behavior, "task_id", "task", 3)
         where += _where(s, behavior, "cohort", "cohort", 3) if by else []
+        failing = fail_examples[behavior]
         out.append(GuideEntry(
             behavior=behavior, items=list(s.groups.get(behavior, [])), fail_rate=row["fail"] / n, fails=row["fail"],
-            n=n, where=where, failing=_examples(details, behavior, "fail", failing, len(s.groups[behavior])),
+            n=n, where=where, failing=failing,
             passing=_examples(details, behavior, "pass", passing, len(s.groups[behavior])),
-            recommendation=recommendation(behavior, row["fail"], n, where)))
+            recommendation=recommendation(behavior, _wording(s, behavior, failing), row["fail"], n, where,
+                                          tools[behavior]),
+            role=(diagnosis.role(behavior) if diagnosis else "not shown") if behavior in process else "outcome",
+            evidence=evidence_line(behavior, diagnosis, what) if behavior in process else
+            "It restates the outcome: reported as outcome, not weighed as a cause.",
+            tools=tools[behavior]))
     return out
 
 
-def _choose(behaviors: pl.DataFrame, attribution: pl.DataFrame, top: int) -> list[dict[str, Any]]:
+def _choose(behaviors: pl.DataFrame, diagnosis: Diagnosis | None, process: list[str], top: int) -> list[dict[str, Any]]:
+    """Roots, each followed by its symptoms, then other drivers, then the rest by fails; outcome-only
+    behaviors last."""
     import polars as pl
 
-    ranks = dict(attribution.select("behavior", "rank").iter_rows())
+    first: list[str] = []
+    if diagnosis is not None:
+        for chain in diagnosis.chains:
+            first += [m for m in chain.members if m not in first]
+        first += [b for b in diagnosis.drivers if b not in first]
     rows = behaviors.filter(pl.col("fail") > 0).with_row_index("_order").to_dicts()
-    rows.sort(key=lambda r: (r["behavior"] in OUTCOME_BEHAVIORS, ranks.get(r["behavior"], 1 << 30), -r["fail"],
-                             r["_order"]))
+    rows.sort(key=lambda r: (r["behavior"] not in process, first.index(r["behavior"]) if r["behavior"] in first
+                             else len(first), -r["fail"], r["_order"]))
     return rows[:max(0, top)]
+
+
+def _wording(s: Session, behavior: str, failing: list[GuideExample]) -> list[tuple[str, str]]:
+    """(item, description) of the behavior's items, those failing most often in the examples first;
+    the description is the rubric's, or the item id when the run does not record one."""
+    described = descriptions(s.run)
+    counts = Counter(i for ex in failing for i in ex.items)
+    items = sorted(s.groups.get(behavior, []), key=lambda i: -counts.get(i, 0))
+    return [(i, described.get(i) or "") for i in items if counts.get(i, 0) or not counts]
+
+
+def descriptions(run: Run) -> dict[str, str]:
+    """Item id -> description, from run.json; for a run written before runs recorded descriptions,
+    from its rubric file when that file still has the run's content hash."""
+    info = run.info.get("rubric", {})
+    out = {i["id"]: (i.get("description") or "").strip() for i in info.get("items", [])}
+    if any(out.values()) or not info.get("path"):
+        return out
+    from ..errors import RubricateError
+    from ..rubrics import load_rubric
+
+    path = str(info["path"]).removeprefix("builtin:")
+    try:
+        rubric = load_rubric(path)
+    except (RubricateError, OSError):
+        return out
+    if rubric.hash != info.get("hash"):
+        return out
+    return {**out, **{i.id: i.description.strip() for i in rubric.items if i.id in out}}
+
+
+def tools_seen(run: Run, failing: dict[str, list[GuideExample]], limit: int = TOOLS_NAMED) -> dict[str, list[str]]:
+    """Per behavior, the tools its failing examples called at their cited steps (or answered there),
+    most frequent first; every tool they called when no cited step holds one. The examples are re-read
+    from their trace files in one pass; empty lists when those files are gone."""
+    out: dict[str, list[str]] = {b: [] for b in failing}
+    ids = [ex.episode_id for examples in failing.values() for ex in examples]
+    if not ids:
+        return out
+    try:
+        episodes = run.load_episodes(ids)
+    except (OSError, ValueError):
+        return out
+    for behavior, examples in failing.items():
+        cited, called = Counter[str](), Counter[str]()
+        for ex in examples:
+            ep = episodes.get(ex.episode_id)
+            if ep is None:
+                continue
+            marks = set(ex.evidence)
+            for step in ep.steps:
+                names = [c.name for c in step.tool_calls] + ([step.tool_name] if step.tool_name else [])
+                called.update(names)
+                if step.index in marks:
+                    cited.update(names)
+        out[behavior] = [name for name, _ in (cited or called).most_common(limit)]
+    return out
 
 
 def _where(s: Session, behavior: str, key: str, kind: str, limit: int) -> list[GuideWhere]:
@@ -177,9 +256,15 @@ def _examples(details: dict[tuple[str, str, str], tuple[Any, ...]], behavior: st
     return out
 
 
-def recommendation(behavior: str, fails: int, n: int, where: list[GuideWhere]) -> str:
-    """The behavior's default advice, then the numbers behind it and where to seed new tasks from."""
-    base = RECOMMENDATIONS.get(behavior) or FALLBACK.format(behavior=behavior)
+def recommendation(behavior: str, wording: list[tuple[str, str]], fails: int, n: int, where: list[GuideWhere],
+                   tools: list[str]) -> str:
+    """What to generate, in the rubric's words (its items' descriptions), the tools the failing
+    episodes used, then the numbers behind it and where to seed new tasks from."""
+    wants = "; ".join(f"{item}: {text.rstrip('.')}" if text else item for item, text in wording)
+    base = (f"Generate tasks that exercise {behavior} as the rubric defines it ({wants}), and pair each failing "
+            f"episode with a passing one of the same task.")
+    if tools:
+        base += f" The failing episodes called {', '.join(tools)} at the cited steps: build the new tasks around them."
     data = f"It fails in {fails} of {n} episodes ({fails / n:.0%})"
     cohorts = [w for w in where if w.kind == "cohort"]
     if cohorts:
@@ -191,7 +276,8 @@ def recommendation(behavior: str, fails: int, n: int, where: list[GuideWhere]) -
 
 
 def guide_rows(entries: list[GuideEntry]) -> list[dict[str, Any]]:
-    """One row a (behavior, example task): task_id, prompt, behavior, evidence, cohort, recommendation."""
+    """One row a (behavior, example task): task_id, prompt, behavior, evidence (step indices), cohort,
+    recommendation, role and why (the evidence line)."""
     rows = []
     for entry in entries:
         seen: set[str] = set()
@@ -202,7 +288,8 @@ def guide_rows(entries: list[GuideEntry]) -> list[dict[str, Any]]:
             seen.add(key)
             rows.append({"task_id": ex.task_id, "prompt": ex.question, "behavior": entry.behavior,
                          "items": ex.items, "evidence": ex.evidence, "cohort": ex.cohort,
-                         "recommendation": entry.recommendation, "episode_id": ex.episode_id, "reason": ex.reason})
+                         "recommendation": entry.recommendation, "role": entry.role,
+                         "why": entry.evidence, "episode_id": ex.episode_id, "reason": ex.reason})
     return rows
 
 

@@ -13,6 +13,7 @@ fails, error if some item errs and none passes or fails, na otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ._results import Run
@@ -24,11 +25,19 @@ if TYPE_CHECKING:
 NA, ERROR, PASS, FAIL = 0, 1, 2, 3
 CODE = "(CASE verdict WHEN 'fail' THEN 3 WHEN 'pass' THEN 2 WHEN 'error' THEN 1 ELSE 0 END)::UBIGINT"
 WORD = 32  # items a packed word
+STEP_WORD, MAX_STEP = 4, 65534  # first failing steps: 16 bits an item, 4 items a word; steps above are capped
 NO_COHORT = "(none)"
 DEFAULT_OUTCOME_ITEM = "answer_correct"
-# Behaviors that restate the outcome (a wrong answer is the task failure): ranked in the attribution
-# table, never named the principal failure mode, last in the guide.
+# Outcome items restate the task's outcome (a wrong answer is the task failure): reported as outcome,
+# never weighed as causes. They are the items a rubric marks `outcome = true`, `answer_correct`, and
+# the items of these behaviors.
 OUTCOME_BEHAVIORS = frozenset({"correctness"})
+
+
+def outcome_items(items: list[dict[str, Any]]) -> list[str]:
+    """The ids of the outcome items among run.json's rubric items (see OUTCOME_BEHAVIORS)."""
+    return [i["id"] for i in items if i.get("outcome") is True or i["id"] == DEFAULT_OUTCOME_ITEM
+            or i.get("behavior") in OUTCOME_BEHAVIORS]
 
 
 def as_run(run: Run | str) -> Run:
@@ -66,25 +75,35 @@ def ordered(frame: pl.DataFrame, column: str, order: list[str], *then: str) -> p
 
 class Session:
     """A run's views `verdicts` and `episodes`, its items and behaviors in rubric order, and `ew`
-    (built on first use; with a `cohort` column when `by` is given, `task_id` when `tasks`). Two runs
-    can share a connection under different name suffixes (`verdicts_a`, `ew_a`, ...)."""
+    (built on first use; with a `cohort` column when `by` is given, `task_id` when `tasks`, the first
+    step each item's fail verdict cites packed in `q<w>` words when `first_steps` (see `first_step`;
+    one verdict per episode and item, so a bit_or holds it), and `step` when `order`, SQL
+    over `episodes` giving an episode's training step, is set before `ew` is first used). Two runs can
+    share a connection under different name suffixes (`verdicts_a`, `ew_a`, ...)."""
 
-    def __init__(self, run: Run, *, by: str | None = None, tasks: bool = False,
+    def __init__(self, run: Run, *, by: str | None = None, tasks: bool = False, first_steps: bool = False,
                  con: duckdb.DuckDBPyConnection | None = None, suffix: str = "") -> None:
         import duckdb
 
-        self.run, self.by, self.tasks, self.suffix = run, by, tasks, suffix
+        self.run, self.by, self.tasks, self.first_steps, self.suffix = run, by, tasks, first_steps, suffix
+        self.order: str | None = None
         self.con: duckdb.DuckDBPyConnection = con if con is not None else duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")  # never a progress bar on the command's output
         attach(self.con, run, suffix)
-        items = [(i["id"], i.get("behavior") or "") for i in run.info.get("rubric", {}).get("items", [])]
+        specs = run.info.get("rubric", {}).get("items", [])
+        items = [(i["id"], i.get("behavior") or "") for i in specs]
         if not items:  # a hand-made run without rubric items: read them from the verdicts
             items = [(r[0], r[1]) for r in self.con.sql(
                 f"SELECT item, any_value(behavior) FROM verdicts{suffix} GROUP BY item ORDER BY item").fetchall()]
+            specs = [{"id": i, "behavior": b} for i, b in items]
         self.item_ids = [i for i, _ in items]
+        self.outcome_items = outcome_items(specs)
         self.groups: dict[str, list[str]] = {}
         for item, behavior in items:
             self.groups.setdefault(behavior, []).append(item)
         self.behavior_order = list(self.groups)
+        # behaviors with an item that is not an outcome item: the candidate causes
+        self.process_behaviors = [b for b, its in self.groups.items() if any(i not in self.outcome_items for i in its)]
         self._built = False
 
     def sql(self, query: str) -> pl.DataFrame:
@@ -98,9 +117,23 @@ class Session:
         k = self.item_ids.index(item)
         return f"(({table}p{k // WORD} >> {2 * (k % WORD)}) & 3)"
 
-    def behavior_code(self, behavior: str, exclude: str | None = None) -> str | None:
-        """SQL for the behavior's status in `ew` (`exclude` left out); None when no item is left."""
-        codes = [self.item_code(i) for i in self.groups.get(behavior, []) if i != exclude]
+    def item_first_step(self, item: str) -> str:
+        """SQL for the first step the item's fail verdict cites in `ew` (NULL: no fail, or no evidence)."""
+        k = self.item_ids.index(item)
+        return f"(nullif((q{k // STEP_WORD} >> {16 * (k % STEP_WORD)}) & 65535, 0)::INTEGER - 1)"
+
+    def first_step(self, behavior: str, exclude: Collection[str] = ()) -> str | None:
+        """SQL for the first step the behavior's fail verdicts cite in `ew` (needs `first_steps`)."""
+        steps = [self.item_first_step(i) for i in self.groups.get(behavior, []) if i not in exclude]
+        if not steps:
+            return None
+        return steps[0] if len(steps) == 1 else f"least({', '.join(steps)})"
+
+    def behavior_code(self, behavior: str, exclude: str | Collection[str] | None = None) -> str | None:
+        """SQL for the behavior's status in `ew` (the item or items `exclude` left out); None when no
+        item is left."""
+        out = {exclude} if isinstance(exclude, str) else set(exclude or ())
+        codes = [self.item_code(i) for i in self.groups.get(behavior, []) if i not in out]
         if not codes:
             return None
         return codes[0] if len(codes) == 1 else f"greatest({', '.join(codes)})"
@@ -120,6 +153,8 @@ class Session:
         extra = [("reward", "NULL::DOUBLE", "reward")]
         if self.tasks:
             extra.append(("task_id", "NULL::VARCHAR", "task_id"))
+        if self.order:
+            extra.append(("step", "NULL::DOUBLE", self.order))
         if self.by:
             extra.append(("cohort", "NULL::VARCHAR", cohort_sql(self.by)))
         v_cols = ", ".join(bits + [f"{null} AS {name}" for name, null, _ in extra])
@@ -129,6 +164,14 @@ class Session:
         aggs += [f"any_value({name}) AS {name}" for name, _, _ in extra]
         if self.by:
             aggs[-1] = f"coalesce(any_value(cohort), {sql_str(NO_COHORT)}) AS cohort"
+        if self.first_steps:  # the first step each item's fail verdict cites, packed 16 bits an item (+1; 0: none)
+            for w in range(-(-len(self.item_ids) // STEP_WORD)):
+                shift = " ".join(f"WHEN {sql_str(i)} THEN {16 * (k % STEP_WORD)}" for k, i in enumerate(self.item_ids)
+                                 if k // STEP_WORD == w)
+                v_cols += (f", CASE WHEN verdict = 'fail' AND len(evidence) > 0 THEN (least(list_min(evidence), {MAX_STEP}) + 1)::UBIGINT "
+                           f"<< (CASE item {shift} END) END AS q{w}")
+                e_cols += f", NULL::UBIGINT AS q{w}"
+                aggs.append(f"bit_or(q{w}) AS q{w}")
         x = self.suffix
         self.con.execute(f"""
             CREATE TEMP TABLE ew{x} AS SELECT episode_id, {', '.join(aggs)}

@@ -1,5 +1,7 @@
-"""Small statistics without scipy: Wilson intervals, the binomial CDF, McNemar's exact test and the
-two-proportion z-test. Scalars here; `wilson_exprs` is the same interval as polars expressions."""
+"""Small statistics without scipy: Wilson intervals, the binomial CDF, McNemar's exact test, the
+two-proportion z-test, Newcombe's interval on a difference of proportions and the episodes a test
+needs. Scalars here; `wilson_exprs` is the same interval as polars expressions. Exact tests of 2x2
+tables are in `_exact`."""
 
 from __future__ import annotations
 
@@ -89,3 +91,33 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, 
         return 0.0, 1.0
     z = (x1 / n1 - x2 / n2) / math.sqrt(var)
     return z, normal_two_sided(z)
+
+
+def newcombe(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float | None, float | None, float | None]:
+    """x1/n1 - x2/n2 with Newcombe's hybrid score interval (his method 10, from the two Wilson
+    intervals); Nones when a sample is empty."""
+    if n1 <= 0 or n2 <= 0:
+        return None, None, None
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson(x1, n1, z)
+    l2, u2 = wilson(x2, n2, z)
+    assert l1 is not None and u1 is not None and l2 is not None and u2 is not None
+    d = p1 - p2
+    lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, max(-1.0, lo), min(1.0, hi)
+
+
+def episodes_to_detect(p1: float, p0: float, share: float, alpha: float, power: float = 0.8) -> int | None:
+    """About how many episodes (both groups together) a two-sided two-proportion test at level
+    `alpha` needs to detect rate p1 in a `share` of them against p0 in the rest with `power`
+    (the normal approximation with pooled variance under the null); None without a difference."""
+    from statistics import NormalDist
+
+    if not 0 < share < 1 or p1 == p0 or not 0 < alpha < 1:
+        return None
+    za, zb = -NormalDist().inv_cdf(alpha / 2), NormalDist().inv_cdf(power)  # -q(alpha/2): exact for tiny alpha
+    pbar = share * p1 + (1 - share) * p0
+    null = za * math.sqrt(pbar * (1 - pbar) * (1 / share + 1 / (1 - share)))
+    alt = zb * math.sqrt(p1 * (1 - p1) / share + p0 * (1 - p0) / (1 - share))
+    return math.ceil(((null + alt) / (p1 - p0)) ** 2)

@@ -3,12 +3,15 @@ data-generation pipeline."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.markup import escape
 
 from ..analyzer import guide, open_run, write_guide
 from ._app import app
 from ._output import console, json_out, plural
+from .analyze import evidence_options, rule_from
 
 
 @app.command("guide")
@@ -21,11 +24,16 @@ from ._output import console, json_out, plural
               help="Failing (and passing) examples a behavior.")
 @click.option("--by", default=None, metavar="KEY", help="Also say which cohorts of this metadata key fail most.")
 @click.option("--outcome", default=None, metavar="reward|ITEM", help="What task failure is (see `analyze`).")
+@click.option("--threshold", type=float, default=1.0, show_default=True,
+              help="With --outcome reward: a reward below this is a task failure.")
+@evidence_options
 @click.option("--json", "as_json", is_flag=True, help="Print the guide entries as JSON.")
 def guide_command(run_dir: str, out: str | None, top: int, examples: int, by: str | None, outcome: str | None,
-                  as_json: bool) -> None:
-    """The behaviors to work on first, where they fail, examples, and what data to generate."""
-    entries = guide(open_run(run_dir), top=top, examples=examples, by=by, outcome=outcome)
+                  threshold: float, as_json: bool, **rule: Any) -> None:
+    """The behaviors to work on first, where they fail, examples, and what data to generate; what the
+    evidence says of each (the same rule as `analyze`)."""
+    entries = guide(open_run(run_dir), top=top, examples=examples, by=by, outcome=outcome, threshold=threshold,
+                    rule=rule_from(rule))
     written = write_guide(entries, out) if out else None
     if as_json:
         json_out(entries)
@@ -33,8 +41,9 @@ def guide_command(run_dir: str, out: str | None, top: int, examples: int, by: st
         if not entries:
             console.print("no behavior fails in this run: nothing to guide")
         for k, e in enumerate(entries, 1):
-            console.print(f"[bold]{k}. {escape(e.behavior)}[/] ({escape(', '.join(e.items))}): "
+            console.print(f"[bold]{k}. {escape(e.behavior)}[/] ({escape(', '.join(e.items))}; {escape(e.role)}): "
                           f"{len(e.failing)} failing, {len(e.passing)} passing examples", highlight=False)
             console.print(f"   {e.recommendation}", markup=False)
+            console.print(f"   Evidence: {e.evidence}", markup=False)
     if out:
         click.echo(f"wrote {plural(written or 0, 'line')} to {out}", err=True)

@@ -14,7 +14,8 @@ from typing import Any
 import polars as pl
 
 from .. import __version__
-from ..analyzer import Run, analyze, compare, guide
+from ..analyzer import EvidenceRule, Run, analyze, guide
+from . import _diagnosis as dx
 from . import _figures as fig
 from ._episodes import PER_GROUP, browser_episodes, sample_ids
 
@@ -44,9 +45,9 @@ def run_name(run: Run) -> str:
     return os.path.basename(os.path.normpath(run.path)) or run.path
 
 
-def _names(run: Run, other: Run) -> tuple[str, str]:
-    a, b = run_name(run), run_name(other)
-    return (a, b) if a != b else (f"{a} (A)", f"{b} (B)")
+def _names(baseline: Run, candidate: Run) -> tuple[str, str]:
+    a, b = run_name(baseline), run_name(candidate)
+    return (a, b) if a != b else (f"{a} (baseline)", f"{b} (candidate)")
 
 
 def _principal(analysis: Any) -> dict[str, Any] | None:
@@ -128,21 +129,24 @@ def _judge(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"sub": "", "warn": False, **t} for t in tiles]
 
 
-def _guide(run: Run, by: str | None, outcome: str | None) -> list[dict[str, Any]]:
-    return [plain(e) for e in guide(run, by=by, outcome=outcome)]
+def _guide(run: Run, by: str | None, analysis: Any) -> list[dict[str, Any]]:
+    """The guidance, from the analysis's own diagnosis: the banner and the guidance share one rule."""
+    return [plain(e) for e in guide(run, by=by, analysis=analysis)]
 
 
 def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, outcome: str | None = None,
-          per_group: int = PER_GROUP, title: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(template context, data for the page's script)."""
-    analysis = analyze(run, by=by, outcome=outcome)
+          per_group: int = PER_GROUP, title: str | None = None, rule: EvidenceRule | None = None,
+          over: str | None = None, force: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(template context, data for the page's script). `compare_to` is the baseline and `run` the
+    candidate; `rule` is the evidence rule the banner, attribution and guidance share."""
+    analysis = analyze(run, by=by, outcome=outcome, rule=rule, over=over)
     info = run.info
     counts = info.get("counts", {})
     items_meta = info.get("rubric", {}).get("items", [])
     item_ids = [i["id"] for i in items_meta]
-    guidance = _guide(run, by, outcome)
-    comparison = compare(run, compare_to) if compare_to is not None else None
-    names = _names(run, compare_to) if compare_to is not None else (run_name(run), "")
+    guidance = _guide(run, by, analysis)
+    comparison = dx.comparison_context(compare_to, run, force) if compare_to is not None else None
+    names = _names(compare_to, run) if compare_to is not None else ("", run_name(run))
 
     examples = [ex["episode_id"] for g in guidance for key in ("failing", "passing") for ex in g.get(key) or []]
     ids = sample_ids(run, per_group=per_group, by=by, extra=examples)
@@ -163,19 +167,23 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
         "outcome": outcome_name, "outcome_stat": _outcome_stat(run, outcome_name, items), "principal": _principal(analysis),
         "judge": _judge(info), "behaviors": _behavior_rows(analysis), "items": items,
         "attribution": plain(analysis.attribution) if analysis.attribution is not None else [],
+        "diagnosis": dx.diagnosis_context(analysis), "training": dx.training_context(analysis),
         "patterns": plain(analysis.patterns) if analysis.patterns is not None else [],
         "first_failing_step": plain(analysis.first_failing_step) if analysis.first_failing_step is not None else [],
         "by": by, "cohorts": _cohort_table(analysis.cohorts, item_ids) if by else None,
-        "comparison": plain(comparison) if comparison is not None else None,
+        "comparison": comparison,
         "compare_names": names, "compare_info": compare_to.info if compare_to is not None else None,
         "guidance": guidance, "browser": {**stats, "per_group": per_group},
     }
     figures = {
         "rates": fig.rates_figure(analysis.items),
-        "attribution": fig.attribution_figure(analysis.attribution),
+        "attribution": dx.attribution_figure(analysis),
+        "chain": dx.chain_figure(analysis),
+        "training": dx.training_figure(analysis),
+        "reward": dx.reward_figure(analysis),
         "cooccurrence": fig.cooccurrence_figure(analysis.cooccurrence),
         "cohorts": fig.cohort_figure(analysis.cohorts) if by else None,
-        "compare": fig.compare_figure(comparison, *names) if comparison is not None else None,
+        "compare": fig.compare_figure(comparison["rows"], *names) if comparison is not None else None,
     }
     context["figures"] = {k: v is not None for k, v in figures.items()}
     behavior_of = {i["id"]: i.get("behavior") for i in items_meta}

@@ -72,36 +72,6 @@ def _rate_colour(rate: float) -> str:
     return PASS if rate >= 0.9 else ERROR if rate >= 0.7 else FAIL
 
 
-def attribution_figure(attribution: pl.DataFrame | None) -> Figure | None:
-    """For each behavior (by rank): how often the task fails when the behavior fails, and when it
-    passes; the gap between the two bars is what the behavior is worth."""
-    rows = [r for r in _rows(attribution) if r.get("task_fail_rate_when_fails") is not None]
-    if not rows:
-        return None
-    rows.sort(key=lambda r: r.get("rank") or 0, reverse=True)
-    y = [label(r["behavior"]) for r in rows]
-    hover = [f"{label(r['behavior'])}: fails in {r['episodes_failing']:,} episodes<br>"
-             f"task fails {_pct(r['task_fail_rate_when_fails'])} when it fails, "
-             f"{_pct(r['task_fail_rate_when_passes'])} when it passes<br>lift "
-             f"{_num(r.get('lift'))}, {_pct(r.get('share_of_failed_episodes'))} of failed episodes"
-             for r in rows]
-    bars = [  # drawn bottom-up within each group: "failed" (red) on top
-        {"type": "bar", "orientation": "h", "name": "behavior passed", "y": y, "marker": {"color": PASS},
-         "x": [r["task_fail_rate_when_passes"] for r in rows], "hovertext": hover, "hoverinfo": "text"},
-        {"type": "bar", "orientation": "h", "name": "behavior failed", "y": y, "marker": {"color": FAIL},
-         "x": [r["task_fail_rate_when_fails"] for r in rows], "hovertext": hover, "hoverinfo": "text"},
-    ]
-    return {"data": bars, "layout": _layout(
-        90 + 44 * len(rows), barmode="group",
-        xaxis={"range": [0, 1], "tickformat": ".0%", "title": {"text": "task failure rate"}, "gridcolor": "#e6e9ef"},
-        yaxis={"automargin": True, "type": "category"},
-        legend={"orientation": "h", "y": 1.08, "x": 0, "traceorder": "reversed"})}
-
-
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}x"
-
-
 def cooccurrence_figure(cooccurrence: pl.DataFrame | None) -> Figure | None:
     """Behaviors x behaviors: Jaccard overlap of the episodes where each fails (how often they fail
     together), with the count of episodes where both fail as the cell's text."""
@@ -169,37 +139,45 @@ def cohort_figure(cohorts: pl.DataFrame | None) -> Figure | None:
         margin={"l": 10, "r": 20, "t": 60, "b": 20})}
 
 
-def compare_figure(comparison: pl.DataFrame | None, name_a: str = "A", name_b: str = "B") -> Figure | None:
-    """Per item, run A's and run B's pass rates joined by a line (a dumbbell chart)."""
-    rows = [r for r in _rows(comparison) if r.get("rate_a") is not None or r.get("rate_b") is not None]
+def compare_figure(rows: list[dict[str, Any]], baseline: str = "baseline",
+                   candidate: str = "candidate") -> Figure | None:
+    """Per item, baseline -> candidate rates joined by a line (a dumbbell chart); the line and the
+    candidate's mark are green where the change is significantly better, red where worse (by what the
+    rubric asks for, not by sign: `rows` are `_diagnosis.comparison_context` rows, pitfalls shown by
+    their hit rate)."""
+    rows = [r for r in rows if r.get("shown_baseline") is not None or r.get("shown_candidate") is not None]
     if not rows:
         return None
-    rows.reverse()
-    y = [label(r["item"]) for r in rows]
-    line_x: list[float | None] = []
-    line_y: list[str | None] = []
+    rows = list(reversed(rows))
+    y = [label(r["item"]) + (" (hit rate)" if r.get("pitfall") else "") for r in rows]
+    tone = {"better": PASS, "worse": FAIL}
+    data: list[dict[str, Any]] = []
     for r, name in zip(rows, y):
-        if r.get("rate_a") is not None and r.get("rate_b") is not None:
-            line_x += [r["rate_a"], r["rate_b"], None]
-            line_y += [name, name, None]
+        if r.get("shown_baseline") is not None and r.get("shown_candidate") is not None:
+            data.append({"type": "scatter", "mode": "lines", "x": [r["shown_baseline"], r["shown_candidate"]],
+                         "y": [name, name], "hoverinfo": "skip", "showlegend": False,
+                         "line": {"color": tone.get(r.get("mark") or "", "#c9ced8"), "width": 3}})
 
     def hover(r: dict[str, Any]) -> str:
         p = r.get("p_value")
-        return (f"{label(r['item'])}<br>{label(name_a)}: {_pct(r.get('rate_a'))} (n={r.get('n_a') or 0:,})<br>"
-                f"{label(name_b)}: {_pct(r.get('rate_b'))} (n={r.get('n_b') or 0:,})<br>"
-                f"delta {_signed(r.get('delta'))}, p={'-' if p is None else f'{p:.3g}'} ({label(r.get('test'))})")
+        return (f"{label(r['item'])}{' (pitfall: hit rate)' if r.get('pitfall') else ''}<br>{label(baseline)} "
+                f"(baseline): {_pct(r.get('shown_baseline'))} (n={r.get('baseline_n') or 0:,})<br>"
+                f"{label(candidate)} (candidate): {_pct(r.get('shown_candidate'))} (n={r.get('candidate_n') or 0:,})"
+                f"<br>change {_signed(r.get('shown_change'))}, {r.get('direction') or '-'}, "
+                f"p={'-' if p is None else f'{p:.3g}'} ({label(r.get('test'))})")
 
     texts = [hover(r) for r in rows]
-    data = [
-        {"type": "scatter", "mode": "lines", "x": line_x, "y": line_y, "hoverinfo": "skip", "showlegend": False,
-         "line": {"color": "#c9ced8", "width": 3}},
-        {"type": "scatter", "mode": "markers", "name": label(name_a), "x": [r.get("rate_a") for r in rows], "y": y,
-         "marker": {"size": 11, "color": RUN_A}, "hovertext": texts, "hoverinfo": "text"},
-        {"type": "scatter", "mode": "markers", "name": label(name_b), "x": [r.get("rate_b") for r in rows], "y": y,
-         "marker": {"size": 11, "color": RUN_B, "symbol": "diamond"}, "hovertext": texts, "hoverinfo": "text"},
+    data += [
+        {"type": "scatter", "mode": "markers", "name": f"{label(baseline)} (baseline)",
+         "x": [r.get("shown_baseline") for r in rows], "y": y, "marker": {"size": 11, "color": RUN_A},
+         "hovertext": texts, "hoverinfo": "text"},
+        {"type": "scatter", "mode": "markers", "name": f"{label(candidate)} (candidate)",
+         "x": [r.get("shown_candidate") for r in rows], "y": y,
+         "marker": {"size": 12, "symbol": "diamond", "color": [tone.get(r.get("mark") or "", RUN_B) for r in rows]},
+         "hovertext": texts, "hoverinfo": "text"},
     ]
     return {"data": data, "layout": _layout(
-        90 + 30 * len(rows), xaxis={"range": [0, 1.02], "tickformat": ".0%", "title": {"text": "pass rate"},
+        90 + 30 * len(rows), xaxis={"range": [0, 1.02], "tickformat": ".0%", "title": {"text": "rate"},
                                     "gridcolor": "#e6e9ef"},
         yaxis={"type": "category", "automargin": True}, legend={"orientation": "h", "y": 1.1, "x": 0})}
 

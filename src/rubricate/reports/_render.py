@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from ..analyzer import Run, open_run
+from ..analyzer import EvidenceRule, Run, open_run
 from ..scoring import atomic_write_bytes
 from . import _safe
 from ._data import build
@@ -70,15 +70,20 @@ def _assets() -> tuple[str, str, list[str], list[str]]:
 
 def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.PathLike[str] | None = None,
                   by: str | None = None, outcome: str | None = None, sample: int = PER_GROUP,
-                  title: str | None = None) -> str:
+                  title: str | None = None, rule: EvidenceRule | None = None, over: str | None = None,
+                  force: bool = False) -> str:
     """The failure report of `run` as one self-contained HTML document.
 
-    `compare` adds the comparison with a second run; `by` (an episode metadata key, e.g. "model")
-    adds the cohort breakdown; `outcome` is handed to `analyze`; `sample` is how many episodes per
-    (item, verdict) the episode browser embeds (every number is computed on all episodes)."""
+    `compare` adds the comparison with a baseline run (`run` is the candidate: e.g. the run after RL,
+    compared with the one before); runs scored with different rubric ids raise AnalysisError unless
+    `force`. `by` (an episode metadata key, e.g. "model") adds the cohort breakdown; `outcome`,
+    `rule` (the evidence rule) and `over` (the metadata key ordering episodes in training) are handed
+    to `analyze` and `guide`; `sample` is how many episodes per (item, verdict) the episode browser
+    embeds (every number is computed on all episodes)."""
     run = run if isinstance(run, Run) else open_run(run)
     other = None if compare is None else compare if isinstance(compare, Run) else open_run(compare)
-    context, data = build(run, compare_to=other, by=by, outcome=outcome, per_group=sample, title=title)
+    context, data = build(run, compare_to=other, by=by, outcome=outcome, per_group=sample, title=title, rule=rule,
+                          over=over, force=force)
     script, css, attribute_styles, guards = _assets()
     return environment().get_template(TEMPLATE).render(
         **context,
@@ -89,9 +94,11 @@ def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.
 
 def write_report(run: Run | str | os.PathLike[str], out: str | os.PathLike[str], *,
                  compare: Run | str | os.PathLike[str] | None = None, by: str | None = None,
-                 outcome: str | None = None, sample: int = PER_GROUP, title: str | None = None) -> Path:
+                 outcome: str | None = None, sample: int = PER_GROUP, title: str | None = None,
+                 rule: EvidenceRule | None = None, over: str | None = None, force: bool = False) -> Path:
     """Render the report (see `render_report`) and write it to `out` atomically; returns the path."""
-    html = render_report(run, compare=compare, by=by, outcome=outcome, sample=sample, title=title)
+    html = render_report(run, compare=compare, by=by, outcome=outcome, sample=sample, title=title, rule=rule,
+                         over=over, force=force)
     path = Path(out)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -125,7 +125,8 @@ class Rubric:
             "id": self.id, "version": self.version, "hash": self.hash, "path": self.path,
             "items": [{"id": i.id, "kind": i.kind, "behavior": i.behavior, "weight": i.weight,
                        "version": i.version, "check": i.check.name if i.check else None,
-                       "check_version": i.check.version if i.check else None} for i in self.items],
+                       "check_version": i.check.version if i.check else None, "description": i.description,
+                       "outcome": bool(i.spec is not None and i.spec.outcome)} for i in self.items],
         }
 
 

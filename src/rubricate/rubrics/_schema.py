@@ -12,6 +12,7 @@ discovery_tools = ["get_table_names", "list_tables"]
 id = "discovers_tables"         # the check of the same name unless `check` says otherwise
 behavior = "discovery"          # defaults to the check's behavior
 weight = 1.0                    # 0 = reported, not rewarded
+# outcome = true                # the item restates the task's outcome: reported as outcome, never a cause
 
 [[items]]
 id = "acknowledges_tool_errors"  # a judge item: a question an LLM answers (see rubrics.judges)
@@ -54,6 +55,9 @@ class ItemSpec(BaseModel):
     behavior: str | None = Field(None, description="Behavior this item measures; defaults to the check's.")
     description: str = Field("", description="What a pass means, for people reading reports.")
     weight: float = Field(1.0, description="Weight in the collapsed reward; 0 = reported, not rewarded.")
+    outcome: bool | None = Field(None, description="true: this item restates the task's outcome (like "
+                                 "answer_correct); the analysis reports it as outcome and never weighs it as a "
+                                 "cause of task failure.")
     version: str = Field("1", description="Bump when the item's meaning changes.")
     question: str | None = Field(None, description="The yes/no question (kind=judge).")
     guidance: str | None = Field(None, description="How to decide (kind=judge).")
