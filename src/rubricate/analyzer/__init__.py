@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._compare import compare
     from ._guide import GuideEntry, GuideExample, GuideWhere, guide, write_guide
     from ._labels import MAST_MODES, WHO_AND_WHEN_ITEM, labels_from_metadata, labels_from_run, mast_item
-    from ._results import Run, open_run
+    from ._results import COHORT_COLUMNS, Run, open_run
 
 _WHERE = {
     "Analysis": "_analysis", "analyze": "_analysis",
@@ -26,10 +26,10 @@ _WHERE = {
     **dict.fromkeys(("GuideEntry", "GuideExample", "GuideWhere", "guide", "write_guide"), "_guide"),
     **dict.fromkeys(("MAST_MODES", "WHO_AND_WHEN_ITEM", "labels_from_metadata", "labels_from_run", "mast_item"),
                     "_labels"),
-    "Run": "_results", "open_run": "_results",
+    "COHORT_COLUMNS": "_results", "Run": "_results", "open_run": "_results",
 }
 
-__all__ = ["MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run",
+__all__ = ["COHORT_COLUMNS", "MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run",
            "analyze", "calibrate", "cohen_kappa", "compare", "guide", "labels_from_metadata", "labels_from_run",
            "mast_item", "open_run", "read_labels", "sample_verdicts", "self_consistency", "write_guide",
            "write_labels"]

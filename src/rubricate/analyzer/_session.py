@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._results import Run
+from ._results import NO_COHORT, Run
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 NA, ERROR, PASS, FAIL = 0, 1, 2, 3
 CODE = "(CASE verdict WHEN 'fail' THEN 3 WHEN 'pass' THEN 2 WHEN 'error' THEN 1 ELSE 0 END)::UBIGINT"
 WORD = 32  # items a packed word
-NO_COHORT = "(none)"
 DEFAULT_OUTCOME_ITEM = "answer_correct"
 # Behaviors that restate the outcome (a wrong answer is the task failure): ranked in the attribution
 # table, never named the principal failure mode, last in the guide.
@@ -41,12 +40,6 @@ def sql_str(text: str) -> str:
 
 def sql_list(values: list[str]) -> str:
     return "[" + ", ".join(sql_str(v) for v in values) + "]" if values else "[]::VARCHAR[]"
-
-
-def cohort_sql(by: str, column: str = "metadata") -> str:
-    """The cohort of an episode: its metadata value at key `by`, or '(none)'."""
-    path = '$."' + by.replace('"', '\\"') + '"'
-    return f"coalesce(json_extract_string({column}, {sql_str(path)}), {sql_str(NO_COHORT)})"
 
 
 def attach(con: duckdb.DuckDBPyConnection, run: Run, suffix: str = "") -> None:
@@ -74,6 +67,7 @@ class Session:
         import duckdb
 
         self.run, self.by, self.tasks, self.suffix = run, by, tasks, suffix
+        self.cohort = run.cohort_sql(by) if by else None  # AnalysisError when no episode has `by`
         self.con: duckdb.DuckDBPyConnection = con if con is not None else duckdb.connect()
         attach(self.con, run, suffix)
         items = [(i["id"], i.get("behavior") or "") for i in run.info.get("rubric", {}).get("items", [])]
@@ -121,7 +115,7 @@ class Session:
         if self.tasks:
             extra.append(("task_id", "NULL::VARCHAR", "task_id"))
         if self.by:
-            extra.append(("cohort", "NULL::VARCHAR", cohort_sql(self.by)))
+            extra.append(("cohort", "NULL::VARCHAR", self.cohort))
         v_cols = ", ".join(bits + [f"{null} AS {name}" for name, null, _ in extra])
         e_cols = ", ".join([f"NULL::UBIGINT AS p{w}" for w in range(words)] + [f"{expr} AS {name}"
                                                                                 for name, _, expr in extra])
