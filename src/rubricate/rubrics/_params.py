@@ -45,7 +45,10 @@ PARAM_HELP: dict[str, str] = {
     "confirm_words": "Words or phrases of a user turn that confirm an action the agent proposed (yes, go ahead, "
                      "proceed).",
     "deny_words": "Words that make a user turn a refusal, not a confirmation, when it starts with them (no, wait).",
-    "refusal_words": "Phrases of an agent message that decline a request (I cannot, I'm unable to, unfortunately).",
+    "refusal_words": "Phrases that, right before a word for an action, make an agent sentence decline it "
+                     "(cannot, unable to: \"it cannot be cancelled\").",
+    "action_words": "For each write verb (the first word of a write tool's name), the words a message uses for "
+                    "that action (update: modify, change, upgrade, ...).",
 }
 
 _ROLE_METHODS = {"tools", "calls"}
