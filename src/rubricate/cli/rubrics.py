@@ -92,3 +92,41 @@ def checks_command() -> None:
     for name, chk in registered_checks().items():
         console.print(f"[bold]{name}[/] \\[{chk.behavior}]: ", end="")
         console.print(chk.description, markup=False)
+
+
+@rubrics_group.command("init")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", "-o", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the draft here (default: print it). An existing file is not overwritten.")
+@click.option("--format", "-f", "format_", default=None, help="Read every file in this format (no detection).")
+@click.option("--limit", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Episodes to read (the first ones found).")
+@click.option("--id", "rubric_id", default="my-agent", show_default=True, help="The drafted rubric's id.")
+def init_command(paths: tuple[str, ...], out: str | None, format_: str | None, limit: int, rubric_id: str) -> None:
+    """Draft a rubric from traces: the tools seen (call counts, errors, when they are first called),
+    each tool's role guessed from its name and order (discover, inspect, query/act, write, auth,
+    answer, hand-off), and the items those roles support, as TOML with comments to edit."""
+    import itertools
+    import os
+
+    from ..errors import OutputError, RubricError
+    from ..rubrics import parse_rubric
+    from ..rubrics._draft import draft_rubric, observe
+    from ..traces import Episode, load_episodes
+
+    if out is not None and os.path.exists(out):
+        raise OutputError(f"{out}: already exists; the draft is not written over it", path=out,
+                          hint="pass another --out, or remove the file")
+    episodes = (e for p in paths for e in load_episodes(p, format=format_) if isinstance(e, Episode))
+    seen = observe(itertools.islice(episodes, limit))
+    if not seen.episodes:
+        raise RubricError(f"no episodes read from {', '.join(paths)}: nothing to draft a rubric from",
+                          hint="check the paths and `rubricate traces detect PATH`")
+    text = draft_rubric(seen, rubric_id=rubric_id, source=", ".join(paths))
+    parse_rubric(text, path="(draft)")  # the draft must load as it is
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with open(out, "x", encoding="utf-8") as f:
+        f.write(text)
+    click.echo(f"drafted {out} from {seen.episodes:,} episodes ({len(seen.tools)} tools)", err=True)
