@@ -49,6 +49,7 @@ _NOTE = re.compile(r"^\W*(?:please\s+)?(?:note|keep in mind|remember)\b")
 # between the refusal words and the action: "cannot [be] cancelled", "unable to [help you with] removing"
 _BRIDGE = r"\s+(?:be\s+|help\s+(?:you\s+)?(?:with\s+)?|assist\s+(?:you\s+)?(?:with\s+)?|process\s+)?"
 _ID_ARG = re.compile(r"(?:^|_)id$")
+_LIST_ITEM = re.compile(r"\s*(?:\d+\.|[-*])\s")
 
 
 @dataclass
@@ -73,15 +74,10 @@ def _stem(word: str) -> str:
 
 @lru_cache(maxsize=256)
 def _action(refusal: tuple[str, ...], verb: str, synonyms: tuple[str, ...]) -> re.Pattern[str]:
-    stems = sorted({_stem(w) for w in (verb, *synonyms)}, key=len, reverse=True)
+    stems = sorted({_stem(w) for w in (*verb.split("|"), *synonyms)}, key=len, reverse=True)
     cues = sorted((re.escape(w.lower()) for w in refusal), key=len, reverse=True)
     return re.compile(r"(?<![\w'])(?:" + "|".join(cues) + ")" + _BRIDGE + "(?:" + "|".join(map(re.escape, stems)) +
                       r")\w*")
-
-
-@lru_cache(maxsize=64)
-def _any_cue(refusal: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w'])(?:" + "|".join(sorted(map(re.escape, refusal), key=len, reverse=True)) + r")\b")
 
 
 class Refusals:
@@ -91,13 +87,16 @@ class Refusals:
         self.words = tuple(str(w).lower() for w in refusal_words)
         self.actions = {str(k).lower(): tuple(str(v) for v in vs) for k, vs in dict(action_words).items()}
         self.declined: list[Refusal] = []
+        self.any_action: re.Pattern[str] = re.compile(r"(?!)")  # refusal words before any write's action
 
     def contradiction(self, episode: Episode, write: frozenset[str]) -> tuple[Refusal, int, ToolCall, str] | None:
         """(the refusal, the step and call that does what it declined, the entity) or None."""
-        known = {i for s in episode.steps for c in s.tool_calls for i in ids_of(c)}
-        state: dict[str, Any] = {}  # entity id -> the last successful tool result about it (parsed JSON)
-        if not self.words:
+        if not self.words or not write:
             return None
+        known = {i for s in episode.steps for c in s.tool_calls for i in ids_of(c)}
+        verbs = sorted({t.split("_")[0] for t in write})
+        self.any_action = _action(self.words, "|".join(verbs), tuple(w for v in verbs for w in self.actions.get(v, ())))
+        state: dict[str, Any] = {}  # entity id -> the last successful tool result about it (parsed JSON)
         last: set[str] = set()  # the ids of the last call that named any: what the agent just looked at
         for step in episode.steps:
             if step.role == "assistant" and step.content:
@@ -118,18 +117,18 @@ class Refusals:
         return None
 
     def _read(self, step: Step, known: set[str], last: set[str]) -> list[Refusal]:
-        """The message's declining sentences, each about the ids its paragraph names; in a message that
-        names no id at all, about what the agent just looked at."""
+        """The message's declining sentences, each about the ids its paragraph names (a sentence ending
+        in ':' is about the list that follows it); in a message that names no id at all, about what the
+        agent just looked at."""
         out = []
-        cue = _any_cue(self.words)
         anywhere = any(i in step.content for i in known)
-        for paragraph in _PARAGRAPH.split(step.content):
-            named = {i for i in known if i in paragraph} or (set() if anywhere else last)
-            if not named:
-                continue
+        paragraphs = _PARAGRAPH.split(step.content)
+        for k, paragraph in enumerate(paragraphs):
+            here = {i for i in known if i in paragraph} or (set() if anywhere else last)
             for sentence in _SENTENCE.split(paragraph):
                 text = sentence.lower().strip()
-                if cue.search(text) and not _NOTE.match(text):
+                named = _listed(paragraphs[k + 1:], known) if text.endswith(":") else here
+                if named and self.any_action.search(text) and not _NOTE.match(text):
                     out.append(Refusal(step.index, text, set(named)))
         return out
 
@@ -144,6 +143,16 @@ class Refusals:
                                          for t in k.split("_") if len(t) > 3)]
         return any(_changes(parts[k], seen.get(k) if isinstance(seen, dict) else None, seen is not None)
                    for k in named)
+
+
+def _listed(paragraphs: list[str], known: set[str]) -> set[str]:
+    """The ids named by the list items that open these paragraphs (up to the first that is not one)."""
+    out: set[str] = set()
+    for paragraph in paragraphs:
+        if not _LIST_ITEM.match(paragraph):
+            break
+        out |= {i for i in known if i in paragraph}
+    return out
 
 
 def _remember(step: Step, state: dict[str, Any], known: set[str]) -> None:
