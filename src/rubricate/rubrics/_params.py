@@ -32,6 +32,8 @@ PARAM_HELP: dict[str, str] = {
                     "text is the answer.",
     "handoff_tools": "Tools that hand the conversation to a person (transfer_to_human_agents): a legitimate "
                      "ending instead of an answer.",
+    "end_markers": "Text a simulated user writes to end the conversation (###STOP###): a last user turn with one "
+                   "needs no reply; one without it was never answered.",
     "entity_args": "Argument names that name the entity a call works on (table_name, page_id).",
     "entity_separator": "Cut an entity argument at this separator before comparing (section id 'page:section' "
                         "-> 'page'); empty: compare whole values.",
