@@ -198,7 +198,7 @@ class Run:
         rows = self.sql(f"""
             WITH r AS (SELECT item, reason, count(*) AS n FROM verdicts WHERE verdict = 'na' GROUP BY ALL),
                  t AS (SELECT item FROM verdicts GROUP BY item HAVING count(*) FILTER (verdict != 'na') = 0)
-            SELECT item, arg_max(reason, n) AS reason, max(n) AS reason_count, sum(n) AS episodes
+            SELECT item, arg_max(reason, n) AS reason, max(n) AS reason_count, sum(n)::BIGINT AS episodes
             FROM r JOIN t USING (item) GROUP BY item""").to_dicts()
         order = {item: k for k, item in enumerate(self.item_order)}
         return sorted(rows, key=lambda r: (order.get(r["item"], len(order)), r["item"]))

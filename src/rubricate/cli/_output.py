@@ -21,9 +21,9 @@ def fail(code: int, message: str, hint: str | None = None) -> None:
     strict run with error verdicts, a run with no episodes)."""
     import click
 
-    err_console.print(f"error: {message}", markup=False)
+    click.echo(f"error: {message}", err=True)  # as rubricate.cli.main prints errors: never wrapped
     if hint:
-        err_console.print(f"hint: {hint}", markup=False)
+        click.echo(f"hint: {hint}", err=True)
     raise click.exceptions.Exit(code)
 
 

@@ -15,7 +15,7 @@ from ..analyzer import labels_from_run
 from ._app import app
 from ._judge import judge_config, judge_options
 from . import EXIT_THRESHOLD
-from ._output import console, err_console, fail, json_out
+from ._output import console, fail, json_out
 
 
 def _num(x: float | None) -> str:
@@ -45,8 +45,7 @@ def calibrate_command(run_dir: str, labels_path: str, samples: int | None, as_js
              "score the run with a judge (--judge-model M, and --judge-base-url for a local server), "
              "or label items the run has verdicts for")
     for item in unmatched:
-        err_console.print(f"note: no verdicts for the labelled item {item}: {_why_no_verdicts(run, [item])}",
-                          markup=False)
+        click.echo(f"note: no verdicts for the labelled item {item}: {_why_no_verdicts(run, [item])}", err=True)
     if samples and config is not None:
         ids = list(dict.fromkeys(lab.episode_id for lab in labels))
         answers, ledger = sample_verdicts(run, config, samples, ids)

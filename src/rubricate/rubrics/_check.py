@@ -172,6 +172,7 @@ class Check:
 
 
 _CHECKS: dict[str, Check] = {}
+_BY_MODULE: dict[str, dict[str, Check]] = {}  # module name -> the checks it registered
 _plugins_loaded = False
 
 
@@ -198,7 +199,9 @@ def check(behavior: str, *, name: str | None = None, description: str | None = N
             raise CheckError(f"check '{key}' is registered twice ({existing.fn.__module__} and {fn.__module__})",
                              hint="rename one of them with @check(..., name='...')")
         doc = description or " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
-        _CHECKS[key] = Check(key, behavior, doc, version, fn, dict(params or {}), dict(param_help or {}))
+        registered = Check(key, behavior, doc, version, fn, dict(params or {}), dict(param_help or {}))
+        _CHECKS[key] = registered
+        _BY_MODULE.setdefault(fn.__module__, {})[key] = registered
         return fn
 
     return register
@@ -264,8 +267,9 @@ def load_checks_file(path: str | os.PathLike[str]) -> None:
         raise CheckError(f"{path}: no such checks file", hint="pass the path of a .py file with @check functions")
     _load_builtins_and_plugins()
     module_name = f"rubricate_user_checks_{abs(hash(os.path.abspath(path)))}"
-    if module_name in sys.modules:
-        return
+    module = sys.modules.get(module_name)
+    if module is not None and all(_CHECKS.get(k) is c for k, c in _registered_by(module_name).items()):
+        return  # imported before, and its checks are still registered (isolated_registry may drop them)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise CheckError(f"{path}: cannot import as a Python module")
@@ -276,6 +280,11 @@ def load_checks_file(path: str | os.PathLike[str]) -> None:
     except Exception as exc:
         del sys.modules[module_name]
         raise CheckError(f"{path}: importing the checks file failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _registered_by(module_name: str) -> dict[str, Check]:
+    """The checks a module registered when it was loaded (remembered across isolated_registry)."""
+    return _BY_MODULE.get(module_name, {})
 
 
 MODULE_PREFIX = "module:"

@@ -54,7 +54,7 @@ _LIST_ITEM = re.compile(r"\s*(?:\d+\.|[-*])\s")
 
 @dataclass
 class Refusal:
-    """One declining sentence of an agent message (lower-cased), and the entity ids it is about."""
+    """One declining sentence of an agent message, and the entity ids it is about."""
 
     step: int
     sentence: str
@@ -110,7 +110,7 @@ class Refusals:
                     continue
                 for refusal in self.declined:
                     entity = next(iter(sorted(refusal.entities & ids)), None)
-                    if entity is not None and self._does(refusal.sentence, call, state.get(entity)):
+                    if entity is not None and self._does(refusal.sentence.lower(), call, state.get(entity)):
                         return refusal, step.index, call, entity
                 for refusal in self.declined:  # the entity changed: what was declined may be possible now
                     refusal.entities -= ids
@@ -126,9 +126,10 @@ class Refusals:
         for k, paragraph in enumerate(paragraphs):
             here = {i for i in known if i in paragraph} or (set() if anywhere else last)
             for sentence in _SENTENCE.split(paragraph):
-                text = sentence.lower().strip()
+                text = sentence.strip()
+                lower = text.lower()
                 named = _listed(paragraphs[k + 1:], known) if text.endswith(":") else here
-                if named and self.any_action.search(text) and not _NOTE.match(text):
+                if named and self.any_action.search(lower) and not _NOTE.match(lower):
                     out.append(Refusal(step.index, text, set(named)))
         return out
 
