@@ -139,7 +139,8 @@ def test_a_write_in_between_lifts_the_refusal():
 
 
 def test_a_list_after_a_colon_names_what_was_declined():
-    text = "These can be cancelled:\n\n1. **XYZ789**\n\nHowever, these cannot be cancelled:\n\n1. **ABC123**\n\nProceed?"
+    text = ("These can be cancelled:\n\n1. **XYZ789**\n\n"
+            "However, these cannot be cancelled:\n\n1. **ABC123**\n\nProceed?")
     other = (call("cancel_reservation", reservation_id="XYZ789"), result("{}"))
     assert verdict("no_write_after_refusal", declined(text, *other)) == "pass"
     assert verdict("no_write_after_refusal", declined(text, *cancel())) == "fail"

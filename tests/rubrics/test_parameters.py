@@ -43,7 +43,10 @@ class Recording(Mapping[str, Any]):
         return len(self.data)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in registered_checks().items() if c.fn.__module__.startswith("rubricate.")))
+BUILTIN_CHECKS = sorted(n for n, c in registered_checks().items() if c.fn.__module__.startswith("rubricate."))
+
+
+@pytest.mark.parametrize("name", BUILTIN_CHECKS)
 def test_a_builtin_check_reads_no_parameter_its_source_scan_misses(name):
     """The scan behind the unused-parameter error must not miss a key a built-in really reads (that
     would refuse a rubric that sets it): run each built-in on every builder episode and compare."""

@@ -195,7 +195,7 @@ class Run:
     def na_everywhere(self) -> list[dict[str, Any]]:
         """Items that are na in every episode that has their verdict, with their most common na reason
         (and its count): an item that never applies usually lacks its parameters (tool roles)."""
-        rows = self.sql(f"""
+        rows = self.sql("""
             WITH r AS (SELECT item, reason, count(*) AS n FROM verdicts WHERE verdict = 'na' GROUP BY ALL),
                  t AS (SELECT item FROM verdicts GROUP BY item HAVING count(*) FILTER (verdict != 'na') = 0)
             SELECT item, arg_max(reason, n) AS reason, max(n) AS reason_count, sum(n)::BIGINT AS episodes

@@ -110,8 +110,7 @@ def init_command(paths: tuple[str, ...], out: str | None, format_: str | None, l
     import os
 
     from ..errors import OutputError, RubricError
-    from ..rubrics import parse_rubric
-    from ..rubrics._draft import draft_rubric, observe
+    from ..rubrics import draft_rubric, observe, parse_rubric
     from ..traces import Episode, load_episodes
 
     if out is not None and os.path.exists(out):
