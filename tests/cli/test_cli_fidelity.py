@@ -6,7 +6,6 @@ never applies, calibrating a run that has no judge verdicts; and what `rubrics s
 from __future__ import annotations
 
 import json
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -214,5 +213,14 @@ def test_check_errors_in_a_checks_file_stay_readable_in_summary_text(capsys, tmp
         assert main(["score", str(TRACES), "-r", str(rubric), "--checks", str(checks), "-o",
                      str(tmp_path / "run"), "-q"]) == EXIT_OK
     code, out, _ = _run(capsys, "summary", str(tmp_path / "run"))
-    assert code == EXIT_OK and "(e.g. " in out
-    assert textwrap.dedent  # the module is used above; keeps linters quiet about the import
+    text = " ".join(out.split())
+    assert code == EXIT_OK and "reads_metadata: 400 x check raised KeyError: 'nonexistent'" in text
+    assert f"(e.g. {open_run(tmp_path / 'run').verdicts()['episode_id'].min()})" in text
+
+
+def test_rubrics_init_on_multi_agent_traces_suggests_the_judge_items(capsys):
+    code, out, _ = _run(capsys, "rubrics", "init", str(FIXTURES / "who-and-when"))
+    assert code == EXIT_OK
+    assert "Items: those of the `multi-agent` rubric" in out and "rubricate rubrics show multi-agent" in out
+    items = {i.id for i in parse_rubric(out).items}
+    assert "grounded_answer" not in items and {"recovers_from_errors", "answer_correct"} <= items

@@ -73,6 +73,7 @@ class Observed:
     episodes: int = 0
     formats: dict[str, int] = field(default_factory=dict)
     with_truth: int = 0
+    multi_agent: int = 0  # episodes where two or more named agents speak
     tools: dict[str, ToolStats] = field(default_factory=dict)
 
     def add(self, episode: Episode) -> None:
@@ -80,6 +81,7 @@ class Observed:
         self.formats[episode.format] = self.formats.get(episode.format, 0) + 1
         truth = (episode.ground_truth or "").strip()
         self.with_truth += bool(truth) and not truth.startswith(("[", "{"))  # an answer, not a gold-action log
+        self.multi_agent += len({s.name for s in episode.steps if s.role == "assistant" and s.name}) > 1
         calls = episode.tool_calls()
         seen: set[str] = set()
         for k, (_, call) in enumerate(calls):
@@ -141,7 +143,11 @@ def draft_rubric(seen: Observed, *, rubric_id: str = "my-agent", source: str = "
     if not seen.tools:
         lines.append("#   (none: the episodes call no tools)")
     family, items = _items(roles, seen)
-    lines += ["#", f"# Items: those of the `{family}` rubric that these roles support.", "",
+    lines += ["#", f"# Items: those of the `{family}` rubric that these roles support."]
+    if family == "multi-agent":
+        lines += [f"# {seen.multi_agent:,} of the episodes have several named agents: for their failure modes, copy",
+                  "# the judge items of `rubricate rubrics show multi-agent` (asked with --judge-model)."]
+    lines += ["",
               f'id = "{rubric_id}"', 'version = "0.1.0"',
               f'description = "Drafted from {seen.episodes:,} episodes: {family} items, roles guessed from the tools."',
               "", "[params]"]
@@ -170,9 +176,15 @@ def _items(roles: dict[str, list[str]], seen: Observed) -> tuple[str, list[tuple
                                                              "before answering."))
         if roles.get("schema"):
             items.append(("inspects_first", "inspects_schema", "Inspects an entity before reading from it."))
+    elif seen.multi_agent * 2 >= seen.episodes:
+        family = "multi-agent"
     else:
         family = "agent-basics"
-    if seen.tools:
+    if family == "multi-agent":  # numbers come from other agents' messages, not only from tools
+        items += [("recovers_from_errors", "recovers_from_errors", "After a failed call, retries the same tool "
+                                                                   "with changed arguments and succeeds."),
+                  ("no_repeated_failing_call", "no_repeated_failing_call", "Never repeats a call that failed.")]
+    elif seen.tools:
         items += [("recovers_from_errors", "recovers_from_errors", "After a failed call, retries the same tool "
                                                                    "with changed arguments and succeeds."),
                   ("no_repeated_failing_call", "no_repeated_failing_call", "Never repeats a call that failed."),
