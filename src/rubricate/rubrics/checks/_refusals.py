@@ -48,7 +48,6 @@ _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:\d+\.|[-*]) )")
 _NOTE = re.compile(r"^\W*(?:please\s+)?(?:note|keep in mind|remember)\b")
 # between the refusal words and the action: "cannot [be] cancelled", "unable to [help you with] removing"
 _BRIDGE = r"\s+(?:be\s+|help\s+(?:you\s+)?(?:with\s+)?|assist\s+(?:you\s+)?(?:with\s+)?|process\s+)?"
-_ID_ARG = re.compile(r"(?:^|_)id$")
 _LIST_ITEM = re.compile(r"\s*(?:\d+\.|[-*])\s")
 
 
@@ -63,8 +62,12 @@ class Refusal:
 
 def ids_of(call: ToolCall) -> set[str]:
     """The identifiers a call acts on: string values of its `..._id` / `id` arguments."""
-    return {v for k, v in (call.arguments or {}).items() if isinstance(v, str) and len(v) >= 3 and
-            _ID_ARG.search(k.lower())}
+    return {v for k, v in (call.arguments or {}).items() if isinstance(v, str) and len(v) >= 3 and _is_id(k)}
+
+
+def _is_id(key: str) -> bool:
+    key = key.lower()
+    return key == "id" or key.endswith("_id")
 
 
 def _stem(word: str) -> str:
@@ -120,16 +123,21 @@ class Refusals:
         """The message's declining sentences, each about the ids its paragraph names (a sentence ending
         in ':' is about the list that follows it); in a message that names no id at all, about what the
         agent just looked at."""
-        out = []
+        out: list[Refusal] = []
+        content = step.content.lower()
+        if not any(w in content for w in self.words) or not self.any_action.search(content):
+            return out  # most messages decline nothing: a substring test, no splitting
         anywhere = any(i in step.content for i in known)
         paragraphs = _PARAGRAPH.split(step.content)
         for k, paragraph in enumerate(paragraphs):
-            here = {i for i in known if i in paragraph} or (set() if anywhere else last)
             for sentence in _SENTENCE.split(paragraph):
                 text = sentence.strip()
                 lower = text.lower()
-                named = _listed(paragraphs[k + 1:], known) if text.endswith(":") else here
-                if named and self.any_action.search(lower) and not _NOTE.match(lower):
+                if not self.any_action.search(lower) or _NOTE.match(lower):
+                    continue
+                named = _listed(paragraphs[k + 1:], known) if text.endswith(":") else \
+                    ({i for i in known if i in paragraph} or (set() if anywhere else last))
+                if named:
                     out.append(Refusal(step.index, text, set(named)))
         return out
 
@@ -137,7 +145,7 @@ class Refusals:
         verb = call.name.lower().split("_")[0]
         if not _action(self.words, verb, self.actions.get(verb, ())).search(sentence):
             return False
-        parts = {k: v for k, v in (call.arguments or {}).items() if not _ID_ARG.search(k.lower())}
+        parts = {k: v for k, v in (call.arguments or {}).items() if not _is_id(k)}
         if not parts or verb in WHOLE_ACTIONS:
             return True
         named = [k for k in parts if any(re.search(rf"\b{re.escape(_stem(t))}", sentence)
