@@ -97,15 +97,17 @@ def test_rubrics_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "rubrics", "list")
     assert code == EXIT_OK
     lines = out.splitlines()
-    assert f"tool-discipline: {builtin_rubrics()['tool-discipline']}" in lines
-    assert [line.split(": ")[0] for line in lines] == sorted(builtin_rubrics())
+    assert f"sql-agent: {builtin_rubrics()['sql-agent']}" in lines
+    assert "tool-discipline: the old name of sql-agent" in lines
+    assert [line.split(": ")[0] for line in lines] == [*sorted(builtin_rubrics()), "tool-discipline"]
 
 
 def test_rubrics_show(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "rubrics", "show", "tool-discipline")
     assert code == EXIT_OK
     rubric = load_rubric("tool-discipline")
-    assert out.startswith(f"tool-discipline {rubric.version} ({rubric.hash})")
+    assert rubric.id == "sql-agent" and rubric.path == "builtin:sql-agent"
+    assert out.startswith(f"sql-agent {rubric.version} ({rubric.hash})")
     items = [line[2:].split(" ")[0] for line in out.splitlines() if line.startswith("- ")]
     assert items == TOOL_DISCIPLINE
     assert "- discovers_tables [discovery] weight 1, check discovers_tables" in out
@@ -117,7 +119,7 @@ def test_rubrics_show_json_and_unknown(capsys: pytest.CaptureFixture[str]) -> No
     code, out, _ = _run(capsys, "rubrics", "show", "tool-discipline", "--json")
     assert code == EXIT_OK
     data = json.loads(out)
-    assert data["id"] == "tool-discipline"
+    assert data["id"] == "sql-agent"
     assert [i["id"] for i in data["items"]] == TOOL_DISCIPLINE
     code, _, err = _run(capsys, "rubrics", "show", "tool-disiplne")
     assert code == EXIT_USAGE

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import rubricate
-from rubricate.cli import EXIT_OK, main
+from rubricate.cli import EXIT_OK, EXIT_USAGE, main
+from rubricate.errors import AnalysisError
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = ROOT / "examples" / "wiki-search" / "traces"
@@ -41,10 +42,49 @@ def test_summary_by_model_matches_verdicts(run_dir: Path) -> None:
     assert frame["item"].unique(maintain_order=True).to_list() == run.item_order
 
 
-def test_summary_by_unknown_key_is_one_none_cohort(run_dir: Path) -> None:
-    frame = rubricate.open_run(run_dir).summary(by="no such key's \"name\"")
-    assert set(frame["cohort"]) == {"(none)"}
-    assert frame["pass"].sum() + frame["fail"].sum() + frame["na"].sum() == 400 * 6
+def test_summary_by_a_key_no_episode_has_is_an_error_listing_the_keys(run_dir: Path) -> None:
+    run = rubricate.open_run(run_dir)
+    with pytest.raises(AnalysisError) as info:
+        run.summary(by="no such key's \"name\"")
+    assert "no episode has the key 'no such key's \"name\"'" in str(info.value)
+    keys = set(json.loads(run.episodes()["metadata"][0]))
+    assert "model" in keys and "model" in (info.value.hint or "")
+    assert all(column in (info.value.hint or "") for column in ("task_id", "source_file", "format"))
+    with pytest.raises(AnalysisError) as info:
+        run.summary(by="modle")
+    assert (info.value.hint or "").startswith("did you mean 'model'?")
+
+
+def test_cli_by_an_unknown_key_exits_2_in_summary_analyze_and_report(run_dir: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["summary", str(run_dir)], ["analyze", str(run_dir)],
+                 ["report", str(run_dir), "--out", str(tmp_path / "r.html")]):
+        assert main([*args, "--by", "modle"]) == EXIT_USAGE, args
+        err = capsys.readouterr().err
+        assert "error: --by modle: no episode has the key 'modle'" in err
+        assert "hint: did you mean 'model'?" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("column", ["source_file", "format", "task_id"])
+def test_summary_by_an_episode_column(run_dir: Path, column: str) -> None:
+    run = rubricate.open_run(run_dir)
+    frame = run.summary(by=column)
+    episodes = run.episodes()
+    expected = {str(v) if v is not None else "(none)" for v in episodes[column]}
+    assert set(frame["cohort"]) == expected
+    verdicts = run.verdicts().join(episodes.select("episode_id", column), on="episode_id")
+    for row in frame.iter_rows(named=True):
+        mine = verdicts.filter((verdicts["item"] == row["item"]) & (verdicts[column].cast(str) == row["cohort"]))
+        assert row["pass"] == (mine["verdict"] == "pass").sum() and row["fail"] == (mine["verdict"] == "fail").sum()
+
+
+def test_analyze_by_source_file_gives_one_cohort_per_file(run_dir: Path) -> None:
+    from rubricate.analyzer import analyze
+
+    a = analyze(run_dir, by="source_file")
+    files = set(rubricate.open_run(run_dir).episodes()["source_file"])
+    assert a.cohorts is not None and set(a.cohorts["cohort"]) == files and len(files) > 1
 
 
 def test_cli_summary_by(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

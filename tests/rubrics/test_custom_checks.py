@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +237,101 @@ def test_isolated_registry_as_the_first_use_keeps_the_builtins():
     env = {**os.environ, "RUBRICATE_NO_PLUGINS": "1"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------- where a raising check failed
+
+def test_a_raising_checks_reason_names_the_line_in_the_checks_file(custom_checks):
+    (v,) = [v for v in rubricate.score(_episode(), parse_rubric(RUBRIC)) if v.item == "explodes"]
+    line = CHECKS_FILE.splitlines().index('    raise ZeroDivisionError("boom at step 3")') + 1
+    assert v.reason == f"check raised ZeroDivisionError: boom at step 3 (at {custom_checks}:{line}, in explodes)"
+
+
+def test_an_error_inside_rubricate_is_placed_at_the_checks_own_line(tmp_path):
+    path = tmp_path / "deep_checks.py"
+    path.write_text(textwrap.dedent('''
+        from rubricate import check
+
+        @check(behavior="x")
+        def asks_for_a_result_of_nothing(ctx):
+            return ctx.episode.result_of(object())
+    '''), encoding="utf-8")
+    with isolated_registry():
+        load_checks_file(path)
+        rubric = parse_rubric('id = "d"\nversion = "1"\n[[items]]\nid = "asks_for_a_result_of_nothing"\n')
+        (v,) = rubricate.score(_episode(), rubric)
+    assert v.verdict == "error" and v.reason.startswith("check raised AttributeError")
+    assert v.reason.endswith(f"(at {path}:6, in asks_for_a_result_of_nothing)")
+
+
+def test_a_long_message_keeps_the_location():
+    from rubricate.rubrics._check import MAX_REASON
+
+    def long(ctx):
+        raise ValueError("x" * 2000)
+
+    reason = run_check(long, CheckContext(_episode(), {})).reason
+    assert len(reason) <= MAX_REASON and reason.endswith(", in long)") and "test_custom_checks.py:" in reason
+
+
+# ---------------------------------------------------------------- checks from modules, registered once
+
+MODULE_CHECKS = '''
+from rubricate import check
+
+
+@check(behavior="x")
+def module_check(ctx):
+    """Passes when the episode has a tool call."""
+    return bool(ctx.calls())
+'''
+MODULE_RUBRIC = 'id = "mod"\nversion = "1"\n[[items]]\nid = "module_check"\n'
+
+
+@pytest.fixture
+def checks_module(tmp_path, monkeypatch):
+    (tmp_path / "fidelity_user_checks.py").write_text(MODULE_CHECKS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with isolated_registry():
+        yield tmp_path / "fidelity_user_checks.py"
+        sys.modules.pop("fidelity_user_checks", None)
+
+
+def test_importing_a_checks_module_then_loading_its_file_registers_it_once(checks_module):
+    import importlib
+
+    module = importlib.import_module("fidelity_user_checks")
+    load_checks_file(checks_module)  # the same functions, imported again under another name
+    assert get_check("module_check").fn.__code__.co_filename == str(checks_module)
+    assert module.module_check.__module__ == "fidelity_user_checks"
+
+
+def test_load_rubric_takes_checks_as_modules_names_or_files(checks_module, tmp_path):
+    import importlib
+
+    toml = tmp_path / "mod.toml"
+    toml.write_text(MODULE_RUBRIC, encoding="utf-8")
+    by_name = rubricate.load_rubric(toml, checks=["fidelity_user_checks"])
+    assert by_name.check_sources == ("module:fidelity_user_checks",)
+    by_module = rubricate.load_rubric(toml, checks=[importlib.import_module("fidelity_user_checks")])
+    assert by_module.check_sources == ("module:fidelity_user_checks",) and by_module.hash == by_name.hash
+    by_path = rubricate.load_rubric(toml, checks=[checks_module])
+    assert by_path.check_sources == (str(checks_module),)
+    assert [v.verdict for v in rubricate.score(_episode(), by_path)] == ["pass"]
+    with pytest.raises(CheckError, match="cannot be imported"):
+        rubricate.load_rubric(toml, checks=["no_such_checks_module_here"])
+
+
+def test_module_checks_reach_spawned_scoring_workers(checks_module, tmp_path, monkeypatch):
+    from rubricate.scoring import _engine, _workers
+
+    monkeypatch.setattr(_workers, "START_METHOD", "spawn")
+    monkeypatch.setitem(_engine.BYTES_PER_WORKER, "spawn", 1)
+    toml = tmp_path / "mod.toml"
+    toml.write_text(MODULE_RUBRIC, encoding="utf-8")
+    rubric = rubricate.load_rubric(toml, checks=["fidelity_user_checks"])
+    traces = Path(__file__).resolve().parents[2] / "examples" / "wiki-search" / "traces"
+    result = rubricate.score_run(traces, rubric, tmp_path / "run", workers=2)
+    run = rubricate.open_run(result.path)
+    assert run.info["timings"]["workers"] == 2
+    assert set(run.verdicts()["verdict"]) <= {"pass", "fail"}  # never an unknown-check error

@@ -119,14 +119,14 @@ def test_unknown_builtin_rubric_name_suggests_the_closest():
 def test_unknown_rubric_with_nothing_close_lists_the_builtins():
     with pytest.raises(RubricError) as info:
         load_rubric("zzzz")
-    assert "tool-discipline" in (info.value.hint or "")
+    assert "sql-agent" in (info.value.hint or "")
 
 
 # ---------------------------------------------------------------- params
 
 def test_params_merge_check_defaults_then_rubric_then_item():
     with isolated_registry():
-        @check(behavior="test", params={"a": 1, "b": 1, "c": 1, "query_tools": ["Default_Q"]})
+        @check(behavior="test", params={"a": 1, "b": 1, "c": 1, "query_tools": ["Default_Q"], "limits": ()})
         def layered(ctx):
             return True
 

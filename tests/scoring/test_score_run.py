@@ -76,7 +76,7 @@ def test_run_directory_files_and_counts(small_run: RunSummary, small_dir: Path, 
 def test_run_json_records_rubric_inputs_and_timings(small_run: RunSummary, small_dir: Path,
                                                     rubric: rubricate.Rubric) -> None:
     info = small_run.info
-    assert info["rubric"]["id"] == rubric.id == "tool-discipline"
+    assert info["rubric"]["id"] == rubric.id == "sql-agent"  # loaded by its old name, tool-discipline
     assert info["rubric"]["version"] == rubric.version
     assert info["rubric"]["hash"] == rubric.hash and info["rubric"]["hash"].startswith("sha256:")
     assert [i["id"] for i in info["rubric"]["items"]] == [i.id for i in rubric.items]

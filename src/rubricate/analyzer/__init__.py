@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._evidence import Evidence, EvidenceRule
     from ._guide import GuideEntry, GuideExample, GuideWhere, guide, write_guide
     from ._labels import MAST_MODES, WHO_AND_WHEN_ITEM, labels_from_metadata, labels_from_run, mast_item
-    from ._results import Run, open_run
+    from ._results import COHORT_COLUMNS, Run, open_run
 
 _WHERE = {
     "Analysis": "_analysis", "analyze": "_analysis",
@@ -30,12 +30,12 @@ _WHERE = {
     **dict.fromkeys(("GuideEntry", "GuideExample", "GuideWhere", "guide", "write_guide"), "_guide"),
     **dict.fromkeys(("MAST_MODES", "WHO_AND_WHEN_ITEM", "labels_from_metadata", "labels_from_run", "mast_item"),
                     "_labels"),
-    "Run": "_results", "open_run": "_results",
+    "COHORT_COLUMNS": "_results", "Run": "_results", "open_run": "_results",
 }
 
-__all__ = ["MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "Chain", "Cube", "Diagnosis", "Edge", "Evidence",
-           "EvidenceRule", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run", "analyze", "calibrate",
-           "cohen_kappa", "comparability", "compare", "diagnose", "guide", "labels_from_metadata",
+__all__ = ["COHORT_COLUMNS", "MAST_MODES", "WHO_AND_WHEN_ITEM", "Analysis", "Chain", "Cube", "Diagnosis", "Edge",
+           "Evidence", "EvidenceRule", "GuideEntry", "GuideExample", "GuideWhere", "Label", "Run", "analyze",
+           "calibrate", "cohen_kappa", "comparability", "compare", "diagnose", "guide", "labels_from_metadata",
            "labels_from_run", "mast_item", "matched_pairs", "open_run", "read_labels", "sample_verdicts",
            "self_consistency", "write_guide", "write_labels"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..errors import RunError
+from ..errors import AnalysisError, RunError
 from ..scoring import EPISODES, FORMAT1_FILES, ISSUES, RUN_FILE, RUN_FORMAT, VERDICTS, staging_path
 from ..traces import Episode, LoadIssue, RecordFormat, Source, Span, TraceFormat, get_format
 from ..traces.files import compression, container_of, read_head
@@ -146,15 +146,32 @@ class Run:
         """Run DuckDB SQL over the views `verdicts` and `episodes`."""
         return self._db.sql(query).pl()
 
+    def cohort_sql(self, by: str, alias: str = "") -> str:
+        """DuckDB expression for an episode's cohort under `by`: an episode column (`task_id`,
+        `source_file`, `format`, ...) or a metadata key; '(none)' where an episode has no value.
+        `alias` qualifies the columns ("e." for `episodes e`). AnalysisError when no episode has `by`."""
+        if by in COHORT_COLUMNS:
+            return f"coalesce(CAST({alias}{by} AS VARCHAR), {_sql_str(NO_COHORT)})"
+        path = _sql_str('$."' + by.replace('"', '\\"') + '"')
+        if by not in self._metadata_keys:
+            _unknown_cohort_key(by, self._metadata_keys)
+        return f"coalesce(json_extract_string({alias}metadata, {path}), {_sql_str(NO_COHORT)})"
+
+    @cached_property
+    def _metadata_keys(self) -> frozenset[str]:
+        rows = self._db.sql("SELECT DISTINCT unnest(json_keys(metadata)) FROM episodes "
+                            "WHERE metadata IS NOT NULL AND json_type(metadata) = 'OBJECT'").fetchall()
+        return frozenset(r[0] for r in rows)
+
     def summary(self, by: str | None = None) -> pl.DataFrame:
-        """Per item (and per cohort when `by` names an episode metadata key, e.g. "model"): pass / fail
-        / na / error counts and the pass rate. na and error are left out of the rate's denominator."""
+        """Per item (and per cohort when `by` names an episode column or metadata key, e.g. "model"):
+        pass / fail / na / error counts and the pass rate. na and error are left out of the rate's
+        denominator."""
         import polars as pl
 
         cohort, source = "", "verdicts"
         if by:
-            path = _quote('$."' + by.replace('"', '\\"') + '"')
-            cohort = f", coalesce(json_extract_string(e.metadata, '{path}'), '(none)') AS cohort"
+            cohort = f", {self.cohort_sql(by, 'e.')} AS cohort"
             source = "verdicts v JOIN episodes e USING (episode_id)"
         frame = self.sql(f"""
             SELECT item{cohort}, any_value(behavior) AS behavior,
@@ -174,6 +191,48 @@ class Run:
             .sort(["_order", "item", *(["cohort"] if by else [])])
             .drop("_order")
         )
+
+    def na_everywhere(self) -> list[dict[str, Any]]:
+        """Items that are na in every episode that has their verdict, with their most common na reason
+        (and its count): an item that never applies usually lacks its parameters (tool roles)."""
+        rows = self.sql("""
+            WITH r AS (SELECT item, reason, count(*) AS n FROM verdicts WHERE verdict = 'na' GROUP BY ALL),
+                 t AS (SELECT item FROM verdicts GROUP BY item HAVING count(*) FILTER (verdict != 'na') = 0)
+            SELECT item, arg_max(reason, n) AS reason, max(n) AS reason_count, sum(n)::BIGINT AS episodes
+            FROM r JOIN t USING (item) GROUP BY item""").to_dicts()
+        order = {item: k for k, item in enumerate(self.item_order)}
+        return sorted(rows, key=lambda r: (order.get(r["item"], len(order)), r["item"]))
+
+    def error_reasons(self, per_item: int = 3) -> list[dict[str, Any]]:
+        """Error verdicts grouped by item and reason, most frequent first (at most `per_item` reasons
+        an item), with each group's count and one episode that has it."""
+        rows = self.sql(f"""
+            WITH g AS (SELECT item, reason, count(*) AS n, min(episode_id) AS example FROM verdicts
+                       WHERE verdict = 'error' GROUP BY ALL),
+                 r AS (SELECT *, row_number() OVER (PARTITION BY item ORDER BY n DESC, reason) AS k,
+                              count(*) OVER (PARTITION BY item) AS reasons FROM g)
+            SELECT item, reason, n AS count, example, reasons FROM r WHERE k <= {int(per_item)}""").to_dicts()
+        order = {item: k for k, item in enumerate(self.item_order)}
+        return sorted(rows, key=lambda r: (order.get(r["item"], len(order)), r["item"], -r["count"], r["reason"]))
+
+
+COHORT_COLUMNS = ("task_id", "source_file", "source_path", "format")
+NO_COHORT = "(none)"
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _unknown_cohort_key(by: str, keys: frozenset[str]) -> None:
+    import difflib
+
+    known = [*COHORT_COLUMNS, *sorted(keys)]
+    close = difflib.get_close_matches(by, known, n=1)
+    shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
+    hint = (f"did you mean '{close[0]}'? " if close else "") + f"keys the episodes have: {shown}"
+    raise AnalysisError(f"--by {by}: no episode has the key '{by}' (neither an episode column nor a metadata key)",
+                        name=by, hint=hint)
 
 
 def _read_at(reader: TraceFormat, file: str, keys: Iterable[tuple[int | None, int | None]]) -> Iterator[Any]:

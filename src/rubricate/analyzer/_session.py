@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from ._results import Run
+from ._results import NO_COHORT, Run
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,7 +26,6 @@ NA, ERROR, PASS, FAIL = 0, 1, 2, 3
 CODE = "(CASE verdict WHEN 'fail' THEN 3 WHEN 'pass' THEN 2 WHEN 'error' THEN 1 ELSE 0 END)::UBIGINT"
 WORD = 32  # items a packed word
 STEP_WORD, MAX_STEP = 4, 65534  # first failing steps: 16 bits an item, 4 items a word; steps above are capped
-NO_COHORT = "(none)"
 DEFAULT_OUTCOME_ITEM = "answer_correct"
 # Outcome items restate the task's outcome (a wrong answer is the task failure): reported as outcome,
 # never weighed as causes. They are the items a rubric marks `outcome = true`, `answer_correct`, and
@@ -50,12 +49,6 @@ def sql_str(text: str) -> str:
 
 def sql_list(values: list[str]) -> str:
     return "[" + ", ".join(sql_str(v) for v in values) + "]" if values else "[]::VARCHAR[]"
-
-
-def cohort_sql(by: str, column: str = "metadata") -> str:
-    """The cohort of an episode: its metadata value at key `by`, or '(none)'."""
-    path = '$."' + by.replace('"', '\\"') + '"'
-    return f"coalesce(json_extract_string({column}, {sql_str(path)}), {sql_str(NO_COHORT)})"
 
 
 def attach(con: duckdb.DuckDBPyConnection, run: Run, suffix: str = "") -> None:
@@ -87,6 +80,7 @@ class Session:
 
         self.run, self.by, self.tasks, self.first_steps, self.suffix = run, by, tasks, first_steps, suffix
         self.order: str | None = None
+        self.cohort = run.cohort_sql(by) if by else None  # AnalysisError when no episode has `by`
         self.con: duckdb.DuckDBPyConnection = con if con is not None else duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")  # never a progress bar on the command's output
         attach(self.con, run, suffix)
@@ -156,7 +150,7 @@ class Session:
         if self.order:
             extra.append(("step", "NULL::DOUBLE", self.order))
         if self.by:
-            extra.append(("cohort", "NULL::VARCHAR", cohort_sql(self.by)))
+            extra.append(("cohort", "NULL::VARCHAR", self.cohort))
         v_cols = ", ".join(bits + [f"{null} AS {name}" for name, null, _ in extra])
         e_cols = ", ".join([f"NULL::UBIGINT AS p{w}" for w in range(words)] + [f"{expr} AS {name}"
                                                                                 for name, _, expr in extra])

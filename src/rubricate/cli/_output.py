@@ -16,6 +16,17 @@ console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isa
 err_console = Console(stderr=True, highlight=False)
 
 
+def fail(code: int, message: str, hint: str | None = None) -> None:
+    """Print `error:` (and `hint:`) and exit with `code`: for outcomes that are not exceptions (a
+    strict run with error verdicts, a run with no episodes)."""
+    import click
+
+    click.echo(f"error: {message}", err=True)  # as rubricate.cli.main prints errors: never wrapped
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    raise click.exceptions.Exit(code)
+
+
 def rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 

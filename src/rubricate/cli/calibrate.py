@@ -14,7 +14,8 @@ from ..analyzer import calibrate, read_labels, sample_verdicts, self_consistency
 from ..analyzer import labels_from_run
 from ._app import app
 from ._judge import judge_config, judge_options
-from ._output import console, json_out
+from . import EXIT_THRESHOLD
+from ._output import console, fail, json_out
 
 
 def _num(x: float | None) -> str:
@@ -38,6 +39,13 @@ def calibrate_command(run_dir: str, labels_path: str, samples: int | None, as_js
     run = open_run(run_dir)
     labels = read_labels(labels_path)
     result = calibrate(run, labels)
+    unmatched = [item for item, r in result["items"].items() if not r["matched"]]
+    if unmatched and len(unmatched) == len(result["items"]) and not samples:
+        fail(EXIT_THRESHOLD, f"no verdicts to compare with the labels: {_why_no_verdicts(run, unmatched)}",
+             "score the run with a judge (--judge-model M, and --judge-base-url for a local server), "
+             "or label items the run has verdicts for")
+    for item in unmatched:
+        click.echo(f"note: no verdicts for the labelled item {item}: {_why_no_verdicts(run, [item])}", err=True)
     if samples and config is not None:
         ids = list(dict.fromkeys(lab.episode_id for lab in labels))
         answers, ledger = sample_verdicts(run, config, samples, ids)
@@ -74,6 +82,25 @@ def calibrate_command(run_dir: str, labels_path: str, samples: int | None, as_js
             t.add_row(escape(item), str(r["episodes"]), _num(r["mean_modal_agreement"]), _num(r["unanimous"]),
                       _num(m["accuracy"]), _num(m["kappa"]))
         console.print(t)
+
+
+def _why_no_verdicts(run: Any, items: list[str]) -> str:
+    """Why a run has no verdicts for these labelled items: judge items it did not ask, items its rubric
+    does not have, or episodes the labels name that it did not score."""
+    rubric = {i["id"]: i for i in run.info.get("rubric", {}).get("items", [])}
+    judge = run.info.get("judge") or {}
+    skipped = [i for i in items if i in (judge.get("skipped_items") or [])]
+    unknown = [i for i in items if i not in rubric]
+    parts = []
+    if skipped:
+        parts.append(f"the judge items {', '.join(skipped)} were not asked when the run was scored "
+                     f"({judge.get('reason') or 'no judge'})")
+    if unknown:
+        parts.append(f"the run's rubric has no item {', '.join(unknown)}")
+    rest = [i for i in items if i not in skipped and i not in unknown]
+    if rest:
+        parts.append(f"no episode the labels name has a verdict for {', '.join(rest)} (other episode ids?)")
+    return "; ".join(parts)
 
 
 @app.command("labels")

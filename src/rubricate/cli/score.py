@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ..analyzer import open_run
+from ..analyzer import Run, open_run
 from ..scoring import score_run
-from ..rubrics import load_checks_file, load_rubric
+from ..rubrics import load_rubric
 from ._app import app
 from ._judge import judge_config, judge_options
-from ._output import err_console, wants_progress
+from . import EXIT_FAILED, EXIT_THRESHOLD
+from ._output import err_console, fail, plural, wants_progress
 from .summary import print_summary
 
 
@@ -25,7 +26,8 @@ from .summary import print_summary
               help="Worker processes (default: all cores; small inputs use one).")
 @click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Python file with @check functions for custom items (repeatable).")
-@click.option("--strict", is_flag=True, help="Stop at the first load issue (exit code 1).")
+@click.option("--strict", is_flag=True, help="Stop at the first load issue, and fail when a check raised or a "
+              "judge failed (error verdicts): exit code 1.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same command from its "
               "finished parts.")
 @click.option("--force", is_flag=True, help="Write into --out even though it is a non-empty directory that is "
@@ -41,9 +43,7 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
     Judge items (kind = "judge") are asked of --judge-model; without it they are skipped.
     """
     judge = judge_config(judge_opts)
-    for path in checks_files:
-        load_checks_file(path)
-    rubric = load_rubric(rubric_ref)
+    rubric = load_rubric(rubric_ref, checks=checks_files)
     kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge,
                   resume=resume, force=force)
     if wants_progress(no_progress):
@@ -63,9 +63,30 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
         result = score_run(list(paths), rubric, out, **kwargs)  # type: ignore[arg-type]
     for note in result.notes:
         err_console.print(f"note: {note}", markup=False)
+    run = open_run(result.path)
     if not quiet:
-        print_summary(open_run(result.path))
+        print_summary(run)
         err_console.print(f"run written to {result.path}", markup=False)
+    if result.episodes == 0:
+        _no_episodes(run)
+    errors = result.info["counts"]["verdicts"].get("error", 0)
+    if strict and errors:
+        groups = run.error_reasons(per_item=1)
+        first = groups[0] if groups else {"item": "?", "reason": ""}
+        fail(EXIT_THRESHOLD, f"--strict: {errors:,} error verdicts (a check raised or a judge failed); "
+                             f"e.g. {first['item']}: {first['reason']}",
+             f"`rubricate summary {result.path}` groups them by reason; fix the check, or score without --strict")
+
+
+def _no_episodes(run: Run) -> None:
+    """0 episodes scored: exit 3, naming what was found and the first load issues."""
+    counts = run.info["counts"]
+    issues = [str(i) for i in run.issues(limit=1)]
+    first = f"; the first: {issues[0][:200]}{'...' if len(issues[0]) > 200 else ''}" if issues else ""
+    what = f"{plural(counts['files'], 'file')} read, {plural(counts['issues'], 'load issue')}"
+    fail(EXIT_FAILED, f"no episodes scored ({what}{first})",
+         "check the paths and `rubricate traces detect PATH` (which format each file is read as); "
+         "pass --format when detection is wrong")
 
 
 @app.command("compact")

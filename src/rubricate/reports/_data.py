@@ -174,6 +174,7 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
         "comparison": comparison,
         "compare_names": names, "compare_info": compare_to.info if compare_to is not None else None,
         "guidance": guidance, "browser": {**stats, "per_group": per_group},
+        "rubric_flags": {"na_everywhere": run.na_everywhere(), "error_reasons": run.error_reasons()},
     }
     figures = {
         "rates": fig.rates_figure(analysis.items),

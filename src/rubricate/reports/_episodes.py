@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from ..analyzer import Run
+from ..analyzer import COHORT_COLUMNS, Run
 from ..traces import Episode
 from ._safe import script_json
 
@@ -23,17 +23,11 @@ MIN_TEXT = 1_000
 NONE_COHORT = "(none)"
 
 
-def cohort_expr(by: str, column: str = "metadata") -> str:
-    """DuckDB expression for an episode's cohort: its metadata value under `by`, as in Run.summary."""
-    path = ('$."' + by.replace('"', '\\"') + '"').replace("'", "''")
-    return f"coalesce(json_extract_string({column}, '{path}'), '{NONE_COHORT}')"
-
-
 def sample_ids(run: Run, *, per_group: int = PER_GROUP, by: str | None = None,
                extra: Iterable[str] = ()) -> list[str]:
     """Up to `per_group` episodes for every (item, verdict), spread over cohorts when `by` is given
     (round robin over cohorts, pseudo-random but stable within cohorts), plus the `extra` ids."""
-    cohort = cohort_expr(by, "e.metadata") if by else "''"
+    cohort = run.cohort_sql(by, "e.") if by else "''"
     join = "JOIN episodes e USING (episode_id)" if by else ""
     frame = run.sql(f"""
         WITH v AS (SELECT v.episode_id, v.item, v.verdict, {cohort} AS cohort, hash(v.episode_id) AS h
@@ -70,10 +64,10 @@ def _metadata(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _cohort(metadata: dict[str, Any], by: str | None) -> str | None:
+def _cohort(row: dict[str, Any], metadata: dict[str, Any], by: str | None) -> str | None:
     if not by:
         return None
-    value = metadata.get(by)
+    value = row.get(by) if by in COHORT_COLUMNS else metadata.get(by)
     if value is None:
         return NONE_COHORT
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -134,7 +128,7 @@ def _episode(eid: str, row: dict[str, Any], verdicts: dict[str, Any], full: Epis
     elif row.get("source_index") is not None:
         source += f"[{row['source_index']}]"
     return {
-        "id": eid, "task": row.get("task_id"), "reward": row.get("reward"), "cohort": _cohort(metadata, by),
+        "id": eid, "task": row.get("task_id"), "reward": row.get("reward"), "cohort": _cohort(row, metadata, by),
         "source": source, "format": row.get("format"),
         "question": _clip(row.get("question"), limit)[0], "answer": _clip(row.get("final_answer"), limit)[0],
         "truth": _clip(row.get("ground_truth"), limit)[0],

@@ -16,15 +16,19 @@ import difflib
 import importlib.util
 import os
 import sys
+import sysconfig
+import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any, Literal
 
 import msgspec
 
 from ..errors import CheckError, UnknownCheckError
 from ..traces import Episode, ToolCall
+from ._params import read_params
 
 VerdictValue = Literal["pass", "fail", "na", "error"]
 VERDICTS: tuple[VerdictValue, ...] = ("pass", "fail", "na", "error")
@@ -154,17 +158,33 @@ class Check:
     version: str
     fn: CheckFn
     params: dict[str, Any]
+    param_help: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reads(self) -> tuple[frozenset[str], bool]:
+        """(the parameter keys this check takes, open): open when it may read others too. The keys its
+        source reads (see `_params`), and for a custom check also those it declares defaults for (a
+        built-in's defaults are shared role lists, not a statement of use)."""
+        keys, is_open = read_params(self.fn)
+        if not self.fn.__module__.startswith("rubricate."):
+            keys |= frozenset(self.params)
+        return keys, is_open
 
 
 _CHECKS: dict[str, Check] = {}
+_BY_MODULE: dict[str, dict[str, Check]] = {}  # module name -> the checks it registered
 _plugins_loaded = False
 
 
 def check(behavior: str, *, name: str | None = None, description: str | None = None,
-          version: str = "1", params: Mapping[str, Any] | None = None) -> Callable[[CheckFn], CheckFn]:
+          version: str = "1", params: Mapping[str, Any] | None = None,
+          param_help: Mapping[str, str] | None = None) -> Callable[[CheckFn], CheckFn]:
     """Register a function of one CheckContext as a programmatic rubric item.
 
     `params` are the check's defaults; a rubric's `[params]` and an item's `params` override them.
+    `param_help` says what each parameter means (`rubricate rubrics show` prints it). Registering the
+    same function again (the same file and name, e.g. a module imported and then loaded as a checks
+    file) replaces the earlier registration; another function under a taken name is an error.
     """
 
     def register(fn: CheckFn) -> CheckFn:
@@ -175,15 +195,24 @@ def check(behavior: str, *, name: str | None = None, description: str | None = N
         if namespace:
             key = f"{namespace}/{key}"
         existing = _CHECKS.get(key)
-        if existing is not None and (existing.fn.__module__, existing.fn.__qualname__) != \
-                (fn.__module__, fn.__qualname__):
+        if existing is not None and _source(existing.fn) != _source(fn):
             raise CheckError(f"check '{key}' is registered twice ({existing.fn.__module__} and {fn.__module__})",
                              hint="rename one of them with @check(..., name='...')")
         doc = description or " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
-        _CHECKS[key] = Check(key, behavior, doc, version, fn, dict(params or {}))
+        registered = Check(key, behavior, doc, version, fn, dict(params or {}), dict(param_help or {}))
+        _CHECKS[key] = registered
+        _BY_MODULE.setdefault(fn.__module__, {})[key] = registered
         return fn
 
     return register
+
+
+def _source(fn: Any) -> tuple[str, str]:
+    """Where a function is defined: its file (resolved) and qualified name. The same function imported
+    twice (as `my_checks` and as a checks file) has the same source."""
+    code = getattr(fn, "__code__", None)
+    path = os.path.realpath(code.co_filename) if code is not None else getattr(fn, "__module__", "")
+    return path, getattr(fn, "__qualname__", repr(fn))
 
 
 @functools.lru_cache(maxsize=1)
@@ -238,8 +267,9 @@ def load_checks_file(path: str | os.PathLike[str]) -> None:
         raise CheckError(f"{path}: no such checks file", hint="pass the path of a .py file with @check functions")
     _load_builtins_and_plugins()
     module_name = f"rubricate_user_checks_{abs(hash(os.path.abspath(path)))}"
-    if module_name in sys.modules:
-        return
+    module = sys.modules.get(module_name)
+    if module is not None and all(_CHECKS.get(k) is c for k, c in _registered_by(module_name).items()):
+        return  # imported before, and its checks are still registered (isolated_registry may drop them)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise CheckError(f"{path}: cannot import as a Python module")
@@ -252,6 +282,45 @@ def load_checks_file(path: str | os.PathLike[str]) -> None:
         raise CheckError(f"{path}: importing the checks file failed: {type(exc).__name__}: {exc}") from exc
 
 
+def _registered_by(module_name: str) -> dict[str, Check]:
+    """The checks a module registered when it was loaded (remembered across isolated_registry)."""
+    return _BY_MODULE.get(module_name, {})
+
+
+MODULE_PREFIX = "module:"
+
+
+def load_checks(source: str | os.PathLike[str] | ModuleType) -> str:
+    """Register the `@check` functions of `source`: a module (imported already), `module:NAME` or an
+    importable module name, or the path of a .py file. Returns the source as a string that another
+    process can load again with `load_checks` (`module:NAME` or an absolute path)."""
+    if isinstance(source, ModuleType):
+        _load_builtins_and_plugins()
+        name = source.__name__
+        if name.startswith("rubricate_user_checks_") or name == "__main__":
+            path = getattr(source, "__file__", None)
+            if path is None:
+                raise CheckError(f"module {name!r} has no file to load its checks from in another process")
+            return os.path.abspath(path)
+        return MODULE_PREFIX + name
+    text = os.fspath(source)
+    if text.startswith(MODULE_PREFIX) or (not os.path.exists(text) and _is_module_name(text)):
+        name = text.removeprefix(MODULE_PREFIX)
+        _load_builtins_and_plugins()
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise CheckError(f"checks module {name!r} cannot be imported: {exc}",
+                             hint="pass an importable module name or the path of a .py file") from exc
+        return MODULE_PREFIX + name
+    load_checks_file(text)
+    return os.path.abspath(text)
+
+
+def _is_module_name(text: str) -> bool:
+    return all(part.isidentifier() for part in text.split(".")) and not text.endswith(".py")
+
+
 def run_check(fn: CheckFn, ctx: CheckContext) -> Outcome:
     """Call a check and turn whatever it returns (or raises) into an Outcome.
 
@@ -262,7 +331,7 @@ def run_check(fn: CheckFn, ctx: CheckContext) -> Outcome:
     try:
         result = fn(ctx)
     except Exception as exc:  # a broken check is an error verdict, never a fail
-        return Outcome("error", f"check raised {type(exc).__name__}: {exc}"[:500])
+        return Outcome("error", raised_reason(exc))
     if result is True:
         return Outcome("pass", "check returned True")
     if result is False:
@@ -275,6 +344,28 @@ def run_check(fn: CheckFn, ctx: CheckContext) -> Outcome:
             return Outcome(result.verdict, result.reason, tuple(i for i in result.evidence if 0 <= i < steps))
         return result
     return Outcome("error", f"check returned {type(result).__name__}; expected Outcome, bool or None")
+
+
+_OURS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the rubricate package
+_LIBRARIES = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")})
+MAX_REASON = 500
+
+
+def raised_reason(exc: BaseException) -> str:
+    """The error reason of a check that raised: the exception and where, in the check's own code
+    (the innermost frame outside rubricate and the standard library), e.g.
+    "check raised KeyError: 'x' (at my_checks.py:12, in few_calls)"."""
+    frames = traceback.extract_tb(exc.__traceback__)[1:]  # [0] is run_check
+    mine = [f for f in frames if not f.filename.startswith(_OURS) and
+            not (f.filename.startswith(_LIBRARIES) and "site-packages" not in f.filename)]
+    frame = mine[-1] if mine else (frames[-1] if frames else None)
+    where = ""
+    if frame is not None:
+        path = os.path.relpath(frame.filename) if not os.path.isabs(frame.filename) or \
+            frame.filename.startswith(os.getcwd() + os.sep) else frame.filename
+        where = f" (at {path}:{frame.lineno}, in {frame.name})"
+    message = f"check raised {type(exc).__name__}: {exc}"
+    return message[: MAX_REASON - len(where)] + where
 
 
 @contextlib.contextmanager

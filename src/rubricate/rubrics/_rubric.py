@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from pydantic import ValidationError
 
 from ..errors import RubricError, UnknownCheckError
-from ._check import Check, CheckContext, EpisodeFacts, Outcome, get_check, run_check
+from ._check import Check, CheckContext, EpisodeFacts, Outcome, get_check, load_checks, run_check
+from ._params import unread_params
 from ._schema import ItemSpec, RubricSpec
 from ._verdict import SCORES, Verdict
 
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from ._collapse import RewardResult
 
 BUILTIN_PACKAGE = "rubricate.rubrics.builtin"
+# Old names of built-in rubrics: the rubric they load now.
+BUILTIN_ALIASES = {"tool-discipline": "sql-agent"}
 # Built-in checks that can only judge an episode whose agent could call tools (na on text-only
 # completions; an item can say so itself with the parameter `needs_tools = true`).
 TOOL_CHECKS = frozenset({
@@ -69,6 +74,7 @@ class Rubric:
     hash: str
     path: str | None = None
     spec: RubricSpec | None = field(default=None, compare=False, repr=False)
+    check_sources: tuple[str, ...] = ()  # where its custom checks come from (`load_checks`), for workers
 
     @property
     def checks(self) -> tuple[Item, ...]:
@@ -167,6 +173,7 @@ def rubric_from_spec(spec: RubricSpec, *, path: str | None = None) -> Rubric:
             description=s.description or (check.description if check else s.question or ""),
             weight=s.weight, version=s.version, params=params, check=check, spec=s,
         ))
+    unread_params(spec, items, path)
     canonical = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     canonical.pop("$schema", None)
     canonical["_checks"] = {i.id: i.check.version for i in items if i.check}
@@ -203,7 +210,8 @@ def read_rubric_spec(path: str) -> RubricSpec:
     """The validated spec of a rubric as a run records its path (a file, or `builtin:NAME`), without
     resolving its checks (custom checks need not be loaded to read its judge items)."""
     if path.startswith("builtin:"):
-        text = resources.files(BUILTIN_PACKAGE).joinpath(f"{path[8:]}.toml").read_text("utf-8")
+        name = BUILTIN_ALIASES.get(path[8:], path[8:])
+        text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text("utf-8")
     else:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -211,7 +219,7 @@ def read_rubric_spec(path: str) -> RubricSpec:
 
 
 def builtin_rubrics() -> dict[str, str]:
-    """Names of the built-in rubrics and their descriptions."""
+    """Names of the built-in rubrics and their descriptions (old names still load: BUILTIN_ALIASES)."""
     out = {}
     for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
@@ -220,19 +228,30 @@ def builtin_rubrics() -> dict[str, str]:
     return out
 
 
-def load_rubric(name_or_path: str | os.PathLike[str]) -> Rubric:
-    """A built-in rubric by name (`tool-discipline`) or a rubric TOML file by path."""
-    ref = os.fspath(name_or_path)
+def load_rubric(name_or_path: str | os.PathLike[str], *,
+                checks: Sequence[str | os.PathLike[str] | ModuleType] = ()) -> Rubric:
+    """A built-in rubric by name (`sql-agent`) or a rubric TOML file by path.
+
+    `checks`: where the custom checks its items use come from: modules (imported or by name) or .py
+    files. They are registered first and travel with the rubric to `score_run`'s workers.
+    """
+    sources = tuple(dict.fromkeys(load_checks(c) for c in checks))
+    rubric = _load(os.fspath(name_or_path))
+    return dataclasses.replace(rubric, check_sources=sources) if sources else rubric
+
+
+def _load(ref: str) -> Rubric:
     if os.path.isfile(ref):
         with open(ref, encoding="utf-8") as f:
             return parse_rubric(f.read(), path=ref)
-    builtin = resources.files(BUILTIN_PACKAGE).joinpath(f"{ref}.toml")
+    name = BUILTIN_ALIASES.get(ref, ref)
+    builtin = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml")
     if builtin.is_file():
-        return parse_rubric(builtin.read_text("utf-8"), path=f"builtin:{ref}")
+        return parse_rubric(builtin.read_text("utf-8"), path=f"builtin:{name}")
     import difflib
 
     names = list(builtin_rubrics())
-    close = difflib.get_close_matches(ref, names, n=1)
+    close = difflib.get_close_matches(ref, [*names, *BUILTIN_ALIASES], n=1)
     hint = f"did you mean '{close[0]}'?" if close else \
         f"built-in rubrics: {', '.join(names)}; or pass the path of a rubric .toml file"
     raise RubricError(f"no rubric file or built-in rubric named '{ref}'", path=ref, hint=hint)

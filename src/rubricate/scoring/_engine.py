@@ -112,7 +112,8 @@ def score_run(
         n, method = _worker_count(workers, todo, files, notes)
         shares = share(todo, n, FIRST_SHARE_WEIGHT)
         setup = judge_setup(rubric, judge, workers=len(shares))
-        jobs = [Job(s, k, run.staging, rubric.spec, rubric.path, tuple(map(os.fspath, checks_files)), format, strict,
+        sources = tuple(dict.fromkeys((*rubric.check_sources, *map(os.fspath, checks_files))))
+        jobs = [Job(s, k, run.staging, rubric.spec, rubric.path, sources, format, strict,
                     judge=setup, counted=counted_before(shares, k)) for k, s in enumerate(shares)]
         progress = _progress_callback(on_progress, sum(u.size for u in todo))
         if len(jobs) == 1:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import LoadIssueError
-from ..rubrics import Rubric, load_checks_file, rubric_from_spec
+from ..rubrics import Rubric, load_checks, rubric_from_spec
 from ..rubrics.judges import JudgeBatcher, JudgeSetup
 from ..traces import Episode, LoadIssue, choose_format, read_file
 from ..traces.files import count_lines
@@ -46,8 +46,8 @@ class Job:
 
 
 def load_job_rubric(job: Job) -> Rubric:
-    for path in job.checks_files:
-        load_checks_file(path)
+    for source in job.checks_files:  # paths and `module:NAME`s (see load_checks)
+        load_checks(source)
     return rubric_from_spec(job.rubric_spec, path=job.rubric_path)
 
 

@@ -1,5 +1,5 @@
 """Built-in checks; each registers itself with `@check` on import."""
 
-from . import agent_basics, correctness, tool_discipline
+from . import agent_basics, correctness, customer_service, tool_discipline
 
-__all__ = ["agent_basics", "correctness", "tool_discipline"]
+__all__ = ["agent_basics", "correctness", "customer_service", "tool_discipline"]

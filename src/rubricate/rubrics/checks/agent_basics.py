@@ -7,15 +7,34 @@ from .._check import CheckContext, Outcome, check, failed, not_applicable, passe
 BUDGET = {"max_tool_calls": 30, "max_steps": 100}
 
 
-@check(behavior="answering", params={"answer_tools": ()})
+# What a simulated user writes to end a conversation (tau-bench, tau2): its last turn needs no reply.
+END_MARKERS = ("###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###")
+
+
+@check(behavior="answering", params={"answer_tools": (), "handoff_tools": (), "end_markers": END_MARKERS})
 def answers_question(ctx: CheckContext) -> Outcome:
-    """The episode ends with an answer: an answer-tool call or a final assistant text after the last
-    tool result."""
+    """The episode ends with an answer (an answer-tool call, or a final assistant text after the last
+    tool result) or with a hand-off to a person (its last tool call is one of `handoff_tools` and did
+    not fail); a user turn after it that the agent never answers (the episode was cut off) fails,
+    unless it ends the conversation (one of `end_markers`)."""
     answer = ctx.answer
-    if answer is None or not answer.text.strip():
-        last = len(ctx.episode.steps) - 1
-        return failed("the episode ends without an answer", last)
-    return passed("the episode ends with an answer", answer.step)
+    if answer is not None and answer.text.strip():
+        last = ctx.episode.steps[-1]
+        markers = tuple(str(m) for m in ctx.params.get("end_markers", END_MARKERS))
+        if last.role == "user" and last.index > answer.step and not any(m in last.content for m in markers):
+            return failed(f"the user's last turn (step {last.index}) is never answered: the episode was cut off",
+                          answer.step, last.index)
+        return passed("the episode ends with an answer", answer.step)
+    calls = ctx.facts.calls
+    handoff = ctx.tools("handoff")
+    if calls and calls[-1][2] in handoff:
+        index, call, _ = calls[-1]
+        result = ctx.episode.result_of(call)
+        if result is None or not result.is_error:
+            return passed(f"the episode ends with a hand-off ({call.name} at step {index})", index)
+        return failed(f"the hand-off {call.name} at step {index} failed and no answer follows", index, result.index)
+    last = len(ctx.episode.steps) - 1
+    return failed("the episode ends without an answer", last)
 
 
 @check(behavior="efficiency", params=BUDGET)
