@@ -105,9 +105,12 @@ def test_open_episode_and_jump_to_cited_step(page: Page, report_by_model: Path) 
     target = view.locator(f"#step-{step}")
     assert "highlight" in (target.get_attribute("class") or "")
     assert view.locator(".step.highlight").count() == 1
-    p.wait_for_timeout(100)
+    for _ in range(50):  # smooth scrolling takes a moment, longer on a loaded machine
+        box, pane = target.bounding_box(), view.bounding_box()
+        if box and pane and box["y"] < pane["y"] + pane["height"] and box["y"] + box["height"] > pane["y"]:
+            break
+        p.wait_for_timeout(100)
     assert target.is_visible()
-    box, pane = target.bounding_box(), view.bounding_box()
     assert box and pane and box["y"] < pane["y"] + pane["height"] and box["y"] + box["height"] > pane["y"], \
         "the cited step was not scrolled into the episode pane"
     page.screenshot("report-episode.png", "#browser")
