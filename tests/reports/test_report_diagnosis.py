@@ -41,17 +41,20 @@ def training_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tau_bench_makes_no_claim_on_three_episodes(tau_run: Path) -> None:
     a = analyze(tau_run)
     grounding = a.attribution.filter(a.attribution["behavior"] == "grounding").row(0, named=True)
-    assert grounding["episodes_failing"] == 3 and not grounding["supported"]  # the old claim rested on these 3
+    assert grounding["episodes_failing"] <= 3 and not grounding["supported"]  # the old claim rested on 3
+    assert not a.attribution["supported"].any()
     assert a.roots == () and a.principal_behavior is None
     assert a.principal is not None and a.principal.startswith("No behavior reliably explains task failure in this run")
-    assert "fails in only 3 of 85 episodes, too few to test" in a.principal
+    assert "too few to test" in a.principal
     assert "episodes at this mix would detect a difference that size" in a.principal
-    for entry in guide(tau_run, top=6):  # the guide claims nothing either, and speaks the rubric's words
+    entries = guide(tau_run, top=6)
+    assert entries
+    for entry in entries:  # the guide claims nothing either, and speaks the rubric's words
         assert entry.role in ("not shown", "outcome"), entry
         assert "misspelled" not in entry.recommendation and "section" not in entry.recommendation
-    entries = {e.behavior: e for e in guide(tau_run, top=6)}
-    assert "Ends with an answer rather than running out of turns" in entries["answering"].recommendation
-    assert "transfer_to_human_agents" in entries["answering"].tools  # the tool the failing episodes ended on
+        assert entry.tools, entry  # the tools the failing episodes called, from this run
+    answering = {e.behavior: e for e in entries}["answering"]
+    assert "Ends with an answer, or a hand-off to a person" in answering.recommendation  # the item's own words
 
 
 def test_banner_analyze_and_guide_share_one_rule(tau_run: Path, tmp_path: Path) -> None:
