@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from ..analyzer import guide, open_run, write_guide
 from ._app import app
-from ._output import console, json_out, plural
+from ._output import REDACT, console, json_out, plural
 
 
 @app.command("guide")
@@ -22,11 +22,15 @@ from ._output import console, json_out, plural
 @click.option("--by", default=None, metavar="KEY", help="Also say which cohorts of this metadata key fail most.")
 @click.option("--outcome", default=None, metavar="reward|ITEM", help="What task failure is (see `analyze`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the guide entries as JSON.")
+@click.option("--no-redact", is_flag=True, help="Keep secrets, emails and phone numbers in the guide and the "
+              "output (redacted by default).")
 def guide_command(run_dir: str, out: str | None, top: int, examples: int, by: str | None, outcome: str | None,
-                  as_json: bool) -> None:
+                  as_json: bool, no_redact: bool) -> None:
     """The behaviors to work on first, where they fail, examples, and what data to generate."""
     entries = guide(open_run(run_dir), top=top, examples=examples, by=by, outcome=outcome)
-    written = write_guide(entries, out) if out else None
+    if no_redact:
+        REDACT["on"] = False
+    written = write_guide(entries, out, redact=not no_redact) if out else None
     if as_json:
         json_out(entries)
     else:

@@ -21,10 +21,13 @@ from ._app import app
 @click.option("--sample", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="Episodes per item and verdict embedded in the episode browser.")
 @click.option("--title", default=None, help="The report's title.")
+@click.option("--no-redact", is_flag=True, help="Keep secrets, emails and phone numbers in the report "
+              "(redacted by default: a report is made to be shared).")
 def report_command(run_dir: str, out: str, compare_dir: str | None, by: str | None, outcome: str | None,
-                   sample: int, title: str | None) -> None:
+                   sample: int, title: str | None, no_redact: bool) -> None:
     """Write the HTML failure report of RUN: behaviors, attribution, cohorts, comparison, guidance and
     an episode browser, in one file that opens offline."""
-    path = write_report(run_dir, out, compare=compare_dir, by=by, outcome=outcome, sample=sample, title=title)
+    path = write_report(run_dir, out, compare=compare_dir, by=by, outcome=outcome, sample=sample, title=title,
+                        redact=not no_redact)
     size = path.stat().st_size
     click.echo(f"report written to {path} ({size / 1e6:.1f} MB)", err=True)

@@ -16,6 +16,7 @@ import polars as pl
 from .. import __version__
 from ..analyzer import Run, analyze, compare, guide
 from . import _figures as fig
+from ..redaction import redact as redact_value
 from ._episodes import PER_GROUP, browser_episodes, sample_ids
 
 ISSUES_SHOWN = 5
@@ -133,8 +134,10 @@ def _guide(run: Run, by: str | None, outcome: str | None) -> list[dict[str, Any]
 
 
 def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, outcome: str | None = None,
-          per_group: int = PER_GROUP, title: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(template context, data for the page's script)."""
+          per_group: int = PER_GROUP, title: str | None = None,
+          redact: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(template context, data for the page's script); with `redact` (the default) every text in both
+    has its secrets, emails and phone numbers replaced (see rubricate.redaction): the report is shared."""
     analysis = analyze(run, by=by, outcome=outcome)
     info = run.info
     counts = info.get("counts", {})
@@ -186,4 +189,6 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
         "verdicts": list(VERDICTS), "by": by, "cohorts": cohorts, "episodes": episodes,
         "browser": context["browser"], "total_episodes": context["episodes"],
     }
+    if redact:
+        context, data = redact_value(context), redact_value(data)
     return context, data

@@ -70,15 +70,17 @@ def _assets() -> tuple[str, str, list[str], list[str]]:
 
 def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.PathLike[str] | None = None,
                   by: str | None = None, outcome: str | None = None, sample: int = PER_GROUP,
-                  title: str | None = None) -> str:
-    """The failure report of `run` as one self-contained HTML document.
+                  title: str | None = None, redact: bool = True) -> str:
+    """The failure report of `run` as one self-contained HTML document (its texts redacted unless
+    `redact=False`: see rubricate.redaction).
 
     `compare` adds the comparison with a second run; `by` (an episode metadata key, e.g. "model")
     adds the cohort breakdown; `outcome` is handed to `analyze`; `sample` is how many episodes per
     (item, verdict) the episode browser embeds (every number is computed on all episodes)."""
     run = run if isinstance(run, Run) else open_run(run)
     other = None if compare is None else compare if isinstance(compare, Run) else open_run(compare)
-    context, data = build(run, compare_to=other, by=by, outcome=outcome, per_group=sample, title=title)
+    context, data = build(run, compare_to=other, by=by, outcome=outcome, per_group=sample, title=title,
+                          redact=redact)
     script, css, attribute_styles, guards = _assets()
     return environment().get_template(TEMPLATE).render(
         **context,
@@ -89,9 +91,10 @@ def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.
 
 def write_report(run: Run | str | os.PathLike[str], out: str | os.PathLike[str], *,
                  compare: Run | str | os.PathLike[str] | None = None, by: str | None = None,
-                 outcome: str | None = None, sample: int = PER_GROUP, title: str | None = None) -> Path:
+                 outcome: str | None = None, sample: int = PER_GROUP, title: str | None = None,
+                 redact: bool = True) -> Path:
     """Render the report (see `render_report`) and write it to `out` atomically; returns the path."""
-    html = render_report(run, compare=compare, by=by, outcome=outcome, sample=sample, title=title)
+    html = render_report(run, compare=compare, by=by, outcome=outcome, sample=sample, title=title, redact=redact)
     path = Path(out)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
