@@ -61,6 +61,7 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
                 raise RuntimeError(f"serve-reward exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             time.sleep(0.2)
     proc.kill()
+    proc.communicate()
     raise RuntimeError("serve-reward did not start within 60 s")
 
 
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "trickle": trickle(port), "idle": idle(port, proc.pid), "cores": os.cpu_count()}
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)  # (and closes its stderr pipe)
     print(json.dumps(out, indent=None if args.json else 2))
     return out
 
