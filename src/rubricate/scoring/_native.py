@@ -175,6 +175,7 @@ class _Blocks:
     def __init__(self, f: BinaryIO, size: int) -> None:
         self.f, self.buf, self.end = f, bytearray(size), 0
         self.damage: DamagedStream | None = None  # what stopped reading early (a truncated .gz), if anything
+        self.added = -1  # where `fill` put the newline an unterminated last line lacked (-1: nowhere)
 
     def fill(self, line_no: int) -> bool:
         """Read more; False at the end of the file (then the data ends with a newline) or at damage
@@ -197,6 +198,7 @@ class _Blocks:
                 self.buf.append(0x0A)
             else:
                 self.buf[self.end] = 0x0A
+            self.added = self.end
             self.end += 1
         return False
 
@@ -244,7 +246,9 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                         if status != 1:
                             break
                         nl = buf.index(b"\n", pos, end) + 1  # the declined line, for the Python path
-                        yield with_shared(fmt.record(bytes(view[pos:nl]), rel, line_no), shared)
+                        # (without the newline `fill` added: the reader sees the line as iter_lines gives it)
+                        line = bytes(view[pos:nl - 1 if nl - 1 == blocks.added else nl])
+                        yield with_shared(fmt.record(line, rel, line_no), shared)
                         pos, line_no = nl, line_no + 1
                 if status == 2:
                     break
