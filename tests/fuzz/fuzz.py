@@ -85,7 +85,7 @@ def run(binary: Path, work: Path, seconds: int, inputs: list[Path] | None = None
     args += [str(p) for p in inputs] if inputs is not None else [f"-max_total_time={seconds}", str(corpus), str(seeds)]
     done = subprocess.run(args, capture_output=True, text=True, env=environment(), timeout=seconds + 600)
     log = done.stderr
-    crashes = sorted(str(p) for p in work.glob("crash-*")) + sorted(str(p) for p in work.glob("leak-*"))
+    crashes = sorted(str(p) for kind in ("crash", "leak", "timeout", "oom") for p in work.glob(f"{kind}-*"))
     stats = {k: int(v) for k, v in re.findall(r"stat::(\w+):\s+(\d+)", log)}
     last = re.findall(r"cov: (\d+) ft: (\d+)(?: corp: (\d+))?", log)
     edges = re.search(r"\((\d+) inline 8-bit counters\)", log)
