@@ -102,7 +102,8 @@ def score_run(
         if run.complete:  # killed between building the run and swapping it in: swap it in now
             return RunSummary(out, run.finish_complete(), notes)
         files = find_trace_files(paths, exclude=out)
-        key = {"rubric": rubric.hash, "format": format, "chunk_bytes": chunk_bytes}
+        key = {"rubric": rubric.hash, "format": format, "chunk_bytes": chunk_bytes,
+               "redact": [redact_issues, redact_episodes]}  # a resumed run's parts must be redacted alike
         notes += run.notes
         if run.resume:
             units = run.load_plan(files, key)
