@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from ..redaction import redact_text
+from ..redaction import redact, redact_text
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -71,5 +71,6 @@ def plural(n: int, word: str) -> str:
 def json_out(data: Any) -> None:
     import msgspec
 
-    text = msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
-    sys.stdout.write((redact_text(text) if REDACT["on"] else text) + "\n")
+    if REDACT["on"]:  # the values, not the JSON text: a pattern may span a quote
+        data = redact(msgspec.to_builtins(data))
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n")
