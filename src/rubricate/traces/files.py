@@ -176,23 +176,19 @@ def iter_lines(path: str, span: Span = Span()) -> Iterator[RawRecord]:
             f.seek(span.start)
         pos = span.start
         end = span.end
-        lines = iter(f)
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration:
-                break
-            except READ_ERRORS as exc:
-                raise DamagedStream(f"cannot read the rest of the file: {exc}", line_no + 1) from None
-            line_no += 1
-            if end is not None:
-                if pos >= end:
-                    break
-                pos += len(line)
-            if line_no == 1:
-                line = strip_bom(line)
-            if line and not line.isspace():  # (no copy, unlike strip())
-                yield RawRecord(line, line_no)
+        try:
+            for line in f:
+                line_no += 1
+                if end is not None:
+                    if pos >= end:
+                        break
+                    pos += len(line)
+                if line_no == 1:
+                    line = strip_bom(line)
+                if line and not line.isspace():  # (no copy, unlike strip())
+                    yield RawRecord(line, line_no)
+        except READ_ERRORS as exc:  # from reading (a yield only ever raises GeneratorExit here)
+            raise DamagedStream(f"cannot read the rest of the file: {exc}", line_no + 1) from None
 
 
 _kept: tuple[tuple[str, int, int], Any] | None = None
