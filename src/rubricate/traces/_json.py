@@ -18,6 +18,7 @@ import msgspec
 
 MAX_DEPTH = 256  # containers (objects and arrays) nested in one value: deeper is a load issue
 BOM = b"\xef\xbb\xbf"
+_MIN_DEEP = 2 * MAX_DEPTH  # shorter text cannot hold MAX_DEPTH + 1 nested containers
 _decode = msgspec.json.decode
 
 
@@ -32,18 +33,26 @@ def _too_deep_error() -> TooDeep:
 def strip_bom(data: Any) -> Any:
     if isinstance(data, str):
         return data[1:] if data.startswith("\ufeff") else data
-    return data[3:] if data[:3] == BOM else data
+    return data[3:] if data.startswith(BOM) else data
 
 
 def decode_json(data: bytes | str, decode: Callable[[Any], Any] = _decode) -> Any:
     """Decode one JSON value (bytes or text) with `decode` (msgspec by default), BOM stripped; raises
-    msgspec.DecodeError (TooDeep for nesting deeper than MAX_DEPTH) or the decoder's ValueError."""
-    data = strip_bom(data)
+    msgspec.DecodeError (TooDeep for nesting deeper than MAX_DEPTH) or the decoder's ValueError.
+    (On every record and tool-call argument string of the Python path: kept to a few C calls.)"""
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            data = data[1:]
+        deep = len(data) > _MIN_DEEP and data.count("[") + data.count("{") > MAX_DEPTH
+    else:
+        if data.startswith(BOM):
+            data = data[3:]
+        deep = len(data) > _MIN_DEEP and data.count(b"[") + data.count(b"{") > MAX_DEPTH
     try:
         value = decode(data)
     except RecursionError:
         raise _too_deep_error() from None
-    if _may_be_deep(data) and depth_exceeds(value):
+    if deep and depth_exceeds(value):  # may be: more containers than the limit (3% of real records)
         raise _too_deep_error()
     return value
 
@@ -57,13 +66,6 @@ def decode_lenient(data: bytes | str) -> Any:
         raise
     except msgspec.DecodeError:
         return decode_json(data, lambda d: json.loads(d, parse_constant=lambda _: None))
-
-
-def _may_be_deep(data: bytes | str) -> bool:
-    """Cheap (two C-speed counts): False when the text cannot hold MAX_DEPTH nested containers."""
-    if isinstance(data, str):
-        return data.count("[") + data.count("{") > MAX_DEPTH
-    return data.count(b"[") + data.count(b"{") > MAX_DEPTH
 
 
 def depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
