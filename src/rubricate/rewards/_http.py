@@ -76,13 +76,14 @@ async def _handle(request: Any, scorer: RewardScorer, limits: Limits) -> tuple[i
     problem = _header_problem(request.headers, limits.max_body_bytes)
     if problem:
         return problem
-    body = b""
+    chunks, size = [], 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limits.max_body_bytes:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limits.max_body_bytes:
             return 413, {"error": f"request body is over the limit of {limits.max_body_bytes} bytes"}
     try:
-        data = decode_json(body)
+        data = decode_json(b"".join(chunks))
     except TooDeep as exc:
         return 400, {"error": f"request body is nested too deeply: {exc}"}
     except msgspec.DecodeError as exc:
