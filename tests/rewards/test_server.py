@@ -137,3 +137,95 @@ def test_serve_reward_command_serves_on_loopback(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert f"serving wiki-search-discipline 1.0.0 at http://127.0.0.1:{port}/get_reward" in err.decode()
+
+
+# --- the production stack (uvicorn): content types, deep JSON, busy, slow clients ----------------------
+
+
+@pytest.mark.parametrize("ctype, status", [("text/plain", 415), ("application/x-www-form-urlencoded", 415),
+                                           ("application/json; charset=utf-8", 200), ("application/vnd.x+json", 200)])
+def test_content_type_must_be_json(server, ctype, status):
+    got, out = _post(server, b'{"query": ["1"], "labels": ["1"]}', {"Content-Type": ctype})
+    assert got == status
+    if status == 415:
+        assert "is not JSON" in out["error"]
+
+
+@pytest.mark.parametrize("body", [b"[" * 10_000 + b"]" * 10_000,
+                                  b'{"query": [' + b"[" * 300 + b"]" * 300 + b"]}"])
+def test_deep_json_is_a_400_not_a_500(server, body):
+    got, out = _post(server, body)
+    assert got == 400 and "nested too deeply" in out["error"]
+
+
+def test_a_chunked_body_over_the_limit_is_413(server):
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * (16 << 10)
+        for _ in range(5):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        assert b" 413 " in sock.recv(4096)
+
+
+def test_a_trickled_request_head_is_cut_off_while_others_are_served(tmp_path):
+    srv = serve_reward(RewardScorer(WIKI), header_timeout_s=0.5, deadline_s=5.0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = srv.server_address[:2]
+        started = time.monotonic()
+        with socket.create_connection((host, port), timeout=10) as sock:
+            closed = False
+            for byte in b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}":
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    closed = True
+                    break
+                assert _post(srv, b'{"query": ["1"], "labels": ["1"]}')[0] == 200  # others are served
+                time.sleep(0.1)
+                sock.setblocking(False)
+                try:
+                    closed = sock.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                sock.setblocking(True)
+                if closed:
+                    break
+        assert closed and time.monotonic() - started < 5
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+SLOW_CHECKS = '''
+import time
+from rubricate import check
+
+@check(behavior="x")
+def slow(ctx):
+    time.sleep(1.5)
+    return True
+'''
+
+
+def test_over_the_concurrency_bound_is_503(tmp_path):
+    (tmp_path / "slow.py").write_text(SLOW_CHECKS)
+    (tmp_path / "slow.toml").write_text('id = "slow"\nversion = "1"\n[[items]]\nid = "slow"\ncheck = "slow"\n')
+    scorer = RewardScorer(str(tmp_path / "slow.toml"), checks_files=[str(tmp_path / "slow.py")])
+    srv = serve_reward(scorer, max_concurrent=1, max_waiting=0, deadline_s=10.0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        first: list[int] = []
+        t = threading.Thread(target=lambda: first.append(_post(srv, b'{"query": ["a"]}')[0]))
+        t.start()
+        time.sleep(0.5)  # the first is being scored (1.5 s)
+        status, out = _post(srv, b'{"query": ["b"]}')
+        t.join()
+        assert first == [200] and status == 503 and "busy" in out["error"]
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -253,9 +253,11 @@ def test_truncated_plain_jsonl_keeps_the_records_before_the_cut(tmp_path):
 
 @pytest.mark.parametrize(("content", "expected"), [
     (b'{"foo": 1, "bar": [2]}\n', "no format recognises it (jsonl; first record has keys ['bar', 'foo'])"),
-    (b"[1, 2, 3]\n[4]\n", "no format recognises it (jsonl; first record is a JSON list)"),
+    (b"[1, 2, 3]\n[4]\n",
+     "no format recognises it (jsonl; first record is a JSON list) (tried its first 2 records)"),
     (b"not json at all\n", "no format recognises it (jsonl; no record could be decoded)"),
-    (b"", "no format recognises it (jsonl; no record could be decoded)"),
+    (b"", "the file is empty"),
+    (b"\n  \n", "the file holds only blank lines"),
 ])
 def test_unrecognised_file_is_an_issue_naming_the_problem(tmp_path, content, expected):
     path = tmp_path / "mystery.jsonl"

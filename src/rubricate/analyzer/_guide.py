@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ..redaction import redact as redact_value
 from ..scoring import atomic_write_bytes
 from ._analysis import Analysis, behaviors_frame, resolve_outcome
 from ._attribution import attribution, candidates, failure_text
@@ -293,9 +294,12 @@ def guide_rows(entries: list[GuideEntry]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_guide(entries: list[GuideEntry], path: str | os.PathLike[str]) -> int:
-    """Write the guide as JSONL (see `guide_rows`), atomically; returns the number of lines."""
+def write_guide(entries: list[GuideEntry], path: str | os.PathLike[str], *, redact: bool = True) -> int:
+    """Write the guide as JSONL (see `guide_rows`), atomically; returns the number of lines. Its texts
+    are redacted (secrets, emails, phone numbers: see rubricate.redaction) unless `redact=False`."""
     rows = guide_rows(entries)
+    if redact:
+        rows = redact_value(rows)
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_bytes(path, b"".join(msgspec.json.encode(r) + b"\n" for r in rows))

@@ -31,10 +31,16 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="rubricate")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def app(debug: bool) -> None:
+@click.option("--no-redact", is_flag=True, help="Print secrets, emails and phone numbers as they are (console "
+              "output is redacted by default; see docs/reliability.md).")
+def app(debug: bool, no_redact: bool) -> None:
     """Rubric-based failure analysis of agent traces.
 
     \b
     rubricate score TRACES --rubric tool-discipline --out RUN
     rubricate summary RUN
     """
+    if no_redact:
+        from ._output import REDACT
+
+        REDACT["on"] = False

@@ -42,6 +42,9 @@ _OPTIONS = [
     click.option("--judge-prices", metavar="FILE", type=click.Path(exists=True, dir_okay=False), default=None,
                  help='Price table for the cost in the ledger: [models."M"] input = 0.4, output = 1.6 '
                       "(USD per million tokens)."),
+    click.option("--judge-no-redact", is_flag=True,
+                 help="Send episodes to the judge as they are (secrets, emails and phone numbers are redacted "
+                      "by default)."),
 ]
 
 
@@ -68,7 +71,7 @@ def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
         max_retries=o["judge_retries"], temperature=o["judge_temperature"], batch=o["judge_batch"],
         max_output_tokens=o["judge_max_output_tokens"],
         response_format=o["judge_response_format"], max_prompt_chars=o["judge_max_prompt_chars"],
-        prices=load_prices(o["judge_prices"]) if o["judge_prices"] else {},
+        prices=load_prices(o["judge_prices"]) if o["judge_prices"] else {}, redact=not o["judge_no_redact"],
     )
 
 

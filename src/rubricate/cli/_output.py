@@ -7,13 +7,26 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
+
+from ..redaction import redact, redact_text
 from rich.table import Table
 
 if TYPE_CHECKING:
     import polars as pl
 
-console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, highlight=False)
+REDACT = {"on": True}  # `rubricate --no-redact ...` turns it off for the process
+
+
+class RedactingConsole(Console):
+    """A rich Console whose output passes through the redactor (see rubricate.redaction)."""
+
+    def _render_buffer(self, buffer: Any) -> str:
+        text = super()._render_buffer(buffer)
+        return redact_text(text) if REDACT["on"] else text
+
+
+console = RedactingConsole(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+err_console = RedactingConsole(stderr=True, highlight=False)
 
 
 def fail(code: int, message: str, hint: str | None = None) -> None:
@@ -69,4 +82,6 @@ def plural(n: int, word: str) -> str:
 def json_out(data: Any) -> None:
     import msgspec
 
+    if REDACT["on"]:  # the values, not the JSON text: a pattern may span a quote
+        data = redact(msgspec.to_builtins(data))
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n")

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ..analyzer import guide, open_run, write_guide
 from ._app import app
-from ._output import console, json_out, plural
+from ._output import REDACT, console, json_out, plural
 from .analyze import evidence_options, rule_from
 
 
@@ -28,13 +28,17 @@ from .analyze import evidence_options, rule_from
               help="With --outcome reward: a reward below this is a task failure.")
 @evidence_options
 @click.option("--json", "as_json", is_flag=True, help="Print the guide entries as JSON.")
+@click.option("--no-redact", is_flag=True, help="Keep secrets, emails and phone numbers in the guide and the "
+              "output (redacted by default).")
 def guide_command(run_dir: str, out: str | None, top: int, examples: int, by: str | None, outcome: str | None,
-                  threshold: float, as_json: bool, **rule: Any) -> None:
+                  threshold: float, as_json: bool, no_redact: bool, **rule: Any) -> None:
     """The behaviors to work on first, where they fail, examples, and what data to generate; what the
     evidence says of each (the same rule as `analyze`)."""
     entries = guide(open_run(run_dir), top=top, examples=examples, by=by, outcome=outcome, threshold=threshold,
                     rule=rule_from(rule))
-    written = write_guide(entries, out) if out else None
+    if no_redact:
+        REDACT["on"] = False
+    written = write_guide(entries, out, redact=not no_redact) if out else None
     if as_json:
         json_out(entries)
     else:

@@ -29,13 +29,15 @@ from .analyze import evidence_options, rule_from
 @click.option("--over", default=None, metavar="KEY",
               help="The episode metadata key that orders episodes in training (default: step, checkpoint, ... "
                    "when episodes have one): behaviors over training and the reward-hacking check.")
+@click.option("--no-redact", is_flag=True, help="Keep secrets, emails and phone numbers in the report "
+              "(redacted by default: a report is made to be shared).")
 @evidence_options
 def report_command(run_dir: str, out: str, compare_dir: str | None, force: bool, by: str | None, outcome: str | None,
-                   sample: int, title: str | None, over: str | None, **rule: Any) -> None:
+                   sample: int, title: str | None, over: str | None, no_redact: bool, **rule: Any) -> None:
     """Write the HTML failure report of RUN: behaviors, what drives task failure (only with evidence),
     cohorts, behaviors over training, comparison with a baseline, guidance and an episode browser, in
     one file that opens offline."""
     path = write_report(run_dir, out, compare=compare_dir, by=by, outcome=outcome, sample=sample, title=title,
-                        rule=rule_from(rule), over=over, force=force)
+                        rule=rule_from(rule), over=over, force=force, redact=not no_redact)
     size = path.stat().st_size
     click.echo(f"report written to {path} ({size / 1e6:.1f} MB)", err=True)

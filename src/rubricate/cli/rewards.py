@@ -48,6 +48,10 @@ def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: 
               show_default=True, help="Largest request body accepted.")
 @click.option("--deadline", "deadline_s", type=click.FloatRange(min=0.1), default=DEFAULT_DEADLINE_S,
               show_default=True, help="Seconds a request may take (reading and scoring).")
+@click.option("--header-timeout", "header_timeout_s", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a connection may take to send a request's head (slower clients are cut off).")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Requests scored at once; others wait up to --deadline, then get 503.")
 @click.option("--max-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_CHARS, show_default=True,
               help="Larger samples get no reward.")
 @click.option("--none-reward", type=float, default=0.0, show_default=True,
@@ -55,19 +59,23 @@ def export_reward_command(rubric_ref: str, target: str, out: str, checks_files: 
 @click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Python file with @check functions the rubric uses (repeatable).")
 def serve_reward_command(rubric_ref: str, port: int, host: str, allow_remote: bool, max_body_mb: float,
-                         deadline_s: float, max_chars: int, none_reward: float,
-                         checks_files: tuple[str, ...]) -> None:
+                         deadline_s: float, header_timeout_s: float, max_concurrent: int, max_chars: int,
+                         none_reward: float, checks_files: tuple[str, ...]) -> None:
     """Serve RUBRIC's reward over HTTP for OpenRLHF (`--remote_rm_url http://HOST:PORT/get_reward`)."""
     if not allow_remote and not _loopback(host):
         raise click.BadParameter(f"{host} is not a loopback address; add --allow-remote to listen on it",
                                  param_hint="--host")
     scorer = RewardScorer(rubric_ref, deadline_s=deadline_s, max_chars=max_chars, checks_files=checks_files)
-    server = serve_reward(scorer, host, port, max_body_bytes=int(max_body_mb * (1 << 20)),
-                          deadline_s=deadline_s, none_reward=none_reward)
+    try:
+        server = serve_reward(scorer, host, port, max_body_bytes=int(max_body_mb * (1 << 20)), deadline_s=deadline_s,
+                              none_reward=none_reward, header_timeout_s=header_timeout_s,
+                              max_concurrent=max_concurrent)
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from None
     err_console.print(f"serving {scorer.rubric.id} {scorer.rubric.version} at {server.url} (Ctrl-C stops)",
                       markup=False, soft_wrap=True)
     try:
-        server.serve_forever()
+        server.serve_forever()  # Ctrl-C and SIGTERM stop it gracefully (in-flight requests finish)
     except KeyboardInterrupt:
         pass
     finally:

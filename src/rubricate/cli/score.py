@@ -10,7 +10,7 @@ from ..rubrics import load_rubric
 from ._app import app
 from ._judge import judge_config, judge_options
 from . import EXIT_FAILED, EXIT_THRESHOLD
-from ._output import err_console, fail, plural, wants_progress
+from ._output import REDACT, err_console, fail, plural, wants_progress
 from .summary import print_summary
 
 
@@ -32,20 +32,26 @@ from .summary import print_summary
               "finished parts.")
 @click.option("--force", is_flag=True, help="Write into --out even though it is a non-empty directory that is "
               "not a run (its files are kept).")
+@click.option("--redact", "redact", flag_value="all", help="Also redact secrets, emails and phone numbers in the "
+              "stored episode texts, metadata and verdict reasons (load-issue reasons are redacted by default).")
+@click.option("--no-redact", "redact", flag_value="none", help="Redact nothing, not even load-issue reasons and "
+              "console output.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary.")
 @judge_options
 def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
-                  checks_files: tuple[str, ...], strict: bool, resume: bool, force: bool, no_progress: bool,
-                  quiet: bool, **judge_opts: object) -> None:
+                  checks_files: tuple[str, ...], strict: bool, resume: bool, force: bool, redact: str | None,
+                  no_progress: bool, quiet: bool, **judge_opts: object) -> None:
     """Score every episode under PATHS with a rubric and write a run directory.
 
     Judge items (kind = "judge") are asked of --judge-model; without it they are skipped.
     """
     judge = judge_config(judge_opts)
     rubric = load_rubric(rubric_ref, checks=checks_files)
+    if redact == "none":
+        REDACT["on"] = False
     kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge,
-                  resume=resume, force=force)
+                  resume=resume, force=force, redact_issues=redact != "none", redact_episodes=redact == "all")
     if wants_progress(no_progress):
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                    TransferSpeedColumn)

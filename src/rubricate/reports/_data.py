@@ -17,6 +17,7 @@ from .. import __version__
 from ..analyzer import EvidenceRule, Run, analyze, guide
 from . import _diagnosis as dx
 from . import _figures as fig
+from ..redaction import redact as redact_value
 from ._episodes import PER_GROUP, browser_episodes, sample_ids
 
 ISSUES_SHOWN = 5
@@ -136,9 +137,11 @@ def _guide(run: Run, by: str | None, analysis: Any) -> list[dict[str, Any]]:
 
 def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, outcome: str | None = None,
           per_group: int = PER_GROUP, title: str | None = None, rule: EvidenceRule | None = None,
-          over: str | None = None, force: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+          over: str | None = None, force: bool = False, redact: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """(template context, data for the page's script). `compare_to` is the baseline and `run` the
-    candidate; `rule` is the evidence rule the banner, attribution and guidance share."""
+    candidate; `rule` is the evidence rule the banner, attribution and guidance share. With `redact`
+    (the default) every text in both has its secrets, emails and phone numbers replaced (see
+    rubricate.redaction): the report is shared."""
     analysis = analyze(run, by=by, outcome=outcome, rule=rule, over=over)
     info = run.info
     counts = info.get("counts", {})
@@ -195,4 +198,6 @@ def build(run: Run, *, compare_to: Run | None = None, by: str | None = None, out
         "verdicts": list(VERDICTS), "by": by, "cohorts": cohorts, "episodes": episodes,
         "browser": context["browser"], "total_episodes": context["episodes"],
     }
+    if redact:
+        context, data = redact_value(context), redact_value(data)
     return context, data

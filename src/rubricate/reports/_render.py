@@ -71,8 +71,9 @@ def _assets() -> tuple[str, str, list[str], list[str]]:
 def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.PathLike[str] | None = None,
                   by: str | None = None, outcome: str | None = None, sample: int = PER_GROUP,
                   title: str | None = None, rule: EvidenceRule | None = None, over: str | None = None,
-                  force: bool = False) -> str:
-    """The failure report of `run` as one self-contained HTML document.
+                  force: bool = False, redact: bool = True) -> str:
+    """The failure report of `run` as one self-contained HTML document (its texts redacted unless
+    `redact=False`: see rubricate.redaction).
 
     `compare` adds the comparison with a baseline run (`run` is the candidate: e.g. the run after RL,
     compared with the one before); runs scored with different rubric ids raise AnalysisError unless
@@ -83,7 +84,7 @@ def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.
     run = run if isinstance(run, Run) else open_run(run)
     other = None if compare is None else compare if isinstance(compare, Run) else open_run(compare)
     context, data = build(run, compare_to=other, by=by, outcome=outcome, per_group=sample, title=title, rule=rule,
-                          over=over, force=force)
+                          over=over, force=force, redact=redact)
     script, css, attribute_styles, guards = _assets()
     return environment().get_template(TEMPLATE).render(
         **context,
@@ -95,10 +96,11 @@ def render_report(run: Run | str | os.PathLike[str], *, compare: Run | str | os.
 def write_report(run: Run | str | os.PathLike[str], out: str | os.PathLike[str], *,
                  compare: Run | str | os.PathLike[str] | None = None, by: str | None = None,
                  outcome: str | None = None, sample: int = PER_GROUP, title: str | None = None,
-                 rule: EvidenceRule | None = None, over: str | None = None, force: bool = False) -> Path:
+                 rule: EvidenceRule | None = None, over: str | None = None, force: bool = False,
+                 redact: bool = True) -> Path:
     """Render the report (see `render_report`) and write it to `out` atomically; returns the path."""
     html = render_report(run, compare=compare, by=by, outcome=outcome, sample=sample, title=title, rule=rule,
-                         over=over, force=force)
+                         over=over, force=force, redact=redact)
     path = Path(out)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

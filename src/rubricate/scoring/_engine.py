@@ -73,6 +73,8 @@ def score_run(
     judge: JudgeConfig | None = None,
     resume: bool = False,
     force: bool = False,
+    redact_issues: bool = True,
+    redact_episodes: bool = False,
 ) -> RunSummary:
     """Score every episode under `paths` with `rubric` and write the run directory `out`.
 
@@ -85,6 +87,8 @@ def score_run(
     The run is built beside `out` and swapped in whole at the end: an earlier run there stays readable
     until then. `resume=True` continues an interrupted run from its finished units; `force=True` writes
     into a non-empty directory that is not a run. One writer at a time: a second is refused.
+    Load-issue reasons are redacted (`rubricate.redaction`) unless `redact_issues=False`;
+    `redact_episodes=True` also redacts the stored episode texts, metadata and verdict reasons.
     """
     if rubric.spec is None:
         raise RunError("score_run needs a rubric loaded from a file or built-in name",
@@ -98,7 +102,8 @@ def score_run(
         if run.complete:  # killed between building the run and swapping it in: swap it in now
             return RunSummary(out, run.finish_complete(), notes)
         files = find_trace_files(paths, exclude=out)
-        key = {"rubric": rubric.hash, "format": format, "chunk_bytes": chunk_bytes}
+        key = {"rubric": rubric.hash, "format": format, "chunk_bytes": chunk_bytes,
+               "redact": [redact_issues, redact_episodes]}  # a resumed run's parts must be redacted alike
         notes += run.notes
         if run.resume:
             units = run.load_plan(files, key)
@@ -114,7 +119,8 @@ def score_run(
         setup = judge_setup(rubric, judge, workers=len(shares))
         sources = tuple(dict.fromkeys((*rubric.check_sources, *map(os.fspath, checks_files))))
         jobs = [Job(s, k, run.staging, rubric.spec, rubric.path, sources, format, strict,
-                    judge=setup, counted=counted_before(shares, k)) for k, s in enumerate(shares)]
+                    judge=setup, counted=counted_before(shares, k), redact_issues=redact_issues,
+                    redact_episodes=redact_episodes) for k, s in enumerate(shares)]
         progress = _progress_callback(on_progress, sum(u.size for u in todo))
         if len(jobs) == 1:
             results = [_workers.run_here(jobs[0], progress, line_counts)]

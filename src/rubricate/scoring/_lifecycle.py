@@ -242,7 +242,7 @@ def _generation(run_dir: str) -> int | None:
 
 
 def _file_entry(f: TraceFile) -> list[Any]:
-    st = os.stat(f.path)
+    st = os.lstat(f.path) if f.problem is not None else os.stat(f.path)  # a dangling or looping link: itself
     return [os.path.abspath(f.path), f.root, st.st_size, st.st_mtime_ns]
 
 

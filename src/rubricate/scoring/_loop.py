@@ -42,6 +42,8 @@ class Job:
     judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
     line_counts: Any = None   # shared array: newlines in each unit, -1 until known (see LineNumbers)
     counted: list[Unit] = field(default_factory=list)  # units of the previous share this job counts
+    redact_issues: bool = True     # load-issue reasons through rubricate.redaction
+    redact_episodes: bool = False  # stored episode texts and verdict reasons too (`score --redact`)
     progress: Progress | None = None
 
 
@@ -55,7 +57,7 @@ def score_share(job: Job) -> dict[str, Any]:
     """Score the job's units; returns its totals (the units' markers hold the same counts per unit)."""
     started = time.perf_counter()
     rubric = load_job_rubric(job)
-    writer = PartWriter(job.run_dir)
+    writer = PartWriter(job.run_dir, redact_issues=job.redact_issues, redact_episodes=job.redact_episodes)
     evaluate, reward = rubric.evaluate, rubric.reward
     judged = None if job.judge is None else JudgeBatcher(
         job.judge, rubric, lambda ep, verdicts, source: writer.add_episode(ep, verdicts, source, reward(verdicts).reward))

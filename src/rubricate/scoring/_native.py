@@ -24,7 +24,7 @@ import msgspec
 from ..rubrics import VERDICTS, Rubric, collapse, tool_names
 from ..rubrics.checks import correctness, tool_discipline
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile, display_path, with_shared
-from ..traces.files import READ_ERRORS, Span, container_of, open_binary, read_head
+from ..traces.files import READ_ERRORS, DamagedStream, Span, container_of, open_binary, read_head
 from ._store import PartWriter
 
 
@@ -155,7 +155,7 @@ def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, so
                   counts: dict[str, int], state: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
     """`score_lines` for a file the kernel reads (OpenAI-chat or verifiers-results JSONL, plain or
     compressed), else None; `fmt` is what `choose_format` gave for the file."""
-    if not (isinstance(fmt, RecordFormat) and fmt.name in KERNEL_FORMATS
+    if not (isinstance(fmt, RecordFormat) and fmt.name in KERNEL_FORMATS and trace.problem is None
             and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl"):
         return None
     shared = fmt.file_metadata(trace.path)  # what RecordFormat.read merges into every episode
@@ -174,13 +174,22 @@ class _Blocks:
 
     def __init__(self, f: BinaryIO, size: int) -> None:
         self.f, self.buf, self.end = f, bytearray(size), 0
+        self.damage: DamagedStream | None = None  # what stopped reading early (a truncated .gz), if anything
+        self.added = -1  # where `fill` put the newline an unterminated last line lacked (-1: nowhere)
 
-    def fill(self) -> bool:
-        """Read more; False at the end of the file (then the data ends with a newline)."""
+    def fill(self, line_no: int) -> bool:
+        """Read more; False at the end of the file (then the data ends with a newline) or at damage
+        (then the data ends after the last whole line, and `damage` says where and why)."""
         if self.end == len(self.buf):  # a line longer than the buffer: make room
             self.buf.extend(bytes(len(self.buf)))
         with memoryview(self.buf) as view:
-            n = self.f.readinto(view[self.end:])
+            try:  # readinto1: one read of the stream, so the bytes before damage are kept
+                n = self.f.readinto1(view[self.end:])  # type: ignore[attr-defined]
+            except READ_ERRORS as exc:
+                self.end = self.buf.rfind(b"\n", 0, self.end) + 1
+                lines = self.buf.count(b"\n", 0, self.end)
+                self.damage = DamagedStream(f"cannot read the rest of the file: {exc}", line_no + lines)
+                return False
         self.end += n or 0
         if n:
             return True
@@ -189,6 +198,7 @@ class _Blocks:
                 self.buf.append(0x0A)
             else:
                 self.buf[self.end] = 0x0A
+            self.added = self.end
             self.end += 1
         return False
 
@@ -222,7 +232,7 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
             blocks = _Blocks(f, BLOCK)
             more = True
             while more:
-                more = blocks.fill()
+                more = blocks.fill(line_no)
                 buf, end = blocks.buf, blocks.end
                 stop = end + 1 if span.end is None else span.end - offset
                 pos = status = 0
@@ -236,14 +246,19 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                         if status != 1:
                             break
                         nl = buf.index(b"\n", pos, end) + 1  # the declined line, for the Python path
-                        yield with_shared(fmt.record(bytes(view[pos:nl]), rel, line_no), shared)
+                        # (without the newline `fill` added: the reader sees the line as iter_lines gives it)
+                        line = bytes(view[pos:nl - 1 if nl - 1 == blocks.added else nl])
+                        yield with_shared(fmt.record(line, rel, line_no), shared)
                         pos, line_no = nl, line_no + 1
                 if status == 2:
                     break
                 offset += pos
                 blocks.keep_from(pos)
-        state["end_line"] = line_no
-    except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst
+        if blocks.damage is not None:  # truncated or corrupt .gz/.zst: every whole line before it was scored
+            yield LoadIssue(rel, str(blocks.damage), line=blocks.damage.line, format=fmt.name)
+        else:
+            state["end_line"] = line_no
+    except READ_ERRORS as exc:  # the file cannot be opened
         yield LoadIssue(rel, f"cannot read the file: {exc}", format=fmt.name)
     finally:
         if collecting:

@@ -26,6 +26,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..redaction import redact, redact_text
 from ..rubrics import Verdict
 from ..traces import Episode, LoadIssue
 
@@ -118,8 +119,10 @@ class PartWriter:
     and load issues, then `commit(extra)`: the unit's parts are renamed into place and its marker
     written. Batches of `batch` episodes are flushed as row groups of the unit's part."""
 
-    def __init__(self, run_dir: str, batch: int = 4096) -> None:
+    def __init__(self, run_dir: str, batch: int = 4096, *, redact_issues: bool = True,
+                 redact_episodes: bool = False) -> None:
         self.run_dir, self.batch = run_dir, batch
+        self.redact_issues, self.redact_episodes = redact_issues, redact_episodes
         self._episodes: dict[str, list[Any]] = {f.name: [] for f in EPISODE_SCHEMA}
         self._verdicts: dict[str, list[Any]] = {f.name: [] for f in VERDICT_SCHEMA}
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -196,6 +199,8 @@ class PartWriter:
     def add_issue(self, issue: LoadIssue) -> None:
         if self._issues is None:
             self._issues = open(self._tmp(ISSUES, ".jsonl"), "wb")
+        if self.redact_issues:
+            issue = msgspec.structs.replace(issue, reason=redact_text(issue.reason))
         self._issues.write(_encode(issue) + b"\n")
         self.n_issues += 1
 
@@ -206,6 +211,8 @@ class PartWriter:
 
     def _write(self, name: str, columns: dict[str, list[Any]]) -> None:
         schema = SCHEMAS[name]
+        if self.redact_episodes:
+            _redact_columns(columns)
         table = pa.Table.from_pydict(columns, schema=schema)
         writer = self._writers.get(name)
         if writer is None:
@@ -249,3 +256,17 @@ class PartWriter:
             for col in columns.values():
                 col.clear()
         self.unit = None
+
+
+REDACTED_COLUMNS = ("question", "final_answer", "ground_truth", "reason")  # and metadata (JSON, redacted decoded)
+
+
+def _redact_columns(columns: dict[str, list[Any]]) -> None:
+    """Redact the text columns of a batch in place (`score --redact`): the same for the rows of the
+    Python path and of the native kernel."""
+    for name in REDACTED_COLUMNS:
+        if name in columns:
+            columns[name][:] = [redact_text(v) if v else v for v in columns[name]]
+    if "metadata" in columns:
+        columns["metadata"][:] = [_encode(redact(msgspec.json.decode(v))).decode() if v else v
+                                  for v in columns["metadata"]]

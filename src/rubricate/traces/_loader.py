@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import FormatError, LoadIssueError
-from .files import READ_ERRORS, Span, is_trace_file
+from .files import READ_ERRORS, DamagedStream, Span, file_problem, is_trace_file
 from ._model import Episode, LoadIssue
 from ._registry import TraceFormat, detect, display_path, formats, get_format
 
@@ -19,6 +19,12 @@ class TraceFile:
     path: str
     root: str
     size: int
+    problem: str | None = None  # why it is never opened (a dangling link, a FIFO, ...): a load issue
+
+
+def _trace_file(path: str, root: str) -> TraceFile:
+    problem = file_problem(path)
+    return TraceFile(path, root, 0 if problem else os.path.getsize(path), problem)
 
 
 def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,
@@ -30,8 +36,8 @@ def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
     skip = os.path.realpath(exclude) if exclude is not None else None
     found: list[TraceFile] = []
     for p in map(os.fspath, paths):
-        if os.path.isfile(p):
-            found.append(TraceFile(p, os.path.dirname(p) or ".", os.path.getsize(p)))
+        if not os.path.isdir(p) and os.path.lexists(p):  # a file, a FIFO, a broken link: a load issue at least
+            found.append(_trace_file(p, os.path.dirname(p) or "."))
             continue
         if not os.path.isdir(p):
             raise FormatError(f"{p}: no such file or directory", path=p,
@@ -47,7 +53,7 @@ def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
                     continue
                 if any(f.companion(full) for f in companions):
                     continue
-                found.append(TraceFile(full, p, os.path.getsize(full)))
+                found.append(_trace_file(full, p))
     return found
 
 
@@ -66,14 +72,22 @@ def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span(), 
               chosen: TraceFormat | LoadIssue | None = None) -> Iterator[Episode | LoadIssue]:
     """Episodes and load issues of one file (or one span of it), in file order. `chosen`: the
     format (or the load issue) `choose_format` already gave for this file."""
+    if trace.problem is not None:
+        yield LoadIssue(display_path(trace.path, trace.root), trace.problem)
+        return
     fmt = chosen if chosen is not None else choose_format(trace.path, trace.root, forced)
     if isinstance(fmt, LoadIssue):
         yield fmt
         return
     try:
         yield from fmt.read(trace.path, span, trace.root)
-    except READ_ERRORS as exc:  # truncated or corrupt .gz/.zst, unreadable file
+    except DamagedStream as exc:  # truncated or corrupt .gz/.zst after exc.line - 1 whole lines
+        yield LoadIssue(display_path(trace.path, trace.root), str(exc), line=exc.line, format=fmt.name)
+    except READ_ERRORS as exc:  # unreadable file
         yield LoadIssue(display_path(trace.path, trace.root), f"cannot read the file: {exc}", format=fmt.name)
+    except RecursionError:  # a plugin's reader that walks a deep value itself
+        yield LoadIssue(display_path(trace.path, trace.root),
+                        f"reading stopped: a value nested too deeply for {fmt.name}'s reader", format=fmt.name)
 
 
 def iter_traces(path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *,

@@ -11,9 +11,10 @@ from typing import Any
 
 import msgspec
 
+from .files import decode_json
 from ._model import Role, Step, ToolCall
 
-_json_decode = msgspec.json.decode
+_json_decode = decode_json
 _json_encode = msgspec.json.encode
 
 

@@ -11,21 +11,17 @@ point (loaded lazily, named `package/name`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
-import msgspec
-
 from ..errors import FormatError
-from .files import (HEAD_BYTES, READ_ERRORS, Container, Span, container_of, iter_lines, open_binary,
-                     read_document, read_head)
+from .files import (HEAD_BYTES, READ_ERRORS, Container, DamagedStream, Span, TooDeep, container_of, decode_json,
+                     decode_lenient, file_problem, iter_lines, read_document, read_head, strip_bom)
 from ._model import Episode, LoadIssue, Source
-
-_decode = msgspec.json.decode
 
 
 class NotAnEpisode(ValueError):
@@ -40,6 +36,7 @@ class Sample:
     head: bytes
     container: Container
     record: Any
+    error: str | None = None  # why a JSON document could not be decoded, when it could not
 
 
 class TraceFormat:
@@ -84,8 +81,9 @@ class RecordFormat(TraceFormat):
         raise NotImplementedError
 
     def decode(self, data: bytes) -> Any:
-        """Decode one JSON record or document (strict JSON; override for lenient producers)."""
-        return _decode(data)
+        """Decode one JSON record or document (strict JSON, at most MAX_DEPTH deep; override for lenient
+        producers)."""
+        return decode_json(data)
 
     def file_metadata(self, path: str) -> dict[str, Any]:
         """Metadata every episode of `path` shares (e.g. the model of a run); the record's own wins."""
@@ -105,8 +103,11 @@ class RecordFormat(TraceFormat):
                             format=self.name)
             return
         if container == "jsonl":
-            for rec in iter_lines(path, span):
-                yield self.record(rec.data, rel, rec.line)
+            try:
+                for rec in iter_lines(path, span):
+                    yield self.record(rec.data, rel, rec.line)
+            except DamagedStream as exc:
+                yield LoadIssue(rel, str(exc), line=exc.line, format=self.name)
             return
         try:
             doc = read_document(path, decode=self.decode)
@@ -123,6 +124,8 @@ class RecordFormat(TraceFormat):
         """One JSONL line of `path` (as displayed) as an episode, or the load issue it is."""
         try:
             value = self.decode(data)
+        except TooDeep as exc:
+            return LoadIssue(path, str(exc), line=line, format=self.name)
         except ValueError as exc:
             return LoadIssue(path, f"invalid JSON: {exc}", line=line, format=self.name)
         return self._convert(value, Source(path, line=line), data)
@@ -134,7 +137,7 @@ class RecordFormat(TraceFormat):
         try:
             return self.episode(value, source, raw)
         except (NotAnEpisode, ValueError, TypeError, KeyError, AttributeError, IndexError,
-                OverflowError) as exc:  # OverflowError: an integer too large for a float (reward 1e400)
+                OverflowError, RecursionError) as exc:  # OverflowError: an integer too large for a float
             reason = str(exc) if isinstance(exc, NotAnEpisode) else f"{type(exc).__name__}: {exc}"
             return LoadIssue(source.path, f"not a {self.name} episode: {reason}",
                              line=source.line, index=source.index, format=self.name)
@@ -203,39 +206,83 @@ def get_format(name: str) -> TraceFormat:
     return known[name]
 
 
+SAMPLE_RECORDS = 8  # decodable records detection tries, in order, until a format claims one
+SAMPLE_LINES = 32   # non-blank JSONL lines it looks at for them
+SAMPLE_BYTES = 64 << 20  # and at most this many bytes (a JSON document is parsed whole under this size)
+
+
 def sample_of(path: str) -> Sample:
     """Read what sniffing needs: the head and the first record, without parsing the whole file
     (a JSON document is parsed whole only when it is under 64 MiB)."""
+    return next(samples_of(path))
+
+
+def samples_of(path: str) -> Iterator[Sample]:
+    """What detection sniffs, lazily: one Sample per decodable record among the first ones of the file
+    (lines that are not JSON or too deep are skipped, a BOM is stripped), or one Sample with no record
+    when none decodes. NaN and Infinity read as None here (the reader reports such a line)."""
     head = read_head(path)
     container = container_of(path, head)
-    record: Any = None
+    records: Iterable[Any] = ()
+    error = None
     if container == "jsonl":
-        lines = head.split(b"\n")
-        for i, line in enumerate(lines[:20]):
-            if line.strip():
-                if i == len(lines) - 1 and len(head) >= HEAD_BYTES:  # the first record runs past the head
-                    line = _first_line(path)
-                try:
-                    record = _decode(line)
-                except msgspec.DecodeError:
-                    record = None
-                break
-    elif container == "json" and os.path.getsize(path) < (64 << 20):
+        records = _first_records(path, head)
+    elif container == "json" and os.path.getsize(path) < SAMPLE_BYTES:
         try:
             doc = read_document(path, keep=True)
-        except READ_ERRORS:
-            doc = None
-        record = doc[0] if isinstance(doc, list) and doc else doc
-    return Sample(path=path, head=head, container=container, record=record)
+        except READ_ERRORS as exc:
+            doc, error = None, str(exc)
+        records = doc[:SAMPLE_RECORDS] if isinstance(doc, list) else [] if doc is None else [doc]
+    empty = True
+    for record in records:
+        empty = False
+        yield Sample(path=path, head=head, container=container, record=record)
+    if empty:
+        yield Sample(path=path, head=head, container=container, record=None, error=error)
 
 
-def _first_line(path: str, limit: int = 64 << 20) -> bytes:
-    """The first non-blank line of a JSONL file, whole (up to `limit` bytes)."""
-    with open_binary(path) as f:
-        while line := f.readline(limit):
-            if line.strip():
-                return line
-    return b""
+def _first_records(path: str, head: bytes) -> Iterator[Any]:
+    """The first decodable records of a JSONL file: from the lines whole in the head, then (when the
+    head is full) from the lines after them, read whole from the file (a record may be longer)."""
+    lines = strip_bom(head).split(b"\n")
+    if len(head) >= HEAD_BYTES:
+        lines.pop()  # cut at the head's end
+    found, seen = yield from _decodable(lines, 0, 0)
+    if len(head) >= HEAD_BYTES:
+        yield from _decodable(_lines(path, skip=seen), found, seen)
+
+
+def _decodable(lines: Iterable[bytes], found: int, seen: int) -> Generator[Any, None, tuple[int, int]]:
+    """Decoded lines until SAMPLE_RECORDS records or SAMPLE_LINES non-blank lines in all; returns the
+    counts (records, lines) so far."""
+    for line in lines:
+        if found >= SAMPLE_RECORDS or seen >= SAMPLE_LINES:
+            break
+        if not line.strip():
+            continue
+        seen += 1
+        try:
+            record = decode_lenient(line)
+        except ValueError:
+            continue
+        found += 1
+        yield record
+    return found, seen
+
+
+def _lines(path: str, skip: int) -> Iterator[bytes]:
+    """Non-blank lines of a JSONL file after the first `skip`, whole, up to SAMPLE_BYTES in all (stops
+    quietly at damage)."""
+    budget = SAMPLE_BYTES
+    try:
+        for k, rec in enumerate(iter_lines(path)):
+            budget -= len(rec.data)
+            if budget < 0:
+                return
+            if k >= skip:
+                yield rec.data
+    except READ_ERRORS:
+        return
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,17 +296,32 @@ class Detection:
 
 
 def detect(path: str) -> Detection:
-    """Choose the format of one file, explaining the choice (see `rubricate traces detect`)."""
+    """Choose the format of one file, explaining the choice (see `rubricate traces detect`). The first
+    decodable records are tried in order; the first that some format claims decides."""
+    problem = file_problem(path)
+    if problem is not None:
+        return Detection(path, None, (), problem)
+    samples: list[Sample] = []
+    known = formats().values()
     try:
-        sample = sample_of(path)
+        for sample in samples_of(path):
+            claimed = [f for f in known if _safe_sniff(f, sample)]
+            if claimed:
+                return _chosen(path, claimed)
+            samples.append(sample)
     except READ_ERRORS as exc:
         return Detection(path, None, (), f"cannot read the file: {exc}")
-    claimed = [f for f in formats().values() if _safe_sniff(f, sample)]
-    if not claimed:
-        what = "no record could be decoded" if sample.record is None else \
-            f"first record has keys {sorted(sample.record)[:12]}" if isinstance(sample.record, dict) else \
-            f"first record is a JSON {type(sample.record).__name__}"
-        return Detection(path, None, (), f"no format recognises it ({sample.container}; {what})")
+    record, first = samples[0].record, samples[0]
+    if not first.head.strip():
+        return Detection(path, None, (), "the file is empty" if not first.head else "the file holds only blank lines")
+    what = f"no record could be decoded{f': {first.error}' if first.error else ''}" if record is None else \
+        f"first record has keys {sorted(record)[:12]}" if isinstance(record, dict) else \
+        f"first record is a JSON {type(record).__name__}"
+    tried = f" (tried its first {len(samples)} records)" if len(samples) > 1 else ""
+    return Detection(path, None, (), f"no format recognises it ({samples[0].container}; {what}){tried}")
+
+
+def _chosen(path: str, claimed: list[TraceFormat]) -> Detection:
     names = tuple(f.name for f in claimed)
     top = [f for f in claimed if f.priority == claimed[0].priority]
     if len(top) > 1:

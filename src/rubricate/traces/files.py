@@ -6,11 +6,11 @@ be read in byte ranges (for parallel workers); a JSON document is read whole, on
 
 from __future__ import annotations
 
-import gzip
-import json
+import errno
 import io
 import mmap
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,12 +18,14 @@ from typing import IO, Any, Literal
 
 import msgspec
 
+from ._compressed import Decompressed
+from ._json import MAX_DEPTH, TooDeep, decode_json, decode_lenient, strip_bom  # noqa: F401 (for readers)
+
 TRACE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 COMPRESSED_SUFFIXES = (".zst", ".gz")
 HEAD_BYTES = 1 << 16
 # What reading a damaged file raises (corrupt deflate data is a zlib.error; zstd errors become ValueError).
 READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)
-_decode = msgspec.json.decode
 
 Container = Literal["jsonl", "json", "binary"]
 
@@ -51,71 +53,73 @@ def compression(path: str) -> str | None:
     return None
 
 
+def file_problem(path: str) -> str | None:
+    """Why `path` is never opened as a trace file (a dangling or looping symbolic link, a FIFO, a
+    socket, a device), or None for a regular file."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if os.path.islink(path):
+            return "a symbolic link that loops" if exc.errno == errno.ELOOP else \
+                "a dangling symbolic link (its target does not exist)"
+        return f"cannot read the file: {exc.strerror or exc}"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory, not a file"
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) \
+        else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+    return f"{kind}: never opened (only regular files are read)"
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a trace file was expected (never read: it could block forever)."""
+
+
+def open_regular(path: str, buffering: int = 1 << 20) -> IO[bytes]:
+    """Open a regular file for reading bytes; a FIFO, socket or device raises NotRegularFile at once
+    (opened non-blocking, so a FIFO without a writer cannot hang the open)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{path}: {file_problem(path) or 'not a regular file'}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=buffering)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def open_binary(path: str) -> IO[bytes]:
-    """Open a trace file for reading bytes, decompressing .zst and .gz transparently."""
+    """Open a trace file for reading bytes, decompressing .zst and .gz transparently. A damaged
+    compressed file gives every byte before the damage, then raises (see `_compressed`)."""
     comp = compression(path)
-    if comp == "gz":
-        return gzip.open(path, "rb")
-    if comp == "zst":
-        return io.BufferedReader(_ZstdStream(path), buffer_size=1 << 20)
-    return open(path, "rb", buffering=1 << 20)
-
-
-class _ZstdStream(io.RawIOBase):
-    """Decompressed bytes of a .zst file (any number of frames) that raises EOFError when the file
-    ends inside a frame: zstandard's own stream_reader ends silently there, losing the rest."""
-
-    def __init__(self, path: str) -> None:
-        import zstandard
-
-        self._new = zstandard.ZstdDecompressor().decompressobj
-        self._error = zstandard.ZstdError
-        self._file = open(path, "rb")
-        self._obj = self._new()
-        self._in_frame = False
-        self._out = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        while not self._out:
-            data = self._file.read(1 << 17)  # ~1 MiB decompressed: bounded memory
-            if not data:
-                if self._in_frame:
-                    raise EOFError("zstd file ends inside a frame (truncated)")
-                return 0
-            self._out = memoryview(self._feed(data))
-        n = min(len(buf), len(self._out))
-        buf[:n] = self._out[:n]
-        self._out = self._out[n:]
-        return n
-
-    def _feed(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            self._in_frame = True
-            try:
-                out.append(self._obj.decompress(data))
-            except self._error as exc:
-                raise ValueError(f"zstd: {exc}") from None
-            if not self._obj.eof:
-                break
-            data, self._obj, self._in_frame = self._obj.unused_data, self._new(), False
-        return b"".join(out)
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
+    if comp:
+        return io.BufferedReader(Decompressed(open_regular(path, 0), comp), buffer_size=1 << 20)
+    return open_regular(path)
 
 
 def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
+    """The first `size` bytes (decompressed); of a damaged compressed file, those before the damage."""
+    chunks, got = [], 0
     with open_binary(path) as f:
-        return f.read(size)
+        while got < size:
+            try:
+                data = f.read1(size - got)
+            except READ_ERRORS:
+                if not chunks:
+                    raise
+                break
+            if not data:
+                break
+            chunks.append(data)
+            got += len(data)
+    return b"".join(chunks)
 
 
 def container_of(path: str, head: bytes) -> Container:
     """JSONL, a single JSON document, or binary (zip, Parquet), from the name and the content."""
+    head = strip_bom(head)
     if head.startswith(BINARY_MAGIC):
         return "binary"
     name = path.lower()
@@ -131,8 +135,8 @@ def container_of(path: str, head: bytes) -> Container:
         return "json"
     first, _, rest = stripped.partition(b"\n")
     try:
-        _decode(first)
-    except msgspec.DecodeError:
+        decode_lenient(first)
+    except ValueError:
         return "json"
     return "jsonl" if rest.strip() else "json"
 
@@ -154,41 +158,45 @@ class RawRecord:
     line: int
 
 
+class DamagedStream(OSError):
+    """Reading stopped at damage (a truncated or corrupt .gz/.zst, an I/O error) after the lines before
+    it were read. `line`: the first line not read whole."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def iter_lines(path: str, span: Span = Span()) -> Iterator[RawRecord]:
-    """Non-blank lines of a JSONL file (within `span`), undecoded, with their line numbers."""
+    """Non-blank lines of a JSONL file (within `span`), undecoded, with their line numbers. Damage
+    met while reading raises DamagedStream after every whole line before it."""
     line_no = span.first_line - 1
     with open_binary(path) as f:
         if span.start:
             f.seek(span.start)
         pos = span.start
         end = span.end
-        for line in f:
-            line_no += 1
-            if end is not None:
-                if pos >= end:
-                    break
-                pos += len(line)
-            if not line.isspace():  # (no copy, unlike strip(); a line here is never empty)
-                yield RawRecord(line, line_no)
+        try:
+            for line in f:
+                line_no += 1
+                if end is not None:
+                    if pos >= end:
+                        break
+                    pos += len(line)
+                if line_no == 1:
+                    line = strip_bom(line)
+                if line and not line.isspace():  # (no copy, unlike strip())
+                    yield RawRecord(line, line_no)
+        except READ_ERRORS as exc:  # from reading (a yield only ever raises GeneratorExit here)
+            raise DamagedStream(f"cannot read the rest of the file: {exc}", line_no + 1) from None
 
 
 _kept: tuple[tuple[str, int, int], Any] | None = None
 
 
-def decode_lenient(data: bytes) -> Any:
-    """msgspec, or Python's json for text msgspec refuses as not strict JSON (`NaN`, `Infinity`,
-    which Python's json writes by default): those constants read as None."""
-    try:
-        return _decode(data)
-    except msgspec.DecodeError:
-        try:
-            return json.loads(data, parse_constant=lambda _: None)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-
-
-def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], Any] = _decode) -> Any:
-    """Decode a whole JSON document (raises a ValueError such as msgspec.DecodeError on bad JSON).
+def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], Any] = msgspec.json.decode) -> Any:
+    """Decode a whole JSON document (raises a ValueError such as msgspec.DecodeError on bad JSON,
+    TooDeep past MAX_DEPTH; a byte order mark is skipped).
 
     `keep=True` (used by sniffing) holds the decoded document for the next read of the same,
     unchanged file, so a file that is sniffed and then read is parsed once.
@@ -202,7 +210,7 @@ def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], An
             _kept = None
         return doc
     with open_binary(path) as f:
-        doc = decode(f.read())
+        doc = decode_json(f.read(), decode)
     _kept = (key, doc) if keep else None
     return doc
 

@@ -53,6 +53,13 @@ _TOOLS_OFFERED = re.compile(
     r"<tools>|\[AVAILABLE_TOOLS\]|Environment: ipython|namespace functions \{|"
     r"Given the following functions, please respond"
 )
+from ._json import decode_json
+
+
+def _loads(text: str) -> Any:
+    """json.loads with the readers' nesting limit: JSON nested too deeply is a ValueError, never a
+    RecursionError (a rollout is data, not a crash)."""
+    return decode_json(text, json.loads)
 
 
 @dataclass
@@ -110,12 +117,12 @@ def _arguments(raw: str) -> Any:
     Episode keeps with the reason it is not an object."""
     text = raw.strip()
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except ValueError:
         return text
     if isinstance(value, str):
         try:
-            inner = json.loads(value)
+            inner = _loads(value)
         except ValueError:
             return value
         return inner if isinstance(inner, dict) else value
@@ -127,7 +134,7 @@ def _string(raw: str) -> str:
     text = raw.strip()
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         try:
-            value = json.loads(text)
+            value = _loads(text)
         except ValueError:
             return raw
         if isinstance(value, str):
@@ -172,7 +179,7 @@ def _merge_empty(messages: list[Message]) -> list[Message]:
 def _json_call(body: str) -> Message | None:
     """A `{"name": ..., "arguments"|"parameters": ...}` object as a call (None when it is not one)."""
     try:
-        value = json.loads(body)
+        value = _loads(body)
     except ValueError:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
@@ -272,7 +279,7 @@ def _llama_call(body: str) -> list[Message] | None:
         body = body[len("<|python_tag|>"):].strip()
         builtin = _BUILTIN.match(body)
         if builtin:
-            args = {k: json.loads(f'"{v}"') for k, v in _KWARG.findall(builtin.group(2))}
+            args = {k: _loads(f'"{v}"') for k, v in _KWARG.findall(builtin.group(2))}
             return [_call(builtin.group(1), args)]
     if not body.startswith("{"):
         return None
@@ -331,7 +338,7 @@ def _mistral_calls(chunk: str) -> list[Message]:
     body = chunk.strip()
     if body.startswith("["):
         try:
-            value = json.loads(body)
+            value = _loads(body)
         except ValueError:
             return [_broken_call(body)]
         calls = [_json_call(json.dumps(v)) if isinstance(v, dict) else None for v in value] if isinstance(

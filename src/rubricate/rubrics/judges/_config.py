@@ -41,6 +41,7 @@ class JudgeConfig:
     batch: int = 32
     max_prompt_chars: int = 60_000
     max_step_chars: int = 6_000
+    redact: bool = True  # secrets (and emails, phone numbers) in the episode are redacted before it is sent
     response_format: ResponseFormat = "auto"
     cache_dir: str | None = DEFAULT_CACHE_DIR
     prices: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -77,7 +77,8 @@ class EpisodeJudge:
             return [(_EMPTY, None)] * len(self.items)
         ledger = self.ledger
         ledger.episodes += 1
-        r = render_episode(episode, max_chars=self.config.max_prompt_chars, max_step_chars=self.config.max_step_chars)
+        r = render_episode(episode, max_chars=self.config.max_prompt_chars, max_step_chars=self.config.max_step_chars,
+                           redact=self.config.redact)
         if r.note:
             ledger.shortened += 1
         keys = {it.id: cache_key(self.config.model, self._params, r.hash, it.hash, sample) for it in self.items}

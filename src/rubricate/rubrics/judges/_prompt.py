@@ -26,6 +26,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from ...redaction import redact as redact_value
 from ...traces import Episode, Step
 from ._items import JudgeItem
 
@@ -110,8 +111,15 @@ def _ranges(indices: list[int]) -> str:
     return ", ".join(out)
 
 
-def render_episode(episode: Episode, *, max_chars: int = 60_000, max_step_chars: int = 6_000) -> Rendering:
-    """The episode's step lines, shortened visibly to about `max_chars` characters."""
+def _same(value: Any) -> Any:
+    return value
+
+
+def render_episode(episode: Episode, *, max_chars: int = 60_000, max_step_chars: int = 6_000,
+                   redact: bool = True) -> Rendering:
+    """The episode's step lines, shortened visibly to about `max_chars` characters; with `redact`
+    (the default) secrets, emails and phone numbers are replaced first (see rubricate.redaction)."""
+    clean = redact_value if redact else _same
     header: dict[str, Any] = {"episode": {"steps": len(episode.steps)}}
     if episode.question:
         header["episode"]["task"], _ = _cut(episode.question, max_step_chars)
@@ -120,10 +128,10 @@ def render_episode(episode: Episode, *, max_chars: int = 60_000, max_step_chars:
     lines, cut_steps = [], []
     for step in episode.steps:
         obj, cut = _step_object(step, max_step_chars)
-        lines.append(_escape(obj))
+        lines.append(_escape(clean(obj)))
         if cut:
             cut_steps.append(step.index)
-    first = _escape(header)
+    first = _escape(clean(header))
     shown = list(range(len(lines)))
     budget = max_chars - len(first)
     if sum(len(x) + 1 for x in lines) > budget and len(lines) > 2:

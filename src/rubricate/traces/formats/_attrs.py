@@ -7,7 +7,8 @@ from typing import Any
 
 import msgspec
 
-_decode = msgspec.json.decode
+from ..files import decode_json
+_decode = decode_json
 
 
 def any_value(value: Any) -> Any:

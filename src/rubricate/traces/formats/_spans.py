@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ..files import READ_ERRORS, Span, container_of, iter_lines, open_binary, read_document, read_head
+from ..files import (READ_ERRORS, DamagedStream, Span, container_of, decode_json, iter_lines, open_binary,
+                     read_document, read_head)
 from .._model import Episode, LoadIssue, Source
 from .._registry import Sample, TraceFormat, display_path
 from ._attrs import flat_attrs
@@ -33,7 +34,7 @@ _PARENT_KEYS = ("parent_span_id", "parentSpanId", "parent_id")
 _START_KEYS = ("start_time", "startTimeUnixNano", "start_time_unix_nano", "startTime")
 _SCOPE_KEYS = ("scopeSpans", "scope_spans", "instrumentationLibrarySpans", "instrumentation_library_spans")
 _ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
-_decode = msgspec.json.decode
+_decode = decode_json
 
 
 def is_span_record(record: Any) -> bool:
@@ -106,13 +107,16 @@ class SpanFormat(TraceFormat):
                 for i, value in enumerate(doc) if isinstance(doc, list) else [(None, doc)]:
                     yield from self._decoded(value, rel, None, i, None, counter)
                 return
-        for rec in iter_lines(path):
-            try:
-                value = _decode(rec.data)
-            except msgspec.DecodeError as exc:
-                yield self._issue(rel, f"invalid JSON: {exc}", line=rec.line)
-                continue
-            yield from self._decoded(value, rel, rec.line, None, rec.data, counter)
+        try:
+            for rec in iter_lines(path):
+                try:
+                    value = _decode(rec.data)
+                except msgspec.DecodeError as exc:
+                    yield self._issue(rel, f"invalid JSON: {exc}", line=rec.line)
+                    continue
+                yield from self._decoded(value, rel, rec.line, None, rec.data, counter)
+        except DamagedStream as exc:  # the spans before it still make their traces
+            yield self._issue(rel, str(exc), line=exc.line)
 
     def _decoded(self, value: Any, rel: str, line: int | None, index: int | None, raw: bytes | None,
                  counter: Iterator[int]) -> Iterator[SpanRecord | LoadIssue]:

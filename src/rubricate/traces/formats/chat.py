@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from ..files import decode_json
 from .._model import Episode, Source, ToolCall
 from .._normalise import StepBuilder, as_float, scalar_text, text_of, tool_call
 
@@ -46,7 +47,7 @@ def _calls(msg: dict[str, Any], i: int) -> list[ToolCall]:
         for raw in raw_calls:
             if isinstance(raw, str):  # verifiers stores each call as a JSON string
                 try:
-                    raw = msgspec.json.decode(raw)
+                    raw = decode_json(raw)
                 except msgspec.DecodeError as exc:
                     raise ValueError(f"message {i}: tool call is not valid JSON: {exc}") from None
             if not isinstance(raw, dict):

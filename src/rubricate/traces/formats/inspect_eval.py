@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from ..files import READ_ERRORS, Span, open_binary, read_head
+from ..files import READ_ERRORS, Span, open_binary, read_head, strip_bom
 from .._model import Episode, LoadIssue, Source, ToolCall
 from .._normalise import StepBuilder, as_float, scalar_text, tool_call
 from .._registry import Sample, TraceFormat, display_path, trace_format
@@ -39,8 +39,8 @@ _HEADER_MEMBERS = ("header.json", "_journal/start.json", "start.json")  # newest
 # Inspect's value_to_float: C(orrect) 1, I(ncorrect) 0, P(artial) 0.5, N(o answer) 0, plus yes/no/true/false.
 _SCORE_VALUES = {"c": 1.0, "correct": 1.0, "i": 0.0, "incorrect": 0.0, "p": 0.5, "partial": 0.5,
                  "n": 0.0, "noanswer": 0.0, "yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
-_SAMPLE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
-_ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, *READ_ERRORS)
+_SAMPLE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+_ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, RecursionError, *READ_ERRORS)
 
 
 class _Header(msgspec.Struct):
@@ -106,8 +106,8 @@ class InspectEval(TraceFormat):
     def _read_json(self, path: str, rel: str, stem: str) -> Iterator[Episode | LoadIssue]:
         try:
             with open_binary(path) as f:
-                log = _decode_log(f.read())
-        except READ_ERRORS as exc:
+                log = _decode_log(strip_bom(f.read()))
+        except (*READ_ERRORS, RecursionError) as exc:
             yield LoadIssue(rel, f"not a readable Inspect JSON log: {exc}", format=self.name)
             return
         if not log.samples:

@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from ..files import decode_lenient
+from ..files import decode_json, decode_lenient
 from .._model import Episode, Source
 from .._normalise import StepBuilder, as_float, scalar_text, text_of
 from .._registry import NotAnEpisode, RecordFormat, Sample, trace_format
@@ -50,7 +50,7 @@ def _embedded(trace: str) -> dict[str, Any] | None:
     if not trace.lstrip().startswith("{"):
         return None
     try:
-        value = msgspec.json.decode(trace)
+        value = decode_json(trace)
     except msgspec.DecodeError:
         return None
     return value if isinstance(value, dict) else None

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from ..files import decode_json
 from .._model import Episode, Source, ToolCall
 from .._normalise import StepBuilder, text_of, tool_call
 from .._registry import NotAnEpisode, RecordFormat, trace_format
@@ -93,7 +94,7 @@ def _calls(value: Any) -> list[ToolCall]:
     parsed = value
     if isinstance(value, str):
         try:
-            parsed = msgspec.json.decode(value)
+            parsed = decode_json(value)
         except msgspec.DecodeError:
             return [tool_call(None, value)]
     items = parsed if isinstance(parsed, list) else [parsed]
@@ -109,7 +110,7 @@ def _calls(value: Any) -> list[ToolCall]:
 def _tool_names(tools: Any) -> list[str]:
     if isinstance(tools, str):
         try:
-            tools = msgspec.json.decode(tools)
+            tools = decode_json(tools)
         except msgspec.DecodeError:
             return []
     if not isinstance(tools, list):

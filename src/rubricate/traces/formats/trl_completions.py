@@ -34,7 +34,7 @@ from typing import Any
 
 import msgspec
 
-from ..files import Span
+from ..files import Span, decode_json
 from .._model import Episode, LoadIssue, Source
 from .._normalise import StepBuilder
 from .._registry import NotAnEpisode, Sample, TraceFormat, display_path, trace_format
@@ -65,7 +65,7 @@ def _messages(text: str) -> list[Any] | None:
     if not (stripped.startswith("[") and stripped.endswith("]")):
         return None
     try:
-        value = msgspec.json.decode(stripped)
+        value = decode_json(stripped)
     except msgspec.DecodeError:
         return None
     if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):

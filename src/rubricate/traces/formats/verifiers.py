@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from ..files import decode_json, open_regular
 from .._model import Episode, Source
 from .._normalise import StepBuilder, as_float, scalar_text
 from .._registry import NotAnEpisode, RecordFormat, trace_format
@@ -24,8 +25,8 @@ def run_metadata(directory: str) -> dict[str, Any]:
     """model / env of a vf-eval run, from the `metadata.json` beside `results.jsonl` (if any)."""
     path = os.path.join(directory, "metadata.json")
     try:
-        with open(path, "rb") as f:
-            data = msgspec.json.decode(f.read())
+        with open_regular(path) as f:  # (never a FIFO: it would block)
+            data = decode_json(f.read())
     except (OSError, msgspec.DecodeError):
         return {}
     if not isinstance(data, dict):
