@@ -176,7 +176,7 @@ def test_grpo_trainer_with_tools_three_steps(tmp_path):
     suppressed = [tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.convert_tokens_to_ids("<|im_start|>")]
     args = GRPOConfig(
         output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, num_generations=8,
-        max_completion_length=64, max_tool_calling_iterations=2, max_steps=3, logging_steps=1,
+        max_completion_length=128, max_tool_calling_iterations=2, max_steps=3, logging_steps=1,
         report_to="none", use_cpu=True, save_strategy="no", beta=0.0, learning_rate=1e-3, seed=0,
         reward_weights=[1.0] + [0.0] * len(items), log_completions=False,
         generation_kwargs={"suppress_tokens": suppressed},
