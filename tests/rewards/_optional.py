@@ -15,7 +15,7 @@ INTEGRATION = ("CI", "RUBRICATE_REQUIRE_INTEGRATION")
 
 def need_module(name: str, *, required_by: tuple[str, ...] = INTEGRATION,
                 install: str = "pip install -e '.[integration]'") -> ModuleType:
-    """The module `name`; skips when it is not installed, fails instead when a `required_by` variable is set."""
+    """The module `name`; skips when it is not installed, or fails when a `required_by` variable is set."""
     try:
         return importlib.import_module(name)
     except ImportError as exc:

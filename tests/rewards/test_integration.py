@@ -12,7 +12,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from _shared import CORPORA, need

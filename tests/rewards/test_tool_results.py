@@ -27,7 +27,8 @@ def _rollout(first: dict, second: dict) -> list[dict]:
         {"role": "assistant", "content": "", "tool_calls": [_call("get_table_names")]},
         {"role": "tool", "name": "get_table_names", "content": "revenue"},
         {"role": "assistant", "content": "", "tool_calls": [
-            _call("sql_query", query="SELECT value FROM revenues"), _call("get_table_info", table_name="revenue")]},
+            _call("sql_query", query="SELECT value FROM revenues"),
+            _call("get_table_info", table_name="revenue")]},
         first,
         second,
         {"role": "assistant", "content": "", "tool_calls": [
@@ -60,7 +61,8 @@ def test_results_in_trl_async_order_answer_their_own_calls():
     assert got.verdicts == want.verdicts and got.reward == want.reward
     assert want.verdicts["recovers_from_errors"] == "pass"  # the failed query was retried and succeeded
     reward = as_trl_reward(scorer)
-    assert reward(prompts=[PROMPT] * 2, completions=[trl_order, call_order], answer=["120"] * 2) == [want.reward] * 2
+    rewards = reward(prompts=[PROMPT] * 2, completions=[trl_order, call_order], answer=["120"] * 2)
+    assert rewards == [want.reward] * 2
 
 
 def test_results_are_rewritten_only_when_out_of_call_order():

@@ -31,7 +31,8 @@ from rubricate.rewards import RewardScorer, as_trl_item_rewards, as_trl_reward, 
 from ._optional import need_module
 
 pytestmark = pytest.mark.integration
-TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "chat-templates" / "Qwen-Qwen2.5-7B-Instruct.jinja"
+TEMPLATE = (Path(__file__).resolve().parents[1] / "fixtures" / "chat-templates" /
+            "Qwen-Qwen2.5-7B-Instruct.jinja")
 PROMPT = [
     {"role": "system", "content": "Answer from the database."},
     {"role": "user", "content": "What was the revenue in 2019?"},
@@ -43,7 +44,8 @@ CALLS = [  # the tool-discipline roles: discovery, schema, query (good), query (
     {"name": "sql_query", "arguments": {"query": "SELECT value FROM revenue WHERE year = 2019"}},
     {"name": "sql_query", "arguments": {"query": "SELECT value FROM revenues"}},
 ]
-WORDS = ["<unk>", " ", "\n", "system", "user", "assistant", "The", "revenue", "was", "120", "95", "in", "2019", "."]
+WORDS = ["<unk>", " ", "\n", "system", "user", "assistant",
+         "The", "revenue", "was", "120", "95", "in", "2019", "."]
 
 
 def _tokenizer() -> Any:
@@ -57,8 +59,8 @@ def _tokenizer() -> Any:
                             for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")])
     tok.add_tokens([AddedToken(f"<tool_call>\n{json.dumps(c)}\n</tool_call>", special=False, normalized=False)
                     for c in CALLS])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|endoftext|>", eos_token="<|im_end|>",
-                                        unk_token="<unk>")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|endoftext|>",
+                                        eos_token="<|im_end|>", unk_token="<unk>")
     tokenizer.chat_template = TEMPLATE.read_text(encoding="utf-8")
     return tokenizer
 
@@ -173,7 +175,8 @@ def test_grpo_trainer_with_tools_three_steps(tmp_path):
 
     rubric_reward.__name__ = combined.__name__
     items = as_trl_item_rewards(scorer)
-    suppressed = [tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.convert_tokens_to_ids("<|im_start|>")]
+    suppressed = [tokenizer.pad_token_id, tokenizer.unk_token_id,
+                  tokenizer.convert_tokens_to_ids("<|im_start|>")]
     args = GRPOConfig(
         output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, num_generations=8,
         max_completion_length=128, max_tool_calling_iterations=2, max_steps=3, logging_steps=1,
@@ -192,7 +195,8 @@ def test_grpo_trainer_with_tools_three_steps(tmp_path):
     assert len(completions) == 24
 
     # the model's calls were parsed from Qwen's markup by TRL and run by TRL: its own metric and the messages
-    calls = [c["function"] for c in completions for m in c if m["role"] == "assistant" for c in m.get("tool_calls", ())]
+    calls = [call["function"] for completion in completions for m in completion if m["role"] == "assistant"
+             for call in m.get("tool_calls", ())]
     results = [m for c in completions for m in c if m["role"] == "tool"]
     assert calls and results and {c["name"] for c in calls} == {c["name"] for c in CALLS}
     assert all(row["tools/call_frequency"] > 0 for row in rows)
@@ -230,7 +234,8 @@ def test_grpo_trainer_with_tools_three_steps(tmp_path):
             if judged:
                 mean = sum(judged) / len(judged)
                 assert row[f"rubricate/{item}"] == pytest.approx(mean)
-                assert row[f"rewards/{item}/mean"] == pytest.approx(mean)  # TRL's nanmean of the item function
+                # TRL's own column: the nanmean of the item function
+                assert row[f"rewards/{item}/mean"] == pytest.approx(mean)
                 na_mattered |= len(judged) < len(batch) and mean != sum(judged) / len(batch)
             else:
                 assert f"rubricate/{item}" not in row

@@ -65,7 +65,8 @@ def _tokenizer() -> Any:
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
                             for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in ("<tool_call>", "</tool_call>")])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
+                                        pad_token="<|endoftext|>")
     tokenizer.chat_template = TEMPLATE.read_text(encoding="utf-8")
     return tokenizer
 
@@ -92,11 +93,12 @@ def _batches(tokenizer: Any, rollouts: list) -> list[dict[str, Any]]:
         prompts, responses = [], []
         for prompt, completion, _ in group:
             tools = tool_schemas(completion)
-            head = tokenizer.apply_chat_template(prompt, tools=tools, add_generation_prompt=True, return_dict=False)
+            head = tokenizer.apply_chat_template(prompt, tools=tools, add_generation_prompt=True,
+                                                 return_dict=False)
             full = tokenizer.apply_chat_template(prompt + completion, tools=tools, return_dict=False)
             assert full[:len(head)] == head
             response = full[len(head):]
-            response = response[:len(response) - 1 - response[::-1].index(im_end) + 1]  # generation stops there
+            response = response[:len(response) - response[::-1].index(im_end)]  # the model stops there
             prompts.append(head)
             responses.append(response)
         p_len, r_len = max(map(len, prompts)), max(map(len, responses))
@@ -177,7 +179,8 @@ def test_compute_score_on_the_inputs_verl_managers_build(verl_batches):
             want = scorer.score(prompt, completion, truth)  # the rollout as messages
             loop = _reward_loop_kwargs(tokenizer, batch, i)
             called = any(m.get("tool_calls") for m in completion)
-            assert ("<tool_call>" in loop["solution_str"]) == called and "<|im_end|>" not in loop["solution_str"]
+            text = loop["solution_str"]
+            assert ("<tool_call>" in text) == called and "<|im_end|>" not in text
             got = compute_score(**loop)
             assert _same(want.reward, got["score"]), (loop["solution_str"][:300], want, got)
             for item in scorer.item_ids:  # na (and error) as NaN, never 0.0
@@ -212,8 +215,9 @@ def test_compute_score_through_verl_reward_managers(verl_batches, tmp_path):
     reference = as_verl_compute_score(WIKI)
     n = 0
     for batch in batches:
-        loop_want = [reference(**_reward_loop_kwargs(tokenizer, batch, i)) for i in range(len(batch["rollouts"]))]
-        legacy_want = [reference(**_legacy_kwargs(tokenizer, batch, i))["score"] for i in range(len(loop_want))]
+        rows = range(len(batch["rollouts"]))
+        loop_want = [reference(**_reward_loop_kwargs(tokenizer, batch, i)) for i in rows]
+        legacy_want = [reference(**_legacy_kwargs(tokenizer, batch, i))["score"] for i in rows]
         data = DataProto.from_dict(  # verl's managers write into extra_info: they get copies
             tensors={k: torch.tensor(batch[k]) for k in ("prompts", "responses", "attention_mask")},
             non_tensors={k: copy.deepcopy(batch[k]) for k in ("data_source", "reward_model", "extra_info",
