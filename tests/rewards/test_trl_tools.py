@@ -214,23 +214,20 @@ def test_grpo_trainer_with_tools_three_steps(tmp_path):
     assert any(_out_of_order(c) for c in completions)  # the case arises in this run
 
     # each reward is the rubric's reward of the rollout with every result answering its own call
-    verdicts = []
-    for batch, rewards in seen:
-        for completion, reward in zip(batch, rewards):
-            want = scorer.score(PROMPT, _with_ids(completion, by_name), TRUTH)
-            assert _same(reward, want.reward), (reward, want, completion)
-            verdicts.append(want)
+    wanted = [[scorer.score(PROMPT, _with_ids(c, by_name), TRUTH) for c in batch] for batch, _ in seen]
+    for (batch, rewards), want in zip(seen, wanted):
+        for completion, reward, w in zip(batch, rewards, want):
+            assert _same(reward, w.reward), (reward, w, completion)
     assert len({r for _, rewards in seen for r in rewards}) >= 3  # the rewards vary across completions
     assert all(len(set(rewards)) > 1 for _, rewards in seen)
-    tool_items = set(scorer.tool_item_ids)
-    assert {v.verdicts[i] for v in verdicts for i in tool_items} >= {"pass", "fail"}  # tool items judged
+    tool_verdicts = {w.verdicts[i] for want in wanted for w in want for i in scorer.tool_item_ids}
+    assert tool_verdicts >= {"pass", "fail"}  # the tool items judged the calls
 
     # per-item metrics: the mean over pass (1) and fail (0) only; an item na in the whole batch is not logged
     na_mattered = False
-    for row, (batch, rewards) in zip(rows, seen):
-        results_ = [scorer.score(PROMPT, _with_ids(c, by_name), TRUTH) for c in batch]
+    for row, (batch, rewards), want in zip(rows, seen, wanted):
         for item in scorer.item_ids:
-            judged = [s for r in results_ if (s := r.scores.get(item)) is not None]
+            judged = [s for w in want if (s := w.scores.get(item)) is not None]
             if judged:
                 mean = sum(judged) / len(judged)
                 assert row[f"rubricate/{item}"] == pytest.approx(mean)
