@@ -60,3 +60,11 @@ def split(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
     """(prompt, completion): the messages before the first assistant message, and the rest."""
     k = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
     return messages[:k], messages[k:]
+
+
+def tool_schemas(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A function schema (name only) for each tool the messages call, as a trainer declares its tools."""
+    names = sorted({c["function"]["name"] for m in messages for c in m.get("tool_calls") or ()}) or ["noop"]
+    return [{"type": "function", "function": {"name": n, "description": "", "parameters": {"type": "object",
+                                                                                        "properties": {}}}}
+            for n in names]

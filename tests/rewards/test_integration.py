@@ -2,25 +2,23 @@
 initialised causal LM (built from a config, no download) and a word-level tokenizer built in code,
 rewarded by `as_trl_reward`; verifiers' own `Rubric` scores rollouts with `as_verifiers_rubric`.
 
-The packages come from the `integration` extra. Outside CI a missing package skips these tests; in CI
-(`CI` set) it fails them, so a broken install cannot pass as green.
+The packages come from the `integration` extra. A missing package skips these tests; with `CI` or
+`RUBRICATE_REQUIRE_INTEGRATION` set it fails them, so a broken install cannot pass as green.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import os
 from pathlib import Path
-from types import ModuleType
 
-import polars as pl
 import pytest
 
 from _shared import CORPORA, need
 from rubricate import open_run, score_run
 from rubricate.rewards import RewardScorer, as_trl_item_rewards, as_trl_reward, as_verifiers_rubric
+
+from ._optional import need_module
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,21 +26,12 @@ WIKI = str(ROOT / "examples" / "wiki-search" / "rubric.toml")
 WIKI_RUN = CORPORA / "verifiers-wiki-search" / "wiki-search--gpt-4.1" / "50519885"
 
 
-def _need(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed in CI: install the `integration` extra ({exc})")
-        pytest.skip(f"{name} is not installed (pip install -e '.[integration]')")
-
-
 # transformers 5 deprecates the gradient_checkpointing names that TRL 1.16 still calls (FutureWarning);
 # TRL's GRPOConfig sets them itself, so nothing in this test can avoid them.
 @pytest.mark.filterwarnings("ignore:`(is_)?gradient_checkpointing[a-z_]*` is deprecated:FutureWarning")
 def test_grpo_trainer_two_steps_with_rubric_rewards(tmp_path):
-    torch = _need("torch")
-    _need("trl")
+    torch = need_module("torch")
+    need_module("trl")
     from datasets import Dataset
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -150,7 +139,7 @@ def test_grpo_trainer_two_steps_with_rubric_rewards(tmp_path):
 
 
 def test_verifiers_rubric_scores_rollouts_like_score_run(tmp_path):
-    vf = _need("verifiers")
+    vf = need_module("verifiers")
     rubric = as_verifiers_rubric(WIKI)
     assert isinstance(rubric, vf.Rubric) and rubric.weights[0] == 1.0 and set(rubric.weights[1:]) == {0.0}
     records = [json.loads(line) for line in need(WIKI_RUN / "results.jsonl").read_text().splitlines()[:12]]

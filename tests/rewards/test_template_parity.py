@@ -22,7 +22,7 @@ from rubricate import load_episodes
 from rubricate.rewards import RewardScorer, as_openrlhf_reward_func, as_trl_reward, as_verl_compute_score
 
 from traces._render import FAMILIES, render  # tests/ is on sys.path (rootdir packages)
-from ._shapes import split, to_messages
+from ._shapes import split, to_messages, tool_schemas
 
 WIKI = "examples/wiki-search/rubric.toml"
 CORPUS_RUBRICS = {
@@ -66,13 +66,6 @@ def _with_ids(messages: list[dict]) -> list[dict]:
     return messages
 
 
-def _tools(messages: list[dict]) -> list[dict]:
-    names = sorted({c["function"]["name"] for m in messages for c in m.get("tool_calls") or ()}) or ["noop"]
-    return [{"type": "function", "function": {"name": n, "description": "", "parameters": {"type": "object",
-                                                                                        "properties": {}}}}
-            for n in names]
-
-
 def _rendered(template: str, fmt: str, episodes: list) -> tuple[list, int]:
     """(episode, prompt messages, completion messages, prompt text, completion text) per rendered episode."""
     out, refused = [], 0
@@ -83,8 +76,8 @@ def _rendered(template: str, fmt: str, episodes: list) -> tuple[list, int]:
             refused += 1  # the gpt-oss template writes the first call of a message only
             continue
         try:
-            full = render(template, messages, tools=_tools(messages))
-            head = render(template, prompt, tools=_tools(messages), add_generation_prompt=True)
+            full = render(template, messages, tools=tool_schemas(messages))
+            head = render(template, prompt, tools=tool_schemas(messages), add_generation_prompt=True)
         except jinja2.TemplateError:
             refused += 1
             continue

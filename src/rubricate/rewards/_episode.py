@@ -3,7 +3,8 @@
 Shapes accepted for the prompt and the completion, as trainers hand them over:
 - chat messages: OpenAI-style dicts (or pydantic models with `model_dump`, as verifiers passes), with
   `tool_calls` whose `arguments` are a JSON string or a dict (TRL), `tool` messages with or without
-  `tool_call_id` (without: paired with calls by order, as the verifiers and TRL readers do), and tool
+  `tool_call_id` (without: paired with calls by order, as the verifiers and TRL readers do, except where a
+  result names another tool than the call its position gives: see `results_by_name`), and tool
   failures as text such as TRL's `{'error': '...'}` (Python repr), which the error rules recognise;
 - text (a `str`): a rollout rendered by a chat template is read back into messages by
   `rubricate.traces.toolcalls.parse_chat_text` (Hermes/Qwen, Llama 3, Mistral, DeepSeek, gpt-oss harmony;
@@ -110,7 +111,7 @@ def rollout_episode(prompt: Any, completion: Any, *, ground_truth: Any = None, t
     else:
         head = _prompt_messages(prompt, tool_format)[0]
         body, text_only = ([] if completion is None else _messages(completion)), False
-    add_chat_messages(builder, head + body)
+    add_chat_messages(builder, results_by_name(head + body))
     episode = Episode(
         id=episode_id, steps=builder.steps, source=_SOURCE, format="reward",
         question=first_user_text(builder), final_answer=builder.final_answer(),
@@ -118,6 +119,63 @@ def rollout_episode(prompt: Any, completion: Any, *, ground_truth: Any = None, t
         metadata=metadata or {},
     )
     return Rollout(episode, text_only, episode.n_tool_calls)
+
+
+def _call_name(call: Any) -> Any:
+    fn = call.get("function")
+    return (fn if isinstance(fn, dict) else call).get("name")
+
+
+def _out_of_call_order(messages: list[Any]) -> bool:
+    """True when no call or result carries an id and a result names another tool than the oldest unanswered
+    call, while a call of its name is waiting (so that pairing by position would answer the wrong call)."""
+    pending: list[Any] = []
+    found = False
+    for m in messages:
+        if type(m) is not dict:
+            return False
+        role = m.get("role")
+        if role == "assistant":
+            for call in m.get("tool_calls") or ():
+                if type(call) is not dict or call.get("id"):
+                    return False
+                pending.append(_call_name(call))
+        elif role == "tool":
+            if m.get("tool_call_id"):
+                return False
+            name = m.get("name")
+            if pending:
+                found = found or bool(name and name != pending[0] and name in pending)
+                pending.pop(0)
+    return found
+
+
+def results_by_name(messages: list[Any]) -> list[Any]:
+    """`messages`, with each id-less tool result answering the oldest unanswered call of the tool it names.
+
+    TRL (1.16, `GRPOTrainer._tool_call_loop`) runs the sync tools of a turn in call order and gathers its
+    async tools after them, and appends the results in that order, each with the tool's `name` and no call
+    id: by position, a result would answer another call. Only then are the messages rewritten (copies, with
+    ids `rubricate-<message>-<call>` on the calls and their results); a result whose name matches no
+    waiting call still answers the oldest one. Messages already in call order are returned as they are."""
+    if not _out_of_call_order(messages):
+        return messages
+    out: list[Any] = []
+    pending: list[tuple[str, Any]] = []  # (id, tool name) of the unanswered calls, oldest first
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if role == "assistant" and m.get("tool_calls"):
+            calls = []
+            for j, call in enumerate(m["tool_calls"]):
+                calls.append({**call, "id": f"rubricate-{i}-{j}"})
+                pending.append((calls[-1]["id"], _call_name(call)))
+            m = {**m, "tool_calls": calls}
+        elif role == "tool" and pending:
+            name = m.get("name")
+            k = next((k for k, (_, n) in enumerate(pending) if n == name), 0) if name else 0
+            m = {**m, "tool_call_id": pending.pop(k)[0]}
+        out.append(m)
+    return out
 
 
 def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = None, tool_format: str | None = AUTO,
