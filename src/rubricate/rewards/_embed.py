@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from importlib import resources
 from typing import Any
 
 from ..errors import RubricError
-from ..rubrics import load_checks_file, parse_rubric
+from ..rubrics import BUILTIN_ALIASES, builtin_rubric_text, load_checks_file, parse_rubric
 
 
 _LOADED: set[str] = set()  # digests of the checks sources imported in this process
@@ -31,8 +30,7 @@ def rubric_source(ref: str) -> tuple[str, str]:
     if os.path.isfile(ref):
         with open(ref, encoding="utf-8") as f:
             return os.path.basename(ref), f.read()
-    builtin = resources.files("rubricate.rubrics.builtin").joinpath(f"{ref}.toml")
-    return f"{ref}.toml", builtin.read_text("utf-8")
+    return f"{BUILTIN_ALIASES.get(ref, ref)}.toml", builtin_rubric_text(ref)
 
 
 def _verify(what: str, text: str, digest: str) -> None:

@@ -10,6 +10,7 @@ within `body_timeout_s` of the head, or it is closed.
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,10 @@ def _json(status: int, body: dict[str, Any]) -> Any:
     from starlette.responses import Response
 
     headers = {"connection": "close"} if status >= 400 else None
-    return Response(msgspec.json.encode(body), status, headers, media_type="application/json")
+    # NaN stays NaN (na is not a fail): OpenRLHF's client reads the reply with Python's json, which takes
+    # NaN; msgspec would write null, which torch.tensor refuses. Plain data only, so json.dumps is exact.
+    data = json.dumps(msgspec.to_builtins(body), allow_nan=True, separators=(",", ":")).encode()
+    return Response(data, status, headers, media_type="application/json")
 
 
 async def _handle(request: Any, scorer: RewardScorer, limits: Limits) -> tuple[int, dict[str, Any]]:

@@ -206,12 +206,18 @@ def parse_rubric(text: str, *, path: str = "<string>") -> Rubric:
     return rubric_from_spec(_spec_from_text(text, path), path=path)
 
 
+def builtin_rubric_text(name: str) -> str:
+    """The TOML text of a built-in rubric (old names included: BUILTIN_ALIASES); FileNotFoundError
+    when there is none."""
+    name = BUILTIN_ALIASES.get(name, name)
+    return resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text("utf-8")
+
+
 def read_rubric_spec(path: str) -> RubricSpec:
     """The validated spec of a rubric as a run records its path (a file, or `builtin:NAME`), without
     resolving its checks (custom checks need not be loaded to read its judge items)."""
     if path.startswith("builtin:"):
-        name = BUILTIN_ALIASES.get(path[8:], path[8:])
-        text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text("utf-8")
+        text = builtin_rubric_text(path[8:])
     else:
         with open(path, encoding="utf-8") as f:
             text = f.read()
