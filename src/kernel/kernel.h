@@ -284,8 +284,10 @@ Py_ssize_t text_lower(const char *s, Py_ssize_t n, char *out);
 Py_ssize_t stand_in(const char *s, Py_ssize_t n, char *out);
 
 /* ---------------------------------------------------------------- debug shims (one per part)
- * Exposed to Python as rubricate._kernel._debug_*; the differential tests compare them with the
- * Python reference on generated and real inputs. */
+ * Exposed to Python as rubricate._kernel._debug_* in test builds only (compiled with
+ * -DRUBRICATE_KERNEL_DEBUG: scripts/build-kernel.sh --debug); the differential tests compare them
+ * with the Python reference on generated and real inputs. */
+#ifdef RUBRICATE_KERNEL_DEBUG
 PyObject *kdebug_json(PyObject *self, PyObject *arg);          /* bytes -> ("ok", obj) | ("invalid",) | ("fallback",) */
 PyObject *kdebug_json_utf8(PyObject *self, PyObject *arg);     /* the same with JDoc.utf8 set */
 PyObject *kdebug_json_equal(PyObject *self, PyObject *args);   /* (bytes, bytes) -> bool | None (fallback) */
@@ -301,5 +303,6 @@ PyObject *kdebug_normal_text(PyObject *self, PyObject *arg);   /* str -> str */
 PyObject *kdebug_normal_text_utf8(PyObject *self, PyObject *arg); /* str -> str | None (not reproduced) */
 PyObject *kdebug_stand_in(PyObject *self, PyObject *arg);      /* str -> str | None (no stand-in) */
 PyObject *kdebug_strip_lower(PyObject *self, PyObject *arg);   /* str -> str.strip().lower() | None */
+#endif
 
 #endif

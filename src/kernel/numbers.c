@@ -585,6 +585,7 @@ int number_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m) {
     return 0;
 }
 
+#ifdef RUBRICATE_KERNEL_DEBUG  /* test builds only (scripts/build-kernel.sh --debug) */
 /* ------------------------------------------------------------------ debug shims */
 
 /* The ASCII bytes of a str, or NULL with an error set (TypeError / ValueError for non-ASCII). */
@@ -748,3 +749,5 @@ PyObject *kdebug_number_at(PyObject *self, PyObject *args) {
     if (d == NULL) return NULL;
     return PyBool_FromLong(number_at(h, n, d, m));
 }
+
+#endif  /* RUBRICATE_KERNEL_DEBUG */

@@ -1,0 +1,83 @@
+"""The kernel's one declaration (src/kernel/checks.h: its checks, the parameters they read, the
+reasons they give) against the Python side that derives from it, and what the installed kernel
+exports."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from rubricate.rubrics import load_rubric, registered_checks
+from rubricate.rubrics.checks import REASONS
+from rubricate.scoring import _native
+
+
+def test_every_declared_check_is_a_builtin_check(native: Any) -> None:
+    checks = registered_checks()
+    assert native.CHECKS and len(set(native.CHECKS)) == len(native.CHECKS)
+    for name in native.CHECKS:
+        assert name in checks, name
+        assert checks[name].fn.__module__.startswith("rubricate.rubrics.checks."), name
+    assert set(_native.native_checks().values()) == set(native.CHECKS)
+
+
+def test_every_declared_reason_has_its_template_with_the_same_fields(native: Any) -> None:
+    codes = [code for code, _ in native.REASONS]
+    assert len(set(codes)) == len(codes)
+    for code, fields in native.REASONS:
+        assert code in REASONS, f"the kernel gives {code}, which has no template"
+        assert sorted(fields) == sorted(REASONS[code].fields), code
+    render = _native.reason_renderer(native)
+    assert render(codes.index("discovers_tables.query_first"), (3, 5)) == \
+        "first query at step 3 comes before discovery at step 5"
+    assert render(codes.index("inspects_schema.not_inspected"), ((("orders", 2), ("t1", 4)),)) == \
+        "queried without inspecting the schema first: orders (step 2), t1 (step 4)"
+
+
+def test_every_reason_of_a_native_check_is_declared_for_the_kernel(native: Any) -> None:
+    """The kernel declares every reason the Python versions of its checks give (a reason missing
+    from checks.h would be a reason the kernel cannot give)."""
+    declared = {code for code, _ in native.REASONS}
+    prefixes = {f"{name}." for name in native.CHECKS} | {"episode."}
+    table = {code for code in REASONS if any(code.startswith(p) for p in prefixes)}
+    assert table <= declared, table - declared
+
+
+def test_a_reason_the_table_lacks_stops_the_renderer(native: Any) -> None:
+    class Fake:
+        REASONS = (("discovers_tables.query_first", ("query", "discovery")), ("no_such.reason", ()))
+
+    with pytest.raises(ValueError, match="no_such.reason"):
+        _native.reason_renderer(Fake)
+
+    class Swapped:
+        REASONS = (("discovers_tables.query_first", ("query", "answer")),)
+
+    with pytest.raises(ValueError, match="query_first"):
+        _native.reason_renderer(Swapped)
+
+
+def test_parameters_by_kind(native: Any) -> None:
+    kinds = dict(native.PARAMS)
+    assert set(kinds.values()) <= {"TOOLS", "KEYS", "TEXT"}
+    item = load_rubric("tool-discipline").item("grounded_answer")
+    params = _native.kernel_params(item.params)
+    assert params is not None and set(params) == set(kinds)
+    assert params["answer_tools"] == ("final_answer", "submit_answer")  # sorted, lower-cased
+    assert _native.kernel_params({**item.params, "entity_separator": 3}) is None
+    assert _native.kernel_params({**item.params, "entity_args": ("a\0b",)}) is None
+    assert _native.kernel_params({**item.params, "entity_args": ("table", 7)})["entity_args"] == ("table",)
+
+
+def test_the_installed_kernel_has_no_debug_entry_points(native: Any) -> None:
+    if os.environ.get("RUBRICATE_KERNEL_SO"):
+        pytest.skip("RUBRICATE_KERNEL_SO names a build of scripts/build-kernel.sh, not the installed kernel")
+    assert native.DEBUG == 0
+    assert [name for name in dir(native) if name.startswith("_debug")] == []
+
+
+def test_the_test_build_has_them(kernel: Any) -> None:
+    assert kernel.DEBUG == 1 and callable(kernel._debug_numbers)
+    assert kernel.CHECKS == _native._kernel.CHECKS  # the same sources
