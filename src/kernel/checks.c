@@ -15,27 +15,6 @@
 
 /* ------------------------------------------------------------------ small buffers */
 
-static int buf_reserve(KBuf *b, size_t extra) {
-    if (b->n + extra <= b->cap) return K_OK;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra) cap *= 2;
-    char *p = PyMem_Realloc(b->p, cap);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return K_NOMEM;
-    }
-    b->p = p;
-    b->cap = cap;
-    return K_OK;
-}
-
-static int buf_put(KBuf *b, const char *p, size_t n) {
-    if (buf_reserve(b, n) != K_OK) return K_NOMEM;
-    if (n) memcpy(b->p + b->n, p, n);
-    b->n += n;
-    return K_OK;
-}
-
 static int buf_puts(KBuf *b, const char *s) { return buf_put(b, s, strlen(s)); }
 
 static int buf_int(KBuf *b, long long v) {

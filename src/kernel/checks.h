@@ -95,6 +95,27 @@ typedef struct {
     size_t n, cap;
 } KBuf;
 
+static inline int buf_reserve(KBuf *b, size_t extra) {
+    if (b->n + extra <= b->cap) return K_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + extra) cap *= 2;
+    char *p = PyMem_Realloc(b->p, cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return K_NOMEM;
+    }
+    b->p = p;
+    b->cap = cap;
+    return K_OK;
+}
+
+static inline int buf_put(KBuf *b, const char *p, size_t n) {
+    if (buf_reserve(b, n) != K_OK) return K_NOMEM;
+    if (n) memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return K_OK;
+}
+
 /* What a check decided: verdict, reason (its code R_* and arguments, encoded in `reason`: see
  * checks.c's reason_* functions; score.c renders it), evidence (sorted, distinct, in range). */
 typedef struct {

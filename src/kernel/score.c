@@ -2,17 +2,31 @@
  * lines of a block, OpenAI-chat or verifiers-results records): each scored line's episode row and
  * verdict rows are appended to the run's column buffers exactly as
  * rubricate.scoring._store.PartWriter.add_episode would; rubric_reward comes from the plan's
- * reward_fn (rubricate.rubrics.collapse), memoised per verdict signature, and each reason's text
- * from its render function (the Python table of reason templates), memoised per code and arguments.
- * plan.verdicts(line) scores one line for a rubric whose other items run in Python. */
+ * reward_fn (rubricate.rubrics.collapse), memoised per verdict signature, and each reason's text is
+ * its code's template (from the Python table of reason templates, handed over as pieces) filled
+ * with the check's arguments. plan.verdicts(line) scores one line for a rubric whose other items
+ * run in Python. */
 #include "checks.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define N_EPISODE_COLS 16  /* EPISODE_SCHEMA, rubric_reward last */
 #define N_VERDICT_COLS 7
 #define REWARD_MEMO 256
-#define REASON_MEMO 65536  /* rendered reasons kept (then the memo starts again) */
+
+/* A reason template as pieces: literal text, then the argument shown after it (-1: none), as repr? */
+typedef struct {
+    KStr lit;
+    int arg;
+    int repr;
+} KPiece;
+
+typedef struct {
+    KPiece *pieces, *each;  /* the template; how one element of a list argument is written */
+    int n_pieces, n_each;
+    KStr sep;               /* between the elements of a list argument */
+} KTemplate;
 
 #define K_CHECK_NAME(name) #name,
 static const char *CHECK_NAMES[CHECK_COUNT] = {K_CHECKS(K_CHECK_NAME)};
@@ -37,9 +51,9 @@ typedef struct {
     long long reward_sigs[REWARD_MEMO];
     PyObject *rewards[REWARD_MEMO];
     int n_rewards;
-    PyObject *render;        /* (code, args) -> the reason's text */
-    PyObject *fixed[REASON_COUNT];  /* the text of each reason without arguments, once rendered */
-    PyObject *reasons;       /* encoded reason (bytes) -> text, for reasons with arguments */
+    KTemplate templates[REASON_COUNT];
+    PyObject *fixed[REASON_COUNT];  /* the text of each reason without arguments, once filled */
+    KBuf text;               /* a reason being filled */
     KEpisode ep;
     KScratch scratch;
     KOutcome outcomes[K_MAX_ITEMS];
@@ -68,9 +82,12 @@ static void plan_clear_refs(Plan *p) {
     Py_CLEAR(p->reward_fn);
     for (int i = 0; i < p->n_rewards; i++) Py_CLEAR(p->rewards[i]);
     p->n_rewards = 0;
-    Py_CLEAR(p->render);
-    for (int i = 0; i < REASON_COUNT; i++) Py_CLEAR(p->fixed[i]);
-    Py_CLEAR(p->reasons);
+    for (int i = 0; i < REASON_COUNT; i++) {
+        Py_CLEAR(p->fixed[i]);
+        PyMem_Free(p->templates[i].pieces);
+        PyMem_Free(p->templates[i].each);
+        memset(&p->templates[i], 0, sizeof(KTemplate));
+    }
 }
 
 static void plan_dealloc(Plan *p) {
@@ -81,6 +98,7 @@ static void plan_dealloc(Plan *p) {
         PyMem_Free(p->outcomes[i].evidence);
         PyMem_Free(p->outcomes[i].reason.p);
     }
+    PyMem_Free(p->text.p);
     Py_TYPE(p)->tp_free((PyObject *)p);
 }
 
@@ -158,20 +176,67 @@ static int param_read(Plan *p, PyObject *params, KItem *it) {
 #define K_PARAM_FREE(name, kind) free_##kind(&it->name);
 static void param_free(KItem *it) { K_PARAMS(K_PARAM_FREE) }
 
-/* Plan(items, encode, reward_fn, render): items = [(check name, item id, behavior, params)], params
- * a dict of the parameters K_PARAMS names (as scoring/_native.py hands them over); encode is
+/* Pieces ((literal, argument index or -1, repr?), ...) as KPieces; arguments below `n_args`. */
+static int read_pieces(Plan *p, PyObject *seq, int n_args, KPiece **out, int *n) {
+    PyObject *fast = PySequence_Fast(seq, "Plan: reason pieces must be a sequence");
+    if (fast == NULL) return -1;
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
+    *out = PyMem_Calloc((size_t)len + 1, sizeof(KPiece));
+    *n = (int)len;
+    int rc = *out != NULL ? 0 : (PyErr_NoMemory(), -1);
+    for (Py_ssize_t i = 0; rc == 0 && i < len; i++) {
+        PyObject *lit;
+        int arg, repr;
+        KPiece *piece = &(*out)[i];
+        rc = PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "Uip:reason piece", &lit, &arg, &repr) ? 0 : -1;
+        if (rc == 0) rc = kept_str(p, lit, &piece->lit);
+        if (rc == 0 && (arg < -1 || arg >= n_args)) {
+            PyErr_Format(PyExc_ValueError, "Plan: a reason piece shows argument %d of %d", arg, n_args);
+            rc = -1;
+        }
+        piece->arg = arg;
+        piece->repr = repr;
+    }
+    Py_DECREF(fast);
+    return rc;
+}
+
+/* templates: one (pieces, each, separator) per reason of K_REASONS, in order (see KTemplate). */
+static int read_templates(Plan *p, PyObject *templates) {
+#define K_REASON_ARGS(id, code, fields) fields,
+    static const char *fields[REASON_COUNT] = {K_REASONS(K_REASON_ARGS)};
+    PyObject *fast = PySequence_Fast(templates, "Plan: reason templates must be a sequence");
+    if (fast == NULL) return -1;
+    int rc = 0;
+    if (PySequence_Fast_GET_SIZE(fast) != REASON_COUNT) {
+        PyErr_Format(PyExc_ValueError, "Plan: expected %d reason templates", REASON_COUNT);
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < REASON_COUNT; i++) {
+        int n_args = 0;  /* the number of names in fields[i] */
+        for (const char *f = fields[i]; *f; f++) n_args += *f != ' ' && (f == fields[i] || f[-1] == ' ');
+        PyObject *pieces, *each, *sep;
+        KTemplate *t = &p->templates[i];
+        rc = PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "OOU:reason template", &pieces, &each, &sep) ? 0 : -1;
+        if (rc == 0) rc = read_pieces(p, pieces, n_args, &t->pieces, &t->n_pieces);
+        if (rc == 0) rc = read_pieces(p, each, INT_MAX, &t->each, &t->n_each);
+        if (rc == 0) rc = kept_str(p, sep, &t->sep);
+    }
+    Py_DECREF(fast);
+    return rc;
+}
+
+/* Plan(items, encode, reward_fn, templates): items = [(check name, item id, behavior, params)],
+ * params a dict of the parameters K_PARAMS names (as scoring/_native.py hands them over); encode is
  * msgspec.json.encode (the metadata column), reward_fn(signature) the rubric reward of a verdict
- * signature, render(code, args) the text of reason `code` (an index of _kernel.REASONS) with its
- * arguments (a tuple: ints, strs, and lists of those or of tuples of those). */
+ * signature, templates the reasons' templates as pieces (read_templates). */
 static int plan_init(Plan *p, PyObject *args, PyObject *kw) {
-    PyObject *items, *encode, *reward_fn, *render;
-    if (!PyArg_ParseTuple(args, "OOOO:Plan", &items, &encode, &reward_fn, &render)) return -1;
+    PyObject *items, *encode, *reward_fn, *templates;
+    if (!PyArg_ParseTuple(args, "OOOO:Plan", &items, &encode, &reward_fn, &templates)) return -1;
     plan_clear_refs(p);
     p->reward_fn = Py_NewRef(reward_fn);
-    p->render = Py_NewRef(render);
     p->keep = PyList_New(0);
-    p->reasons = PyDict_New();
-    if (p->keep == NULL || p->reasons == NULL) return -1;
+    if (p->keep == NULL || read_templates(p, templates) < 0) return -1;
     p->encode = Py_NewRef(encode);
     static const char *verdicts[4] = {"pass", "fail", "na", "error"};
     for (int i = 0; i < 4; i++)
@@ -392,81 +457,106 @@ static PyObject *reward_of(Plan *p, long long signature) {
 
 /* ------------------------------------------------------------------ reasons */
 
-/* The arguments of an encoded reason from *pos up to RA_END (or the end) as a tuple (new reference). */
-static PyObject *reason_args(const char *r, size_t n, size_t *pos) {
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
-    while (*pos < n && r[*pos] != RA_END) {
-        char tag = r[(*pos)++];
-        PyObject *value = NULL;
-        if (tag == RA_INT) {
-            long long v;
-            memcpy(&v, r + *pos, sizeof v);
-            *pos += sizeof v;
-            value = PyLong_FromLongLong(v);
-        } else if (tag == RA_STR) {
-            Py_ssize_t len;
-            memcpy(&len, r + *pos, sizeof len);
-            *pos += sizeof len;
-            value = PyUnicode_DecodeUTF8(r + *pos, len, "strict");
-            *pos += (size_t)len;
-        } else {  /* RA_LIST, RA_TUPLE */
-            value = reason_args(r, n, pos);
-            (*pos)++;  /* its RA_END */
-        }
-        if (value == NULL || PyList_Append(out, value) < 0) {
-            Py_XDECREF(value);
-            Py_DECREF(out);
-            return NULL;
-        }
-        Py_DECREF(value);
+/* The position after the encoded value at `pos`. */
+static size_t skip_value(const char *r, size_t pos) {
+    char tag = r[pos++];
+    if (tag == RA_INT) return pos + sizeof(long long);
+    if (tag == RA_STR) {
+        Py_ssize_t len;
+        memcpy(&len, r + pos, sizeof len);
+        return pos + sizeof len + (size_t)len;
     }
-    PyObject *tuple = PyList_AsTuple(out);
-    Py_DECREF(out);
-    return tuple;
+    while (r[pos] != RA_END) pos = skip_value(r, pos);  /* RA_LIST, RA_TUPLE */
+    return pos + 1;
 }
 
-/* render(code, args), checked to be a str (new reference). */
-static PyObject *render_reason(Plan *p, const KBuf *r) {
-    size_t pos = 2;
-    PyObject *args = reason_args(r->p, r->n, &pos);
-    if (args == NULL) return NULL;
-    PyObject *code = PyLong_FromLong(reason_code(r));
-    PyObject *text = code != NULL ? PyObject_CallFunctionObjArgs(p->render, code, args, NULL) : NULL;
-    Py_XDECREF(code);
-    Py_DECREF(args);
-    if (text != NULL && !PyUnicode_CheckExact(text)) {
-        Py_DECREF(text);
-        return PyErr_Format(PyExc_TypeError, "render must return a str");
-    }
-    return text;
+/* Up to `max` values from `pos` to RA_END (or `end`): their positions; how many there are. */
+static int value_positions(const char *r, size_t pos, size_t end, size_t *out, int max) {
+    int n = 0;
+    for (; pos < end && r[pos] != RA_END; pos = skip_value(r, pos), n++)
+        if (n < max) out[n] = pos;
+    return n;
 }
 
-/* The text of an outcome's reason (new reference): rendered once per code and arguments. */
+/* A scalar value as str() or repr() shows it. */
+static int put_scalar(KBuf *out, const char *r, size_t pos, int repr) {
+    char tag = r[pos++];
+    if (tag == RA_INT) {
+        long long v;
+        memcpy(&v, r + pos, sizeof v);
+        char tmp[32];
+        int n = snprintf(tmp, sizeof tmp, "%lld", v);
+        return buf_put(out, tmp, (size_t)n);
+    }
+    if (tag != RA_STR) {
+        PyErr_SetString(PyExc_ValueError, "a reason shows a list where its template expects a value");
+        return K_NOMEM;
+    }
+    Py_ssize_t len;
+    memcpy(&len, r + pos, sizeof len);
+    pos += sizeof len;
+    if (!repr) return buf_put(out, r + pos, (size_t)len);
+    PyObject *str = PyUnicode_DecodeUTF8(r + pos, len, "strict");
+    PyObject *shown = str != NULL ? PyObject_Repr(str) : NULL;
+    Py_ssize_t n;
+    const char *u = shown != NULL ? PyUnicode_AsUTF8AndSize(shown, &n) : NULL;
+    int rc = u != NULL ? buf_put(out, u, (size_t)n) : K_NOMEM;
+    Py_XDECREF(str);
+    Py_XDECREF(shown);
+    return rc;
+}
+
+#define MAX_ARGS 16
+
+/* Fill `pieces` with the values at positions `args` (n_args of them); a list value is written
+ * element by element with the template's `each` pieces, joined by its separator. */
+static int fill(KBuf *out, const KTemplate *t, const KPiece *pieces, int n_pieces, const char *r, const size_t *args,
+                int n_args) {
+    for (int i = 0; i < n_pieces; i++) {
+        const KPiece *piece = &pieces[i];
+        if (buf_put(out, piece->lit.p, (size_t)piece->lit.n) != K_OK) return K_NOMEM;
+        if (piece->arg < 0) continue;
+        if (piece->arg >= n_args) {
+            PyErr_SetString(PyExc_ValueError, "a reason's template shows an argument its check did not give");
+            return K_NOMEM;
+        }
+        size_t pos = args[piece->arg];
+        if (r[pos] != RA_LIST) {
+            if (put_scalar(out, r, pos, piece->repr) != K_OK) return K_NOMEM;
+            continue;
+        }
+        if (pieces == t->each) {
+            PyErr_SetString(PyExc_ValueError, "a list inside a list element of a reason");
+            return K_NOMEM;
+        }
+        size_t items[MAX_ARGS];
+        size_t end = skip_value(r, pos);
+        for (size_t e = pos + 1; r[e] != RA_END; e = skip_value(r, e)) {
+            if (e != pos + 1 && buf_put(out, t->sep.p, (size_t)t->sep.n) != K_OK) return K_NOMEM;
+            int n_items = 1;
+            items[0] = e;
+            if (r[e] == RA_TUPLE) n_items = value_positions(r, e + 1, end, items, MAX_ARGS);
+            if (n_items > MAX_ARGS || fill(out, t, t->each, t->n_each, r, items, n_items) != K_OK) return K_NOMEM;
+        }
+    }
+    return K_OK;
+}
+
+/* The text of an outcome's reason (new reference): its code's template filled with its arguments. */
 static PyObject *reason_text(Plan *p, const KBuf *r) {
     int code = reason_code(r);
-    if (r->n == 2) {  /* no arguments */
-        if (p->fixed[code] == NULL && (p->fixed[code] = render_reason(p, r)) == NULL) return NULL;
-        return Py_NewRef(p->fixed[code]);
-    }
-    PyObject *key = PyBytes_FromStringAndSize(r->p, (Py_ssize_t)r->n);
-    if (key == NULL) return NULL;
-    PyObject *text = PyDict_GetItemWithError(p->reasons, key);  /* borrowed */
-    if (text != NULL) {
-        Py_DECREF(key);
-        return Py_NewRef(text);
-    }
-    if (PyErr_Occurred() || (text = render_reason(p, r)) == NULL) {
-        Py_DECREF(key);
+    if (code < 0 || code >= REASON_COUNT) return PyErr_Format(PyExc_ValueError, "no reason %d", code);
+    if (r->n == 2 && p->fixed[code] != NULL) return Py_NewRef(p->fixed[code]);
+    size_t args[MAX_ARGS];
+    int n_args = value_positions(r->p, 2, r->n, args, MAX_ARGS);
+    const KTemplate *t = &p->templates[code];
+    p->text.n = 0;
+    if (n_args > MAX_ARGS || fill(&p->text, t, t->pieces, t->n_pieces, r->p, args, n_args) != K_OK) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
         return NULL;
     }
-    if (PyDict_GET_SIZE(p->reasons) >= REASON_MEMO) PyDict_Clear(p->reasons);
-    int rc = PyDict_SetItem(p->reasons, key, text);
-    Py_DECREF(key);
-    if (rc < 0) {
-        Py_DECREF(text);
-        return NULL;
-    }
+    PyObject *text = PyUnicode_DecodeUTF8(p->text.p ? p->text.p : "", (Py_ssize_t)p->text.n, "strict");
+    if (text != NULL && r->n == 2) p->fixed[code] = Py_NewRef(text);
     return text;
 }
 

@@ -29,11 +29,12 @@ def test_every_declared_reason_has_its_template_with_the_same_fields(native: Any
     for code, fields in native.REASONS:
         assert code in REASONS, f"the kernel gives {code}, which has no template"
         assert sorted(fields) == sorted(REASONS[code].fields), code
-    render = _native.reason_renderer(native)
-    assert render(codes.index("discovers_tables.query_first"), (3, 5)) == \
-        "first query at step 3 comes before discovery at step 5"
-    assert render(codes.index("inspects_schema.not_inspected"), ((("orders", 2), ("t1", 4)),)) == \
-        "queried without inspecting the schema first: orders (step 2), t1 (step 4)"
+    templates = _native.reason_templates(native)
+    query_first = templates[codes.index("discovers_tables.query_first")]
+    assert query_first == ((("first query at step ", 0, False), (" comes before discovery at step ", 1, False)),
+                           (("", 0, False),), ", ")
+    contains = templates[codes.index("answer_correct.contains")]
+    assert contains[0] == (("the answer contains the expected text ", 0, True),)
 
 
 def test_every_reason_of_a_native_check_is_declared_for_the_kernel(native: Any) -> None:
@@ -50,13 +51,13 @@ def test_a_reason_the_table_lacks_stops_the_renderer(native: Any) -> None:
         REASONS = (("discovers_tables.query_first", ("query", "discovery")), ("no_such.reason", ()))
 
     with pytest.raises(ValueError, match="no_such.reason"):
-        _native.reason_renderer(Fake)
+        _native.reason_templates(Fake)
 
     class Swapped:
         REASONS = (("discovers_tables.query_first", ("query", "answer")),)
 
     with pytest.raises(ValueError, match="query_first"):
-        _native.reason_renderer(Swapped)
+        _native.reason_templates(Swapped)
 
 
 def test_parameters_by_kind(native: Any) -> None:

@@ -7,8 +7,9 @@ line, and then the line goes through the Python reader and checks.
 
 Which checks it has, the parameters it reads and the reasons it gives are declared once, in
 src/kernel/checks.h; the module hands that declaration over (`_kernel.CHECKS`, `PARAMS`, `REASONS`)
-and everything here derives from it. The kernel returns each reason as a code with its arguments;
-the text is rendered from the one table of reason templates the Python checks use (`REASONS`).
+and everything here derives from it. The kernel's checks give each reason as a code with its arguments
+and the text is filled into the template of the one table the Python checks render theirs from
+(`REASONS`), handed to the kernel as pieces (`reason_templates`).
 
 A run uses the kernel when it is built and `RUBRICATE_NO_KERNEL` is not set, for the items that
 are built-in checks it has (`split_items`). When every item is one, the kernel writes the rows
@@ -30,7 +31,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from ..rubrics import SCORES, VERDICTS, Item, Rubric, Verdict, collapse, registered_checks, tool_names
-from ..rubrics.checks import REASONS, Reason
+from ..rubrics.checks import REASONS, SEPARATOR
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile, display_path, with_shared
 from ..traces.files import READ_ERRORS, Span, container_of, open_binary, read_head
 from ._store import PartWriter
@@ -111,24 +112,25 @@ def kernel_params(params: Mapping[str, Any], kernel: Any = None) -> dict[str, An
     return out
 
 
-def reason_renderer(kernel: Any = None) -> Callable[[int, tuple[Any, ...]], str]:
-    """render(code, args) for the kernel: the text of its reason `code` (an index of `_kernel.REASONS`)
-    from the one table of reason templates. ValueError when the kernel names a reason the table
-    lacks, or other arguments than the template's fields."""
-    table: list[tuple[Reason, tuple[str, ...]]] = []
+KernelPieces = tuple[tuple[str, int, bool], ...]
+
+
+def reason_templates(kernel: Any = None) -> list[tuple[KernelPieces, KernelPieces, str]]:
+    """The kernel's reasons (`_kernel.REASONS`, by code index) as it fills them in: for each, the
+    template and its `each` as pieces (literal text, the argument shown after it or -1, as repr?) and
+    the list separator, from the one table of reason templates (`REASONS`). ValueError when the
+    kernel names a reason the table lacks, or other arguments than the template's fields."""
+    out = []
     for code, fields in (kernel or _kernel).REASONS:
         reason = REASONS.get(code)
         if reason is None:
             raise ValueError(f"the kernel gives reason {code!r}, which has no template (rubrics/_reasons.py)")
         if sorted(fields) != sorted(reason.fields):
             raise ValueError(f"reason {code}: the kernel passes {fields}, the template names {reason.fields}")
-        table.append((reason, fields))
-
-    def render(code: int, args: tuple[Any, ...]) -> str:
-        reason, fields = table[code]
-        return reason(**dict(zip(fields, args)))
-
-    return render
+        text, each = reason.pieces()
+        out.append((tuple((lit, -1 if name is None else fields.index(name), r) for lit, name, r in text),
+                    tuple((lit, -1 if name is None else int(name), r) for lit, name, r in each), SEPARATOR))
+    return out
 
 
 @dataclass
@@ -198,7 +200,7 @@ class KernelPlan:
         self.item_ids = [item.id for item in self.items]
         self.mixed = bool(split.python)
         self.plan = _kernel.Plan([(name, item.id, item.behavior, params) for item, name, params in split.native],
-                                 msgspec.json.encode, self.reward, reason_renderer())
+                                 msgspec.json.encode, self.reward, reason_templates())
         self.plan.bind(*writer.kernel_columns())
         self.writer = writer
         self._counted = {v: 0 for v in VERDICTS}
