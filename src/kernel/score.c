@@ -328,6 +328,9 @@ static PyObject *plan_set_source(Plan *p, PyObject *args) {
 }
 
 static PyObject *plan_verdicts(Plan *p, PyObject *arg);  /* below, with the scoring */
+#ifdef RUBRICATE_KERNEL_DEBUG
+static PyObject *plan_debug_reason(Plan *p, PyObject *args);
+#endif
 
 static PyObject *plan_counts(Plan *p, PyObject *unused) {
     return Py_BuildValue("{sLsLsLsL}", "pass", p->counts[0], "fail", p->counts[1], "na", p->counts[2], "error",
@@ -340,6 +343,9 @@ static PyMethodDef plan_methods[] = {
     {"counts", (PyCFunction)plan_counts, METH_NOARGS, "verdict counts of every episode scored so far"},
     {"verdicts", (PyCFunction)plan_verdicts, METH_O,
      "verdicts(line) -> ((verdict, reason, evidence), ...) of the items, or None (declined)"},
+#ifdef RUBRICATE_KERNEL_DEBUG
+    {"_debug_reason", (PyCFunction)plan_debug_reason, METH_VARARGS, "(code, args) -> the reason's text"},
+#endif
     {NULL, NULL, 0, NULL},
 };
 
@@ -478,6 +484,18 @@ static int value_positions(const char *r, size_t pos, size_t end, size_t *out, i
     return n;
 }
 
+/* repr() of UTF-8 text. */
+static int put_repr(KBuf *out, const char *p, Py_ssize_t len) {
+    PyObject *str = PyUnicode_DecodeUTF8(p, len, "strict");
+    PyObject *shown = str != NULL ? PyObject_Repr(str) : NULL;
+    Py_ssize_t n;
+    const char *u = shown != NULL ? PyUnicode_AsUTF8AndSize(shown, &n) : NULL;
+    int rc = u != NULL ? buf_put(out, u, (size_t)n) : K_NOMEM;
+    Py_XDECREF(str);
+    Py_XDECREF(shown);
+    return rc;
+}
+
 /* A scalar value as str() or repr() shows it. */
 static int put_scalar(KBuf *out, const char *r, size_t pos, int repr) {
     char tag = r[pos++];
@@ -495,15 +513,7 @@ static int put_scalar(KBuf *out, const char *r, size_t pos, int repr) {
     Py_ssize_t len;
     memcpy(&len, r + pos, sizeof len);
     pos += sizeof len;
-    if (!repr) return buf_put(out, r + pos, (size_t)len);
-    PyObject *str = PyUnicode_DecodeUTF8(r + pos, len, "strict");
-    PyObject *shown = str != NULL ? PyObject_Repr(str) : NULL;
-    Py_ssize_t n;
-    const char *u = shown != NULL ? PyUnicode_AsUTF8AndSize(shown, &n) : NULL;
-    int rc = u != NULL ? buf_put(out, u, (size_t)n) : K_NOMEM;
-    Py_XDECREF(str);
-    Py_XDECREF(shown);
-    return rc;
+    return repr ? put_repr(out, r + pos, len) : buf_put(out, r + pos, (size_t)len);
 }
 
 #define MAX_ARGS 16
@@ -529,15 +539,22 @@ static int fill(KBuf *out, const KTemplate *t, const KPiece *pieces, int n_piece
             PyErr_SetString(PyExc_ValueError, "a list inside a list element of a reason");
             return K_NOMEM;
         }
+        KBuf joined = {NULL, 0, 0};  /* {name!r} of a list: the repr of the joined text */
+        KBuf *to = piece->repr ? &joined : out;
         size_t items[MAX_ARGS];
         size_t end = skip_value(r, pos);
-        for (size_t e = pos + 1; r[e] != RA_END; e = skip_value(r, e)) {
-            if (e != pos + 1 && buf_put(out, t->sep.p, (size_t)t->sep.n) != K_OK) return K_NOMEM;
+        int rc = K_OK;
+        for (size_t e = pos + 1; rc == K_OK && r[e] != RA_END; e = skip_value(r, e)) {
+            if (e != pos + 1 && buf_put(to, t->sep.p, (size_t)t->sep.n) != K_OK) rc = K_NOMEM;
             int n_items = 1;
             items[0] = e;
             if (r[e] == RA_TUPLE) n_items = value_positions(r, e + 1, end, items, MAX_ARGS);
-            if (n_items > MAX_ARGS || fill(out, t, t->each, t->n_each, r, items, n_items) != K_OK) return K_NOMEM;
+            if (rc == K_OK && (n_items > MAX_ARGS || fill(to, t, t->each, t->n_each, r, items, n_items) != K_OK))
+                rc = K_NOMEM;
         }
+        if (rc == K_OK && piece->repr) rc = put_repr(out, joined.p ? joined.p : "", (Py_ssize_t)joined.n);
+        PyMem_Free(joined.p);
+        if (rc != K_OK) return rc;
     }
     return K_OK;
 }
@@ -760,3 +777,52 @@ PyObject *kscore_count_lines(PyObject *self, PyObject *arg) {
     PyBuffer_Release(&data);
     return PyLong_FromSsize_t(n);
 }
+
+#ifdef RUBRICATE_KERNEL_DEBUG  /* test builds only (scripts/build-kernel.sh --debug) */
+/* A Python value (int, str, list or tuple of those) encoded as a check encodes its arguments. */
+static int debug_encode(KBuf *b, PyObject *v) {
+    char tag;
+    if (PyLong_Check(v)) {
+        long long x = PyLong_AsLongLong(v);
+        tag = RA_INT;
+        if (x == -1 && PyErr_Occurred()) return K_NOMEM;
+        return buf_put(b, &tag, 1) == K_OK ? buf_put(b, (const char *)&x, sizeof x) : K_NOMEM;
+    }
+    if (PyUnicode_Check(v)) {
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(v, &n);
+        tag = RA_STR;
+        if (u == NULL || buf_put(b, &tag, 1) != K_OK || buf_put(b, (const char *)&n, sizeof n) != K_OK) return K_NOMEM;
+        return buf_put(b, u, (size_t)n);
+    }
+    if (!PyList_Check(v) && !PyTuple_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "_debug_reason: arguments are ints, strs, lists and tuples");
+        return K_NOMEM;
+    }
+    tag = PyList_Check(v) ? RA_LIST : RA_TUPLE;
+    if (buf_put(b, &tag, 1) != K_OK) return K_NOMEM;
+    for (Py_ssize_t i = 0; i < PySequence_Size(v); i++) {
+        PyObject *item = PySequence_GetItem(v, i);
+        int rc = item != NULL ? debug_encode(b, item) : K_NOMEM;
+        Py_XDECREF(item);
+        if (rc != K_OK) return rc;
+    }
+    tag = RA_END;
+    return buf_put(b, &tag, 1);
+}
+
+/* plan._debug_reason(code, args): the text of reason `code` (an index of REASONS) given `args`. */
+static PyObject *plan_debug_reason(Plan *p, PyObject *args) {
+    int code;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "iO!:_debug_reason", &code, &PyTuple_Type, &values)) return NULL;
+    if (code < 0 || code >= REASON_COUNT) return PyErr_Format(PyExc_ValueError, "no reason %d", code);
+    KBuf r = {NULL, 0, 0};
+    char c[2] = {(char)(code & 0xFF), (char)(code >> 8)};
+    int rc = buf_put(&r, c, 2);
+    for (Py_ssize_t i = 0; rc == K_OK && i < PyTuple_GET_SIZE(values); i++) rc = debug_encode(&r, PyTuple_GET_ITEM(values, i));
+    PyObject *text = rc == K_OK ? reason_text(p, &r) : NULL;
+    PyMem_Free(r.p);
+    return text;
+}
+#endif  /* RUBRICATE_KERNEL_DEBUG */

@@ -8,6 +8,8 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rubricate.rubrics import load_rubric, registered_checks
 from rubricate.rubrics.checks import REASONS
@@ -82,3 +84,34 @@ def test_the_installed_kernel_has_no_debug_entry_points(native: Any) -> None:
 def test_the_test_build_has_them(kernel: Any) -> None:
     assert kernel.DEBUG == 1 and callable(kernel._debug_numbers)
     assert kernel.CHECKS == _native._kernel.CHECKS  # the same sources
+
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_SCALAR = st.one_of(st.integers(-(2**63), 2**63 - 1), _TEXT)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_kernel_fills_every_reason_as_the_python_table_renders_it(kernel: Any, data: st.DataObject) -> None:
+    """Every reason the kernel declares, with arguments of every kind (ints, any text, lists of
+    values or of tuples), filled by the kernel from the pieces equals the Python rendering."""
+    import msgspec
+
+    plan = _plan(kernel, msgspec)
+    k = data.draw(st.integers(0, len(kernel.REASONS) - 1))
+    code, fields = kernel.REASONS[k]
+    reason = REASONS[code]
+    width = max(1, len([f for _, f, _ in reason.pieces()[1] if f is not None]))
+    element = _SCALAR if width == 1 else st.tuples(*[_SCALAR] * width)
+    args = tuple(data.draw(st.one_of(_SCALAR, st.lists(element, max_size=5))) for _ in fields)
+    assert plan._debug_reason(k, args) == reason(**dict(zip(fields, args)))
+
+
+_PLANS: dict[int, Any] = {}
+
+
+def _plan(kernel: Any, msgspec: Any) -> Any:
+    if id(kernel) not in _PLANS:
+        _PLANS[id(kernel)] = kernel.Plan([], msgspec.json.encode, lambda signature: None,
+                                         _native.reason_templates(kernel))
+    return _PLANS[id(kernel)]
