@@ -600,8 +600,31 @@ static int check_no_repeated_failing_call(const KItem *it, KEpisode *ep, KScratc
 
 /* ------------------------------------------------------------------ grounded_answer */
 
-/* _literal_source: the digits of the number as written, looked up as whole numbers in each output. */
-static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step, KBuf *plain_buf) {
+/* The texts grounded_answer reads before the answer: the successful tool outputs, and what the
+ * agent was given (system and user turns). */
+enum { SRC_OUTPUT = 1, SRC_GIVEN = 2 };
+
+static inline int is_source(const KStep *st, int which) {
+    if (st->text.n == 0) return 0;
+    if (st->role == ROLE_TOOL) return (which & SRC_OUTPUT) && !st->is_error;
+    return (which & SRC_GIVEN) && (st->role == ROLE_SYSTEM || st->role == ROLE_USER);
+}
+
+/* _id_tail: a number of three or more plain digits that ends an identifier in a source. */
+static int id_tail(const KNumber *t, const KEpisode *ep, int answer_step) {
+    if (t->text.n < 3) return 0;
+    for (Py_ssize_t i = 0; i < t->text.n; i++)
+        if (!k_isdigit((unsigned char)t->text.p[i])) return 0;
+    for (int i = 0; i < answer_step && i < ep->n_steps; i++) {
+        const KStep *st = &ep->steps[i];
+        if (is_source(st, SRC_OUTPUT | SRC_GIVEN) && id_tail_at(st->text.p, st->text.n, t->text.p, t->text.n)) return 1;
+    }
+    return 0;
+}
+
+/* _literal_source: the digits of the number as written, looked up as whole numbers in each source
+ * of kind `which`; the step, -1, or -2 (out of memory). */
+static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step, int which, KBuf *plain_buf) {
     const char *p = t->text.p;
     Py_ssize_t n = t->text.n;
     while (n > 0 && (*p == '$' || *p == '-')) {
@@ -629,7 +652,7 @@ static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step,
     }
     for (int i = 0; i < answer_step && i < ep->n_steps; i++) {
         const KStep *st = &ep->steps[i];
-        if (st->role != ROLE_TOOL || st->is_error || st->text.n == 0) continue;
+        if (!is_source(st, which)) continue;
         if (number_at(st->text.p, st->text.n, p, n) ||
             (has_comma && number_at(st->text.p, st->text.n, plain_buf->p, (Py_ssize_t)plain_buf->n)))
             return i;
@@ -643,6 +666,32 @@ static int decimals_for(const KNumber *t, double value) {
     return t->decimals + (int)nearbyint(log10(ratio));
 }
 
+/* One target found in the tool outputs, literally or in the pool (built on first use): 1 (its
+ * source steps added to the evidence), 0, or K_NOMEM as -1. */
+static int pool_source(const KNumber *t, KEpisode *ep, int answer_step, KScratch *s, int *pool_ready, KOutcome *o) {
+    if (!*pool_ready) {
+        pool_clear(&s->pool);
+        for (int k = 0; k < answer_step && k < ep->n_steps; k++) {
+            const KStep *st = &ep->steps[k];
+            if (is_source(st, SRC_OUTPUT) && pool_add_text(&s->pool, st->text.p, st->text.n, k) != K_OK) return -1;
+        }
+        if (pool_build(&s->pool) != K_OK) return -1;
+        *pool_ready = 1;
+    }
+    double cands[6];
+    int nc = number_candidates(t, cands);
+    for (int k = 0; k < nc; k++) {
+        int j = pool_find(&s->pool, cands[k], decimals_for(t, cands[k]));
+        if (j >= 0) return ev_add(o, s->pool.steps[j]) == K_OK ? 1 : -1;
+    }
+    for (int k = 0; k < nc; k++) {
+        int x, y;
+        if (pool_derive(&s->pool, cands[k], decimals_for(t, cands[k]), &x, &y))
+            return ev_add(o, s->pool.steps[x]) == K_OK && ev_add(o, s->pool.steps[y]) == K_OK ? 1 : -1;
+    }
+    return 0;
+}
+
 static int check_grounded_answer(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
@@ -651,68 +700,40 @@ static int check_grounded_answer(const KItem *it, KEpisode *ep, KScratch *s, KOu
     s->stated.n = 0;
     if ((rc = numbers_find(a.text.p, a.text.n, &s->stated)) != K_OK) return rc;
     if (s->stated.n == 0) return na(o, R_GROUNDED_NO_NUMBER);
+    numbers_keep_quantities(a.text.p, a.text.n, &s->stated);
+    int kept = 0;
+    for (int i = 0; i < s->stated.n; i++)
+        if (!id_tail(&s->stated.items[i], ep, a.step)) s->stated.items[kept++] = s->stated.items[i];
+    s->stated.n = kept;
+    if (s->stated.n == 0) return na(o, R_GROUNDED_NO_QUANTITY);
     s->question.n = 0;
     if (ep->question.p != NULL && (rc = numbers_find(ep->question_text.p, ep->question_text.n, &s->question)) != K_OK)
         return rc;
+    /* the targets: the quantities whose value the question does not hold, kept in s->stated */
     int n_targets = 0;
-    const KNumber *first_target = NULL;
     for (int i = 0; i < s->stated.n; i++) {
         int in_question = 0;
         for (int k = 0; k < s->question.n && !in_question; k++) in_question = s->question.items[k].value == s->stated.items[i].value;
-        if (!in_question) {
-            n_targets++;
-            if (first_target == NULL) first_target = &s->stated.items[i];
-        }
+        if (!in_question) s->stated.items[n_targets++] = s->stated.items[i];
     }
-    if (n_targets == 0) {
-        if (ev_add(o, a.step) != K_OK) return K_NOMEM;
-        return reason(o, V_PASS, R_GROUNDED_IN_QUESTION);
-    }
-    int any_output = 0;
-    for (int i = 0; i < a.step && i < ep->n_steps && !any_output; i++) {
-        const KStep *st = &ep->steps[i];
-        any_output = st->role == ROLE_TOOL && !st->is_error && st->text.n > 0;
-    }
+    s->stated.n = n_targets;
     if (ev_add(o, a.step) != K_OK) return K_NOMEM;
-    if (!any_output) return say(o, V_FAIL, R_GROUNDED_NO_OUTPUT, "s", first_target->text);
-    int pool_ready = 0, n_missing = 0;
-    s->n_ints = 0;  /* the first five numbers not found (indices into s->stated) */
-    for (int i = 0; i < s->stated.n; i++) {
+    if (n_targets == 0) return reason(o, V_PASS, R_GROUNDED_IN_QUESTION);
+    int any_output = 0;
+    for (int i = 0; i < a.step && i < ep->n_steps && !any_output; i++) any_output = is_source(&ep->steps[i], SRC_OUTPUT);
+    int pool_ready = 0, n_missing = 0, from_given = 0;
+    s->n_ints = 0;  /* the first five targets not found (indices into s->stated) */
+    for (int i = 0; i < n_targets; i++) {
         const KNumber *t = &s->stated.items[i];
-        int in_question = 0;
-        for (int k = 0; k < s->question.n && !in_question; k++) in_question = s->question.items[k].value == t->value;
-        if (in_question) continue;
-        int source = literal_source(t, ep, a.step, &s->plain);
+        int source = literal_source(t, ep, a.step, SRC_OUTPUT, &s->plain), found = source >= 0;
         if (source == -2) return K_NOMEM;
-        if (source >= 0) {
-            if (ev_add(o, source) != K_OK) return K_NOMEM;
-            continue;
-        }
-        if (!pool_ready) {
-            pool_clear(&s->pool);
-            for (int k = 0; k < a.step && k < ep->n_steps; k++) {
-                const KStep *st = &ep->steps[k];
-                if (st->role != ROLE_TOOL || st->is_error || st->text.n == 0) continue;
-                if ((rc = pool_add_text(&s->pool, st->text.p, st->text.n, k)) != K_OK) return rc;
-            }
-            if ((rc = pool_build(&s->pool)) != K_OK) return rc;
-            pool_ready = 1;
-        }
-        double cands[6];
-        int nc = number_candidates(t, cands), found = 0;
-        for (int k = 0; k < nc && !found; k++) {
-            int j = pool_find(&s->pool, cands[k], decimals_for(t, cands[k]));
-            if (j >= 0) {
-                if (ev_add(o, s->pool.steps[j]) != K_OK) return K_NOMEM;
-                found = 1;
-            }
-        }
-        for (int k = 0; k < nc && !found; k++) {
-            int x, y;
-            if (pool_derive(&s->pool, cands[k], decimals_for(t, cands[k]), &x, &y)) {
-                if (ev_add(o, s->pool.steps[x]) != K_OK || ev_add(o, s->pool.steps[y]) != K_OK) return K_NOMEM;
-                found = 1;
-            }
+        if (found && ev_add(o, source) != K_OK) return K_NOMEM;
+        if (!found && any_output && (found = pool_source(t, ep, a.step, s, &pool_ready, o)) < 0) return K_NOMEM;
+        if (!found) {
+            source = literal_source(t, ep, a.step, SRC_GIVEN, &s->plain);
+            if (source == -2) return K_NOMEM;
+            if ((found = source >= 0) && ev_add(o, source) != K_OK) return K_NOMEM;
+            from_given |= found;
         }
         if (!found) {
             if (n_missing < 5 && ints_push(s, i) != K_OK) return K_NOMEM;
@@ -722,13 +743,15 @@ static int check_grounded_answer(const KItem *it, KEpisode *ep, KScratch *s, KOu
     if (n_missing) {
         o->n_evidence = 0;
         if (ev_add(o, a.step) != K_OK) return K_NOMEM;
+        const KNumber *first = &s->stated.items[s->ints[0]];
+        if (!any_output) return say(o, V_FAIL, R_GROUNDED_NO_OUTPUT, "s", first->text);
         if (say(o, V_FAIL, R_GROUNDED_MISSING, "ii", n_missing, n_targets) != K_OK || arg_open(o, RA_LIST) != K_OK)
             return K_NOMEM;
         for (int k = 0; k < s->n_ints; k++)
             if (arg_str(o, s->stated.items[s->ints[k]].text.p, s->stated.items[s->ints[k]].text.n) != K_OK) return K_NOMEM;
         return arg_close(o);
     }
-    return say(o, V_PASS, R_GROUNDED_PASSED, "i", n_targets);
+    return say(o, V_PASS, from_given ? R_GROUNDED_PASSED_GIVEN : R_GROUNDED_PASSED, "i", n_targets);
 }
 
 /* ------------------------------------------------------------------ answer_correct */

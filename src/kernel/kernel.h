@@ -204,11 +204,12 @@ int episode_merge_metadata(KEpisode *ep, PyObject *shared);
 /* ---------------------------------------------------------------- numbers.c
  * rubricate.rubrics._numbers and the number matching of grounded_answer, exactly. */
 typedef struct {
-    KStr text;          /* m.group(0).strip() */
+    KStr text;          /* m.group(0).strip() (it starts where the match starts) */
     double value;
     int decimals;
     double scale;
     int percent;
+    Py_ssize_t digits_end;  /* m.end("num"), in the text the number was found in */
 } KNumber;
 
 typedef struct {
@@ -220,6 +221,11 @@ void numbers_init(KNumbers *v);
 void numbers_free(KNumbers *v);
 /* Append every number of `s` (like numbers(s)); K_OK or K_NOMEM. */
 int numbers_find(const char *s, Py_ssize_t n, KNumbers *out);
+/* quantities(s) from numbers(s) (`v`, found in the same s): drop list ordinals, dates, times and
+ * numbers in identifiers, keeping the order. */
+void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v);
+/* id_tail_at(hay, digits): `digits` end a longer run of digits that follows a word character. */
+int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m);
 /* Number.candidates(): writes up to 6 values, returns how many. */
 int number_candidates(const KNumber *num, double out[6]);
 /* close(value, target, decimals, rel=rel, abs_tol=abs_tol) */
@@ -296,6 +302,8 @@ PyObject *kdebug_verifiers(PyObject *self, PyObject *args);    /* (bytes[, share
 PyObject *kdebug_numbers(PyObject *self, PyObject *arg);       /* str -> [(text, value, decimals, scale, percent)] */
 PyObject *kdebug_pool(PyObject *self, PyObject *args);         /* ([(text, step)], [(target, decimals)]) -> [(find, derive)] */
 PyObject *kdebug_number_at(PyObject *self, PyObject *args);    /* (hay, digits) -> bool */
+PyObject *kdebug_quantities(PyObject *self, PyObject *arg);    /* str -> [text of each quantity] */
+PyObject *kdebug_id_tail(PyObject *self, PyObject *args);      /* (hay, digits) -> bool */
 PyObject *kdebug_tables(PyObject *self, PyObject *arg);        /* str -> frozenset | None (fallback) */
 PyObject *kdebug_looks_like_error(PyObject *self, PyObject *arg); /* str -> bool */
 PyObject *kdebug_marked_answer(PyObject *self, PyObject *arg); /* str -> str */

@@ -25,6 +25,8 @@ static PyMethodDef methods[] = {
     {"_debug_numbers", kdebug_numbers, METH_O, NULL},
     {"_debug_pool", kdebug_pool, METH_VARARGS, NULL},
     {"_debug_number_at", kdebug_number_at, METH_VARARGS, NULL},
+    {"_debug_quantities", kdebug_quantities, METH_O, NULL},
+    {"_debug_id_tail", kdebug_id_tail, METH_VARARGS, NULL},
     {"_debug_tables", kdebug_tables, METH_O, NULL},
     {"_debug_looks_like_error", kdebug_looks_like_error, METH_O, NULL},
     {"_debug_marked_answer", kdebug_marked_answer, METH_O, NULL},

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import Number, NumberPool, candidate_values, numbers
+from .._numbers import Number, NumberPool, candidate_values, id_tail_at, numbers, quantities
 from .._reasons import reasons
 from .._sql import tables_in
 
@@ -229,49 +229,71 @@ GROUNDED = reasons(
     "grounded_answer",
     no_answer="no final answer",
     no_number="the answer states no number",
+    no_quantity="the answer states no quantity (its numbers are list numbers, dates, times or identifiers)",
     in_question="every number in the answer appears in the question",
     no_output="the answer states {number} but no tool returned a successful output",
     missing=("{missing} of {targets} numbers in the answer are not in any tool output nor one step from them: "
              "{numbers}"),
     passed="all {n} numbers in the answer come from tool outputs",
+    passed_given="all {n} numbers in the answer come from tool outputs or what the agent was given",
 )
 
 
 @check(behavior="grounding", params=ROLES)
 def grounded_answer(ctx: CheckContext) -> Outcome:
-    """Every number in the final answer (apart from those in the question) comes from a successful
-    tool output, directly or by one arithmetic step, units and rounding allowed."""
+    """Every quantity in the final answer (apart from the numbers of the question) comes from a
+    successful tool output, directly or by one arithmetic step, units and rounding allowed, or is
+    written in what the agent was given (the system prompt, a user turn). List ordinals, dates,
+    times, identifiers and the tails of identifiers in those texts ("ending in 1784") are not
+    quantities."""
     answer = ctx.answer
     if answer is None:
         return not_applicable(GROUNDED.no_answer())
-    stated = numbers(answer.text)
-    if not stated:
+    if not numbers(answer.text):
         return not_applicable(GROUNDED.no_number())
+    before = ctx.episode.steps[: answer.step]
+    outputs = [(s.index, s.content) for s in before if s.role == "tool" and not s.is_error and s.content]
+    given = [(s.index, s.content) for s in before if s.role in ("system", "user") and s.content]
+    stated = [n for n in quantities(answer.text) if not _id_tail(n, outputs, given)]
+    if not stated:
+        return not_applicable(GROUNDED.no_quantity())
     in_question = _question_values(ctx)
     # a number of the question is exempt only as written (12.5 in the question does not exempt 12 or 13)
     targets = [n for n in stated if n.value not in in_question]
     if not targets:
         return passed(GROUNDED.in_question(), answer.step)
-    outputs = [(s.index, s.content) for s in ctx.episode.steps[: answer.step]
-               if s.role == "tool" and not s.is_error and s.content]
-    if not outputs:
-        return failed(GROUNDED.no_output(number=targets[0].text), answer.step)
     pool: NumberPool | None = None
     evidence: list[int] = [answer.step]
-    missing: list[str] = []
+    missing: list[Number] = []
+    from_given = False
     for target in targets:
         source = _literal_source(target, outputs)
-        if source is None:
+        if source is None and outputs:
             if pool is None:
                 pool = NumberPool([(value, i) for i, text in outputs for value in candidate_values(text)])
             source = _pool_source(target, pool)
         if source is None:
-            missing.append(target.text)
+            source = _literal_source(target, given)
+            from_given = from_given or source is not None
+        if source is None:
+            missing.append(target)
         else:
             evidence += source
+    if missing and not outputs:
+        return failed(GROUNDED.no_output(number=missing[0].text), answer.step)
     if missing:
-        return failed(GROUNDED.missing(missing=len(missing), targets=len(targets), numbers=missing[:5]), answer.step)
+        return failed(GROUNDED.missing(missing=len(missing), targets=len(targets),
+                                       numbers=[n.text for n in missing[:5]]), answer.step)
+    if from_given:
+        return passed(GROUNDED.passed_given(n=len(targets)), *evidence)
     return passed(GROUNDED.passed(n=len(targets)), *evidence)
+
+
+def _id_tail(number: Number, *texts: list[tuple[int, str]]) -> bool:
+    """True when a number of three or more plain digits ends an identifier in one of the texts."""
+    digits = number.text
+    return len(digits) >= 3 and digits.isascii() and digits.isdigit() and \
+        any(id_tail_at(text, digits) for group in texts for _, text in group)
 
 
 def _literal_source(target: Number, outputs: list[tuple[int, str]]) -> list[int] | None:
