@@ -224,7 +224,7 @@ int numbers_find(const char *s, Py_ssize_t n, KNumbers *out);
 /* quantities(s) from numbers(s) (`v`, found in the same s): drop list ordinals, dates, times and
  * numbers in identifiers, keeping the order. */
 void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v);
-/* id_tail_at(hay, digits): `digits` end a longer run of digits that follows a word character. */
+/* id_tail_at(hay, digits): `digits` end a longer run of digits that is part of an identifier. */
 int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m);
 /* Number.candidates(): writes up to 6 values, returns how many. */
 int number_candidates(const KNumber *num, double out[6]);

@@ -429,12 +429,16 @@ static int next_not_quantity(const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssi
 }
 
 /* _in_identifier: word characters right after the digits hold a digit, or the number follows a
- * word character other than a digit and a hyphen. */
+ * word character other than a digit and a hyphen (_after_a_word). */
+static inline int after_a_word(const char *s, Py_ssize_t start) {
+    return start >= 2 && s[start - 1] == '-' && !k_isdigit((unsigned char)s[start - 2]) &&
+           k_isword((unsigned char)s[start - 2]);
+}
+
 static int in_identifier(const char *s, Py_ssize_t n, Py_ssize_t start, Py_ssize_t digits_end) {
     for (Py_ssize_t j = digits_end; j < n && k_isword((unsigned char)s[j]); j++)
         if (k_isdigit((unsigned char)s[j])) return 1;
-    return start >= 2 && s[start - 1] == '-' && !k_isdigit((unsigned char)s[start - 2]) &&
-           k_isword((unsigned char)s[start - 2]);
+    return after_a_word(s, start);
 }
 
 void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v) {
@@ -459,7 +463,7 @@ int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m) 
         if (start > 0 && k_isdigit((unsigned char)hay[start - 1]) && (end == n || !k_isdigit((unsigned char)hay[end]))) {
             Py_ssize_t j = start - 1;
             while (j >= 0 && k_isdigit((unsigned char)hay[j])) j--;
-            if (j >= 0 && k_isword((unsigned char)hay[j])) return 1;
+            if ((j >= 0 && k_isword((unsigned char)hay[j])) || after_a_word(hay, j + 1)) return 1;
         }
         start = str_find(hay, n, digits, m, start + 1);
     }

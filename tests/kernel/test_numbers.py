@@ -488,7 +488,7 @@ def test_quantities_generated(kernel: ModuleType, text: str) -> None:
 
 
 @SETTINGS
-@given(hay=st.lists(st.sampled_from(["gift_card_", "1591784", "1784", "7", "_", "x", " ", "-", "0", "12"]),
+@given(hay=st.lists(st.sampled_from(["gift_card_", "1591784", "1784", "7", "_", "x", " ", "-", "0", "12", "PUR-", "9-"]),
                     max_size=8).map("".join),
        digits=st.sampled_from(["1784", "784", "17", "0", "12", "7"]))
 def test_id_tail_generated(kernel: ModuleType, hay: str, digits: str) -> None:

@@ -117,13 +117,19 @@ def _in_identifier(text: str, start: int, digits_end: int) -> bool:
     run = _WORD_RUN.match(text, digits_end).group(0)
     if run and not _ASCII_DIGITS.isdisjoint(run):
         return True
+    return _after_a_word(text, start)
+
+
+def _after_a_word(text: str, start: int) -> bool:
+    """A hyphen before `start`, after a word character that is not a digit ("PUR-", "GPT-")."""
     return start >= 2 and text[start - 1] == "-" and text[start - 2] not in _ASCII_DIGITS and \
         _WORD.match(text, start - 2) is not None
 
 
 def id_tail_at(text: str, digits: str) -> bool:
-    """True when `digits` (ASCII digits) end a longer run of digits in `text` that follows a word
-    character other than a digit: the tail of an identifier ("1784" of "gift_card_1591784")."""
+    """True when `digits` (ASCII digits) end a longer run of digits in `text` that is part of an
+    identifier (it follows a word character, or a hyphen after one that is not a digit): the tail of
+    an identifier ("1784" of "gift_card_1591784", "789" of "PUR-456789")."""
     n = len(digits)
     start = text.find(digits)
     while start != -1:
@@ -132,7 +138,7 @@ def id_tail_at(text: str, digits: str) -> bool:
             j = start - 1
             while j >= 0 and text[j] in _ASCII_DIGITS:
                 j -= 1
-            if j >= 0 and _WORD.match(text, j) is not None:
+            if j >= 0 and (_WORD.match(text, j) is not None or _after_a_word(text, j + 1)):
                 return True
         start = text.find(digits, start + 1)
     return False
