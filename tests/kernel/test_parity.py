@@ -201,13 +201,21 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
     tables = ["orders", "Orders", "t1", "sales.q1", "`odd name`", "x:y", " pad "]
     outputs = ["12,345.6 rows", "Error: no such table", "Traceback (most recent call last):\n boom",
                '{"error": null, "v": 17.5}', '{"error": "bad"}', "3.4 million and 12%", "page not found",
-               "value 1,2345 and 0.175", "", "42", "revenue grew 7.5 percent to $1.2bn"]
+               "value 1,2345 and 0.175", "", "42", "revenue grew 7.5 percent to $1.2bn",
+               '{"payment_id": "gift_card_1591784", "amount": 3720, "date": "2024-05-24"}']
     answers = ["The answer is 12,345.6", "\\boxed{17.5%}", "about 3.4 million", "no numbers here", "42",
-               "Final answer: 1.2 billion", "Paris", "-0.0", "The total was 19.7."]
+               "Final answer: 1.2 billion", "Paris", "-0.0", "The total was 19.7.",
+               "1. Origin and destination airports.\n2. Flight numbers and dates.",
+               "Refunded to the gift card ending in 1784 within 5 to 7 business days.",
+               "Departure on 2024-05-24 at 14:00 EST (May 24th); 2 free bags, then $50 each.",
+               "Purchase ID: PUR-456789, reservation 5RJ7UH, total $1,200 for 3 passengers."]
     out = []
     for i in range(n):
-        msgs: list[dict[str, Any]] = [{"role": r.choice(["system", "developer"]), "content": "be good"},
-                                      {"role": "user", "content": r.choice(["What is 2024 revenue?", "Q 12", "hi"])}]
+        msgs: list[dict[str, Any]] = [
+            {"role": r.choice(["system", "developer"]),
+             "content": r.choice(["be good", "Gold members get 2 free bags; each extra bag is 50 dollars. Refunds take "
+                                           "5 to 7 business days."])},
+            {"role": "user", "content": r.choice(["What is 2024 revenue?", "Q 12", "hi", "My budget is $1,200."])}]
         pending: list[str] = []
         for _ in range(r.randint(0, 8)):
             calls = []
