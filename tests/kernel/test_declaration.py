@@ -115,3 +115,17 @@ def _plan(kernel: Any, msgspec: Any) -> Any:
         _PLANS[id(kernel)] = kernel.Plan([], msgspec.json.encode, lambda signature: None,
                                          _native.reason_templates(kernel))
     return _PLANS[id(kernel)]
+
+
+def test_a_kernel_out_of_step_with_the_reason_table_is_not_used(native: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build older than the Python side (a reason the table lost) is reported and left off, not a crash."""
+    from rubricate.rubrics.checks import REASONS as table
+
+    monkeypatch.delitem(table, "discovers_tables.query_first")
+    _native._stale_kernel.cache_clear()
+    try:
+        status = _native.kernel_status(load_rubric("tool-discipline"), judged=False)
+    finally:
+        _native._stale_kernel.cache_clear()
+    assert status["used"] is False
+    assert "discovers_tables.query_first" in status["why"] and "rebuild it" in status["why"]

@@ -22,6 +22,7 @@ installed kernel (for working on src/kernel; see src/kernel/README.md).
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -133,6 +134,16 @@ def reason_templates(kernel: Any = None) -> list[tuple[KernelPieces, KernelPiece
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _stale_kernel() -> str | None:
+    """Why the kernel's declaration does not fit the Python side (a build older than the sources), or None."""
+    try:
+        reason_templates()
+        return None if isinstance(_kernel.CHECKS, tuple) and isinstance(_kernel.PARAMS, tuple) else "no declaration"
+    except (AttributeError, ValueError) as exc:
+        return str(exc)
+
+
 @dataclass
 class ItemSplit:
     """Which items of a rubric the kernel scores (`native`: item, check name, kernel parameters) and
@@ -173,6 +184,10 @@ def kernel_status(rubric: Rubric, judged: bool) -> dict[str, Any]:
         return {"used": False, "why": "the native kernel is not built (installed without a C compiler)"}
     if os.environ.get("RUBRICATE_NO_KERNEL"):
         return {"used": False, "why": "RUBRICATE_NO_KERNEL is set"}
+    stale = _stale_kernel()
+    if stale:
+        return {"used": False, "why": f"the native kernel does not match this rubricate ({stale}); rebuild it "
+                                      "(pip install -e . or scripts/build-kernel.sh)"}
     split = split_items(rubric, judged)
     if not split.native:
         why = "; ".join(f"{item}: {reason}" for item, reason in split.python.items())
