@@ -8,32 +8,12 @@
 #include "checks.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ small buffers */
-
-static int buf_reserve(KBuf *b, size_t extra) {
-    if (b->n + extra <= b->cap) return K_OK;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra) cap *= 2;
-    char *p = PyMem_Realloc(b->p, cap);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return K_NOMEM;
-    }
-    b->p = p;
-    b->cap = cap;
-    return K_OK;
-}
-
-static int buf_put(KBuf *b, const char *p, size_t n) {
-    if (buf_reserve(b, n) != K_OK) return K_NOMEM;
-    if (n) memcpy(b->p + b->n, p, n);
-    b->n += n;
-    return K_OK;
-}
 
 static int buf_puts(KBuf *b, const char *s) { return buf_put(b, s, strlen(s)); }
 
@@ -102,21 +82,63 @@ static void ev_finish(KOutcome *o, int n_steps) {
     o->n_evidence = m;
 }
 
-static int set_reason_buf(KOutcome *o, int verdict, const KBuf *b) {
+/* ------------------------------------------------------------------ reasons
+ * A check names its reason by code (R_*, checks.h) and passes the arguments the reason's template
+ * names, in the declared order; score.c renders the text (Python's table of templates). Encoded in
+ * KOutcome.reason: the code in two bytes, then each argument as a tag and its value (RA_INT: 8
+ * bytes; RA_STR: a Py_ssize_t length and the UTF-8 bytes; RA_LIST / RA_TUPLE ... RA_END). */
+
+static int reason(KOutcome *o, int verdict, int code) {
     o->verdict = verdict;
-    o->reason = PyUnicode_FromStringAndSize(b->p ? b->p : "", (Py_ssize_t)b->n);
-    return o->reason ? K_OK : K_NOMEM;
+    o->reason.n = 0;
+    char c[2] = {(char)(code & 0xFF), (char)(code >> 8)};
+    return buf_put(&o->reason, c, 2);
 }
 
-static int set_reason(KOutcome *o, int verdict, PyObject *reason) {
-    o->verdict = verdict;
-    o->reason = reason;
-    return reason ? K_OK : K_NOMEM;
+static int arg_int(KOutcome *o, long long v) {
+    char tag = RA_INT;
+    return buf_put(&o->reason, &tag, 1) == K_OK ? buf_put(&o->reason, (const char *)&v, sizeof v) : K_NOMEM;
 }
 
-static int na(KOutcome *o, const char *reason) {
+static int arg_str(KOutcome *o, const char *p, Py_ssize_t n) {
+    char tag = RA_STR;
+    if (buf_put(&o->reason, &tag, 1) != K_OK || buf_put(&o->reason, (const char *)&n, sizeof n) != K_OK) return K_NOMEM;
+    return buf_put(&o->reason, p, (size_t)n);
+}
+
+static int arg_open(KOutcome *o, char tag) { return buf_put(&o->reason, &tag, 1); }
+
+static int arg_close(KOutcome *o) {
+    char tag = RA_END;
+    return buf_put(&o->reason, &tag, 1);
+}
+
+/* A reason and its arguments at once: `args` has one letter per argument: 'i' an int, 's' a KStr,
+ * 'n' a const KNameSet * (a list of its names). */
+static int say(KOutcome *o, int verdict, int code, const char *args, ...) {
+    va_list ap;
+    va_start(ap, args);
+    int rc = reason(o, verdict, code);
+    for (const char *a = args; *a && rc == K_OK; a++) {
+        if (*a == 'i') {
+            rc = arg_int(o, va_arg(ap, int));
+        } else if (*a == 's') {
+            KStr str = va_arg(ap, KStr);
+            rc = arg_str(o, str.p, str.n);
+        } else {
+            const KNameSet *set = va_arg(ap, const KNameSet *);
+            rc = arg_open(o, RA_LIST);
+            for (int i = 0; i < set->n && rc == K_OK; i++) rc = arg_str(o, set->names[i].p, set->names[i].n);
+            if (rc == K_OK) rc = arg_close(o);
+        }
+    }
+    va_end(ap);
+    return rc;
+}
+
+static int na(KOutcome *o, int code) {
     o->n_evidence = 0;
-    return set_reason(o, V_NA, PyUnicode_FromString(reason));
+    return reason(o, V_NA, code);
 }
 
 /* ------------------------------------------------------------------ episode helpers */
@@ -219,14 +241,14 @@ static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a)
 
 /* EpisodeFacts.answer: derived once per episode and answer-tool set, shared by the items. */
 static int find_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a) {
-    if (s->answer_ready && same_names(s->answer_tools, &it->answer)) {
+    if (s->answer_ready && same_names(s->answer_tools, &it->answer_tools)) {
         *a = s->answer;
         return K_OK;
     }
     int rc = derive_answer(it, ep, s, a);
     if (rc == K_OK) {
         s->answer = *a;
-        s->answer_tools = &it->answer;
+        s->answer_tools = &it->answer_tools;
         s->answer_ready = 1;
     }
     return rc;
@@ -236,10 +258,10 @@ static int find_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a) {
  * arguments), else the final answer and the last assistant step saying it. */
 static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a) {
     a->has = 0;
-    if (it->answer.n) {
+    if (it->answer_tools.n) {
         const KCall *last = NULL;
         for (int i = 0; i < ep->n_calls; i++)
-            if (in_set(&it->answer, ep->calls[i].lname)) last = &ep->calls[i];
+            if (in_set(&it->answer_tools, ep->calls[i].lname)) last = &ep->calls[i];
         if (last != NULL) {
             a->has = 1;
             a->step = last->step;
@@ -289,35 +311,32 @@ static int derive_answer(const KItem *it, KEpisode *ep, KScratch *s, KAnswer *a)
 
 /* ------------------------------------------------------------------ discovers_tables */
 
-static int check_discovers(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
-    if (it->discovery.n == 0) return na(o, "the rubric names no discovery tools (parameter discovery_tools)");
-    if (ep->n_calls == 0) return set_reason(o, V_FAIL, PyUnicode_FromString("no tool was called"));
+static int check_discovers_tables(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    if (it->discovery_tools.n == 0) return na(o, R_DISCOVERS_NO_TOOLS);
+    if (ep->n_calls == 0) return reason(o, V_FAIL, R_DISCOVERS_NO_CALL);
     int fd = -1, fq = -1;
     for (int i = 0; i < ep->n_calls; i++) {
         const KCall *c = &ep->calls[i];
-        if (fd < 0 && in_set(&it->discovery, c->lname)) fd = c->step;
-        if (fq < 0 && in_set(&it->query, c->lname)) fq = c->step;
+        if (fd < 0 && in_set(&it->discovery_tools, c->lname)) fd = c->step;
+        if (fq < 0 && in_set(&it->query_tools, c->lname)) fq = c->step;
     }
     if (fd < 0) {
         if (fq >= 0 && ev_add(o, fq) != K_OK) return K_NOMEM;
-        return set_reason(o, V_FAIL, PyUnicode_FromFormat("no discovery tool (%U) was called", it->discovery_names));
+        return say(o, V_FAIL, R_DISCOVERS_NOT_CALLED, "n", &it->discovery_tools);
     }
     if (fq >= 0 && fq <= fd) {
         if (ev_add(o, fq) != K_OK || ev_add(o, fd) != K_OK) return K_NOMEM;
-        return set_reason(o, V_FAIL,
-                          PyUnicode_FromFormat("first query at step %d comes before discovery at step %d", fq, fd));
+        return say(o, V_FAIL, R_DISCOVERS_QUERY_FIRST, "ii", fq, fd);
     }
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
     if (rc != K_OK) return rc;
     if (a.has && a.step <= fd) {
         if (ev_add(o, a.step) != K_OK || ev_add(o, fd) != K_OK) return K_NOMEM;
-        return set_reason(o, V_FAIL,
-                          PyUnicode_FromFormat("answer at step %d comes before discovery at step %d", a.step, fd));
+        return say(o, V_FAIL, R_DISCOVERS_ANSWER_FIRST, "ii", a.step, fd);
     }
     if (ev_add(o, fd) != K_OK) return K_NOMEM;
-    return set_reason(o, V_PASS,
-                      PyUnicode_FromFormat("discovery at step %d precedes the first query and the answer", fd));
+    return say(o, V_PASS, R_DISCOVERS_PASSED, "i", fd);
 }
 
 /* ------------------------------------------------------------------ inspects_schema */
@@ -380,8 +399,8 @@ static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with
     if (!c->args_ok || c->args == 0) return K_OK;
     const JVal *args = jv(&ep->doc, c->args);
     if (args->count == 0) return K_OK;
-    for (int k = 0; k < it->n_entity_args; k++) {
-        const JVal *value = json_get(&ep->doc, args, it->entity_args[k].p);
+    for (int k = 0; k < it->entity_args.n; k++) {
+        const JVal *value = json_get(&ep->doc, args, it->entity_args.keys[k].p);
         if (value == NULL || value->type == J_NULL) continue;
         uint32_t idx = 0;
         const JVal *v = value;
@@ -392,9 +411,10 @@ static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with
         while (v != NULL) {
             if (v->type == J_STR && (v->wide ? text_strip(v->str) : kstrip(v->str)).n > 0) {
                 KStr part = v->str;
-                if (it->sep.n > 0) {
-                    for (Py_ssize_t i = 0; i + it->sep.n <= part.n; i++)
-                        if (memcmp(part.p + i, it->sep.p, (size_t)it->sep.n) == 0) {
+                KStr sep = it->entity_separator;
+                if (sep.n > 0) {
+                    for (Py_ssize_t i = 0; i + sep.n <= part.n; i++)
+                        if (memcmp(part.p + i, sep.p, (size_t)sep.n) == 0) {
                             part.n = i;
                             break;
                         }
@@ -409,8 +429,8 @@ static int call_entities(const KItem *it, KEpisode *ep, const KCall *c, int with
         }
     }
     if (with_sql) {
-        for (int k = 0; k < it->n_sql_args; k++) {
-            const JVal *value = json_get(&ep->doc, args, it->sql_args[k].p);
+        for (int k = 0; k < it->sql_args.n; k++) {
+            const JVal *value = json_get(&ep->doc, args, it->sql_args.keys[k].p);
             if (value == NULL || value->type != J_STR) continue;
             if (value->wide) return K_FALLBACK;  /* tables_in is ASCII-only */
             names_clear(&s->names);
@@ -447,32 +467,29 @@ static int setdefault_all(KEntities *map, const KEntities *call, const KBuf *tex
     return K_OK;
 }
 
-static int check_inspects(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
-    if (it->schema.n == 0) return na(o, "the rubric names no schema tools (parameter schema_tools)");
+static int check_inspects_schema(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+    if (it->schema_tools.n == 0) return na(o, R_INSPECTS_NO_TOOLS);
     KSchemaState st;
     memset(&st, 0, sizeof st);
     s->text.n = 0;
     int any_inspection = -1, any_query = -1, rc = K_OK;
     for (int i = 0; i < ep->n_calls && rc == K_OK; i++) {
         const KCall *c = &ep->calls[i];
-        if (in_set(&it->schema, c->lname)) {
+        if (in_set(&it->schema_tools, c->lname)) {
             if (c->result_step < 0 || ep->steps[c->result_step].is_error) continue;
             if (any_inspection < 0) any_inspection = c->step;
             rc = call_entities(it, ep, c, 0, s, &st.call);
             if (rc == K_OK) rc = setdefault_all(&st.inspected, &st.call, &s->text, c->step);
-        } else if (in_set(&it->query, c->lname)) {
+        } else if (in_set(&it->query_tools, c->lname)) {
             if (any_query < 0) any_query = c->step;
             rc = call_entities(it, ep, c, 1, s, &st.call);
             if (rc == K_OK) rc = setdefault_all(&st.queried, &st.call, &s->text, c->step);
         }
     }
     if (rc != K_OK) goto done;
-    KBuf *b = &s->buf;
-    b->n = 0;
     if (st.queried.n == 0 && any_query >= 0) {
         rc = ev_add(o, any_query);
-        if (rc == K_OK)
-            rc = set_reason(o, V_PASS, PyUnicode_FromString("the queries name no table, so no schema had to be inspected"));
+        if (rc == K_OK) rc = reason(o, V_PASS, R_INSPECTS_NO_TABLE_QUERIED);
         goto done;
     }
     if (st.queried.n == 0) {
@@ -482,37 +499,32 @@ static int check_inspects(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
         int end = a.has ? a.step : ep->n_steps;
         if (any_inspection >= 0 && any_inspection < end) {
             rc = ev_add(o, any_inspection);
-            if (rc == K_OK)
-                rc = set_reason(o, V_PASS, PyUnicode_FromFormat("no table was queried; schema inspected at step %d",
-                                                                 any_inspection));
+            if (rc == K_OK) rc = say(o, V_PASS, R_INSPECTS_INSPECTED_ONLY, "i", any_inspection);
         } else {
-            rc = set_reason(o, V_FAIL,
-                            PyUnicode_FromString("no table was queried and no schema was inspected before the answer"));
+            rc = reason(o, V_FAIL, R_INSPECTS_NOTHING);
         }
         goto done;
     }
+    /* the first five tables queried before their schema was inspected, as (name, step) */
     int n_missing = 0;
-    rc = buf_puts(b, "queried without inspecting the schema first: ");
+    rc = reason(o, V_FAIL, R_INSPECTS_NOT_INSPECTED);
+    if (rc == K_OK) rc = arg_open(o, RA_LIST);
     for (int i = 0; i < st.queried.n && rc == K_OK; i++) {
         const KEntity *q = &st.queried.items[i];
         int j = ents_find(&st.inspected, &s->text, s->text.p + q->off, q->n);
         int ins = j >= 0 ? st.inspected.items[j].step : q->step;
         if (ins < q->step) continue;
         if (n_missing < 5) {
-            if (n_missing) rc = buf_puts(b, ", ");
-            if (rc == K_OK) rc = buf_put(b, s->text.p + q->off, (size_t)q->n);
-            if (rc == K_OK) rc = buf_puts(b, " (step ");
-            if (rc == K_OK) rc = buf_int(b, q->step);
-            if (rc == K_OK) rc = buf_puts(b, ")");
+            rc = arg_open(o, RA_TUPLE);
+            if (rc == K_OK) rc = arg_str(o, s->text.p + q->off, q->n);
+            if (rc == K_OK) rc = arg_int(o, q->step);
+            if (rc == K_OK) rc = arg_close(o);
         }
         if (rc == K_OK) rc = ev_add(o, q->step);
         n_missing++;
     }
-    if (rc != K_OK) goto done;
-    if (n_missing) {
-        rc = set_reason_buf(o, V_FAIL, b);
-        goto done;
-    }
+    if (rc == K_OK) rc = arg_close(o);
+    if (rc != K_OK || n_missing) goto done;
     o->n_evidence = 0;
     for (int i = 0; i < st.queried.n && rc == K_OK; i++) {
         const KEntity *q = &st.queried.items[i];
@@ -520,8 +532,7 @@ static int check_inspects(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
         rc = ev_add(o, st.inspected.items[j].step);
     }
     for (int i = 0; i < st.queried.n && rc == K_OK; i++) rc = ev_add(o, st.queried.items[i].step);
-    if (rc == K_OK)
-        rc = set_reason(o, V_PASS, PyUnicode_FromFormat("all %d queried tables were inspected first", st.queried.n));
+    if (rc == K_OK) rc = say(o, V_PASS, R_INSPECTS_PASSED, "i", st.queried.n);
 done:
     schema_state_free(&st);
     return rc;
@@ -529,10 +540,10 @@ done:
 
 /* ------------------------------------------------------------------ error recovery */
 
-static int check_recovers(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+static int check_recovers_from_errors(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     int n_failures = 0;
     for (int i = 0; i < ep->n_calls; i++) n_failures += failed_call(ep, &ep->calls[i]);
-    if (n_failures == 0) return na(o, "no tool call returned an error");
+    if (n_failures == 0) return na(o, R_RECOVERS_NO_ERROR);
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
     if (rc != K_OK) return rc;
@@ -553,20 +564,14 @@ static int check_recovers(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *
             o->n_evidence = 0;
             if (ev_add(o, c->step) != K_OK) return K_NOMEM;
             if (error_step && ev_add(o, error_step) != K_OK) return K_NOMEM;
-            KBuf *b = &s->buf;
-            b->n = 0;
-            if (buf_put(b, c->name.p, (size_t)c->name.n) != K_OK || buf_puts(b, " failed at step ") != K_OK ||
-                buf_int(b, error_step) != K_OK ||
-                buf_puts(b, " and was not retried successfully with changed arguments before the answer") != K_OK)
-                return K_NOMEM;
-            return set_reason_buf(o, V_FAIL, b);
+            return say(o, V_FAIL, R_RECOVERS_NOT_RECOVERED, "si", c->name, error_step);
         }
         if (ev_add(o, error_step ? error_step : c->step) != K_OK || ev_add(o, fix) != K_OK) return K_NOMEM;
     }
-    return set_reason(o, V_PASS, PyUnicode_FromFormat("all %d failed calls were recovered", n_failures));
+    return say(o, V_PASS, R_RECOVERS_PASSED, "i", n_failures);
 }
 
-static int check_no_repeat(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+static int check_no_repeated_failing_call(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     /* failed_keys: the calls (in s->ints, as call positions) whose (name, argument key) first failed */
     s->n_ints = 0;
     int any_error = 0, rc = K_OK;
@@ -582,27 +587,44 @@ static int check_no_repeat(const KItem *it, KEpisode *ep, KScratch *s, KOutcome 
         }
         if (earlier >= 0 && earlier < c->step) {
             if (ev_add(o, earlier) != K_OK || ev_add(o, c->step) != K_OK) return K_NOMEM;
-            KBuf *b = &s->buf;
-            b->n = 0;
-            if (buf_puts(b, "step ") != K_OK || buf_int(b, c->step) != K_OK || buf_puts(b, " repeats the ") != K_OK ||
-                buf_put(b, c->name.p, (size_t)c->name.n) != K_OK || buf_puts(b, " call that failed at step ") != K_OK ||
-                buf_int(b, earlier) != K_OK)
-                return K_NOMEM;
-            return set_reason_buf(o, V_FAIL, b);
+            return say(o, V_FAIL, R_REPEATS_REPEATED, "isi", c->step, c->name, earlier);
         }
         if (failed_call(ep, c)) {
             any_error = 1;
             if (earlier < 0 && ints_push(s, i) != K_OK) return K_NOMEM;  /* setdefault: the first failure stays */
         }
     }
-    if (!any_error) return na(o, "no tool call returned an error");
-    return set_reason(o, V_PASS, PyUnicode_FromString("no failed call was repeated unchanged"));
+    if (!any_error) return na(o, R_RECOVERS_NO_ERROR);
+    return reason(o, V_PASS, R_REPEATS_PASSED);
 }
 
 /* ------------------------------------------------------------------ grounded_answer */
 
-/* _literal_source: the digits of the number as written, looked up as whole numbers in each output. */
-static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step, KBuf *plain_buf) {
+/* The texts grounded_answer reads before the answer: the successful tool outputs, and what the
+ * agent was given (system and user turns). */
+enum { SRC_OUTPUT = 1, SRC_GIVEN = 2 };
+
+static inline int is_source(const KStep *st, int which) {
+    if (st->text.n == 0) return 0;
+    if (st->role == ROLE_TOOL) return (which & SRC_OUTPUT) && !st->is_error;
+    return (which & SRC_GIVEN) && (st->role == ROLE_SYSTEM || st->role == ROLE_USER);
+}
+
+/* _id_tail: a number of three or more plain digits that ends an identifier in a source. */
+static int id_tail(const KNumber *t, const KEpisode *ep, int answer_step) {
+    if (t->text.n < 3) return 0;
+    for (Py_ssize_t i = 0; i < t->text.n; i++)
+        if (!k_isdigit((unsigned char)t->text.p[i])) return 0;
+    for (int i = 0; i < answer_step && i < ep->n_steps; i++) {
+        const KStep *st = &ep->steps[i];
+        if (is_source(st, SRC_OUTPUT | SRC_GIVEN) && id_tail_at(st->text.p, st->text.n, t->text.p, t->text.n)) return 1;
+    }
+    return 0;
+}
+
+/* _literal_source: the digits of the number as written, looked up as whole numbers in each source
+ * of kind `which`; the step, -1, or -2 (out of memory). */
+static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step, int which, KBuf *plain_buf) {
     const char *p = t->text.p;
     Py_ssize_t n = t->text.n;
     while (n > 0 && (*p == '$' || *p == '-')) {
@@ -630,7 +652,7 @@ static int literal_source(const KNumber *t, const KEpisode *ep, int answer_step,
     }
     for (int i = 0; i < answer_step && i < ep->n_steps; i++) {
         const KStep *st = &ep->steps[i];
-        if (st->role != ROLE_TOOL || st->is_error || st->text.n == 0) continue;
+        if (!is_source(st, which)) continue;
         if (number_at(st->text.p, st->text.n, p, n) ||
             (has_comma && number_at(st->text.p, st->text.n, plain_buf->p, (Py_ssize_t)plain_buf->n)))
             return i;
@@ -644,127 +666,112 @@ static int decimals_for(const KNumber *t, double value) {
     return t->decimals + (int)nearbyint(log10(ratio));
 }
 
-static int check_grounded(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+/* One target found in the tool outputs, literally or in the pool (built on first use): 1 (its
+ * source steps added to the evidence), 0, or K_NOMEM as -1. */
+static int pool_source(const KNumber *t, KEpisode *ep, int answer_step, KScratch *s, int *pool_ready, KOutcome *o) {
+    if (!*pool_ready) {
+        pool_clear(&s->pool);
+        for (int k = 0; k < answer_step && k < ep->n_steps; k++) {
+            const KStep *st = &ep->steps[k];
+            if (is_source(st, SRC_OUTPUT) && pool_add_text(&s->pool, st->text.p, st->text.n, k) != K_OK) return -1;
+        }
+        if (pool_build(&s->pool) != K_OK) return -1;
+        *pool_ready = 1;
+    }
+    double cands[6];
+    int nc = number_candidates(t, cands);
+    for (int k = 0; k < nc; k++) {
+        int j = pool_find(&s->pool, cands[k], decimals_for(t, cands[k]));
+        if (j >= 0) return ev_add(o, s->pool.steps[j]) == K_OK ? 1 : -1;
+    }
+    for (int k = 0; k < nc; k++) {
+        int x, y;
+        if (pool_derive(&s->pool, cands[k], decimals_for(t, cands[k]), &x, &y))
+            return ev_add(o, s->pool.steps[x]) == K_OK && ev_add(o, s->pool.steps[y]) == K_OK ? 1 : -1;
+    }
+    return 0;
+}
+
+static int check_grounded_answer(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
     if (rc != K_OK) return rc;
-    if (!a.has) return na(o, "no final answer");
+    if (!a.has) return na(o, R_GROUNDED_NO_ANSWER);
     s->stated.n = 0;
     if ((rc = numbers_find(a.text.p, a.text.n, &s->stated)) != K_OK) return rc;
-    if (s->stated.n == 0) return na(o, "the answer states no number");
+    if (s->stated.n == 0) return na(o, R_GROUNDED_NO_NUMBER);
+    numbers_keep_quantities(a.text.p, a.text.n, &s->stated);
+    int kept = 0;
+    for (int i = 0; i < s->stated.n; i++)
+        if (!id_tail(&s->stated.items[i], ep, a.step)) s->stated.items[kept++] = s->stated.items[i];
+    s->stated.n = kept;
+    if (s->stated.n == 0) return na(o, R_GROUNDED_NO_QUANTITY);
     s->question.n = 0;
     if (ep->question.p != NULL && (rc = numbers_find(ep->question_text.p, ep->question_text.n, &s->question)) != K_OK)
         return rc;
+    /* the targets: the quantities whose value the question does not hold, kept in s->stated */
     int n_targets = 0;
-    const KNumber *first_target = NULL;
     for (int i = 0; i < s->stated.n; i++) {
         int in_question = 0;
         for (int k = 0; k < s->question.n && !in_question; k++) in_question = s->question.items[k].value == s->stated.items[i].value;
-        if (!in_question) {
-            n_targets++;
-            if (first_target == NULL) first_target = &s->stated.items[i];
-        }
+        if (!in_question) s->stated.items[n_targets++] = s->stated.items[i];
     }
-    if (n_targets == 0) {
-        if (ev_add(o, a.step) != K_OK) return K_NOMEM;
-        return set_reason(o, V_PASS, PyUnicode_FromString("every number in the answer appears in the question"));
-    }
-    int any_output = 0;
-    for (int i = 0; i < a.step && i < ep->n_steps && !any_output; i++) {
-        const KStep *st = &ep->steps[i];
-        any_output = st->role == ROLE_TOOL && !st->is_error && st->text.n > 0;
-    }
-    KBuf *b = &s->buf;
-    b->n = 0;
+    s->stated.n = n_targets;
     if (ev_add(o, a.step) != K_OK) return K_NOMEM;
-    if (!any_output) {
-        if (buf_puts(b, "the answer states ") != K_OK ||
-            buf_put(b, first_target->text.p, (size_t)first_target->text.n) != K_OK ||
-            buf_puts(b, " but no tool returned a successful output") != K_OK)
-            return K_NOMEM;
-        return set_reason_buf(o, V_FAIL, b);
-    }
-    int pool_ready = 0, n_missing = 0;
-    KBuf *missing = &s->text;
-    missing->n = 0;
-    for (int i = 0; i < s->stated.n; i++) {
+    if (n_targets == 0) return reason(o, V_PASS, R_GROUNDED_IN_QUESTION);
+    int any_output = 0;
+    for (int i = 0; i < a.step && i < ep->n_steps && !any_output; i++) any_output = is_source(&ep->steps[i], SRC_OUTPUT);
+    int pool_ready = 0, n_missing = 0, from_given = 0;
+    s->n_ints = 0;  /* the first five targets not found (indices into s->stated) */
+    for (int i = 0; i < n_targets; i++) {
         const KNumber *t = &s->stated.items[i];
-        int in_question = 0;
-        for (int k = 0; k < s->question.n && !in_question; k++) in_question = s->question.items[k].value == t->value;
-        if (in_question) continue;
-        int source = literal_source(t, ep, a.step, &s->plain);
+        int source = literal_source(t, ep, a.step, SRC_OUTPUT, &s->plain), found = source >= 0;
         if (source == -2) return K_NOMEM;
-        if (source >= 0) {
-            if (ev_add(o, source) != K_OK) return K_NOMEM;
-            continue;
-        }
-        if (!pool_ready) {
-            pool_clear(&s->pool);
-            for (int k = 0; k < a.step && k < ep->n_steps; k++) {
-                const KStep *st = &ep->steps[k];
-                if (st->role != ROLE_TOOL || st->is_error || st->text.n == 0) continue;
-                if ((rc = pool_add_text(&s->pool, st->text.p, st->text.n, k)) != K_OK) return rc;
-            }
-            if ((rc = pool_build(&s->pool)) != K_OK) return rc;
-            pool_ready = 1;
-        }
-        double cands[6];
-        int nc = number_candidates(t, cands), found = 0;
-        for (int k = 0; k < nc && !found; k++) {
-            int j = pool_find(&s->pool, cands[k], decimals_for(t, cands[k]));
-            if (j >= 0) {
-                if (ev_add(o, s->pool.steps[j]) != K_OK) return K_NOMEM;
-                found = 1;
-            }
-        }
-        for (int k = 0; k < nc && !found; k++) {
-            int x, y;
-            if (pool_derive(&s->pool, cands[k], decimals_for(t, cands[k]), &x, &y)) {
-                if (ev_add(o, s->pool.steps[x]) != K_OK || ev_add(o, s->pool.steps[y]) != K_OK) return K_NOMEM;
-                found = 1;
-            }
+        if (found && ev_add(o, source) != K_OK) return K_NOMEM;
+        if (!found && any_output && (found = pool_source(t, ep, a.step, s, &pool_ready, o)) < 0) return K_NOMEM;
+        if (!found) {
+            source = literal_source(t, ep, a.step, SRC_GIVEN, &s->plain);
+            if (source == -2) return K_NOMEM;
+            if ((found = source >= 0) && ev_add(o, source) != K_OK) return K_NOMEM;
+            from_given |= found;
         }
         if (!found) {
-            if (n_missing < 5) {
-                if (n_missing && buf_puts(missing, ", ") != K_OK) return K_NOMEM;
-                if (buf_put(missing, t->text.p, (size_t)t->text.n) != K_OK) return K_NOMEM;
-            }
+            if (n_missing < 5 && ints_push(s, i) != K_OK) return K_NOMEM;
             n_missing++;
         }
     }
     if (n_missing) {
         o->n_evidence = 0;
         if (ev_add(o, a.step) != K_OK) return K_NOMEM;
-        if (buf_int(b, n_missing) != K_OK || buf_puts(b, " of ") != K_OK || buf_int(b, n_targets) != K_OK ||
-            buf_puts(b, " numbers in the answer are not in any tool output nor one step from them: ") != K_OK ||
-            buf_put(b, missing->p, missing->n) != K_OK)
+        const KNumber *first = &s->stated.items[s->ints[0]];
+        if (!any_output) return say(o, V_FAIL, R_GROUNDED_NO_OUTPUT, "s", first->text);
+        if (say(o, V_FAIL, R_GROUNDED_MISSING, "ii", n_missing, n_targets) != K_OK || arg_open(o, RA_LIST) != K_OK)
             return K_NOMEM;
-        return set_reason_buf(o, V_FAIL, b);
+        for (int k = 0; k < s->n_ints; k++)
+            if (arg_str(o, s->stated.items[s->ints[k]].text.p, s->stated.items[s->ints[k]].text.n) != K_OK) return K_NOMEM;
+        return arg_close(o);
     }
-    return set_reason(o, V_PASS, PyUnicode_FromFormat("all %d numbers in the answer come from tool outputs", n_targets));
+    return say(o, V_PASS, from_given ? R_GROUNDED_PASSED_GIVEN : R_GROUNDED_PASSED, "i", n_targets);
 }
 
 /* ------------------------------------------------------------------ answer_correct */
 
-/* repr(truth[:80]): 80 characters, not bytes, of UTF-8 text. */
-static PyObject *truth_repr(KStr truth) {
-    PyObject *all = PyUnicode_FromStringAndSize(truth.p, truth.n);
-    if (all == NULL) return NULL;
-    PyObject *head = PyUnicode_GET_LENGTH(all) > 80 ? PyUnicode_Substring(all, 0, 80) : Py_NewRef(all);
-    Py_DECREF(all);
-    if (head == NULL) return NULL;
-    PyObject *r = PyObject_Repr(head);
-    Py_DECREF(head);
-    return r;
+/* truth[:80]: 80 characters, not bytes, of UTF-8 text. */
+static KStr head_chars(KStr text, int chars) {
+    Py_ssize_t i = 0;
+    for (int seen = 0; i < text.n; i++)
+        if (((unsigned char)text.p[i] & 0xC0) != 0x80 && seen++ == chars) break;
+    text.n = i;
+    return text;
 }
 
-static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
+static int check_answer_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KStr truth = ep->truth_text;  /* the stand-in: blank and numbers exactly when the truth is */
-    if (truth.p == NULL || kstrip(truth).n == 0) return na(o, "the episode has no ground truth");
+    if (truth.p == NULL || kstrip(truth).n == 0) return na(o, R_CORRECT_NO_TRUTH);
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
     if (rc != K_OK) return rc;
-    if (!a.has) return set_reason(o, V_FAIL, PyUnicode_FromString("no final answer"));
+    if (!a.has) return reason(o, V_FAIL, R_GROUNDED_NO_ANSWER);
     if (ev_add(o, a.step) != K_OK) return K_NOMEM;
     s->expected.n = 0;
     if ((rc = numbers_find(truth.p, truth.n, &s->expected)) != K_OK) return rc;
@@ -790,12 +797,8 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
             for (Py_ssize_t i = 0; i + need <= have && !contains; i++)
                 contains = memcmp(g->p + i, w->p, (size_t)need) == 0;
         }
-        PyObject *r = truth_repr(want);
-        if (r == NULL) return K_NOMEM;
-        PyObject *reason = PyUnicode_FromFormat(contains ? "the answer contains the expected text %U"
-                                                         : "the answer does not contain the expected text %U", r);
-        Py_DECREF(r);
-        return set_reason(o, contains ? V_PASS : V_FAIL, reason);
+        return say(o, contains ? V_PASS : V_FAIL, contains ? R_CORRECT_CONTAINS : R_CORRECT_NOT_CONTAINS, "s",
+                   head_chars(want, 80));
     }
     KStr marked = marked_answer(a.text.p, a.text.n);
     s->given.n = 0;
@@ -803,8 +806,6 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
     const KNumber *target = &s->expected.items[0];
     double wants[6];
     int nw = number_candidates(target, wants);
-    KBuf *b = &s->buf;
-    b->n = 0;
     for (int i = 0; i < s->given.n; i++) {
         const KNumber *num = &s->given.items[i];
         double values[6];
@@ -812,43 +813,33 @@ static int check_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o
         for (int x = 0; x < nv; x++)
             for (int y = 0; y < nw; y++) {
                 double tol = (values[x] == num->value && wants[y] == target->value) ? 0.01 : 0.0;
-                if (number_close(values[x], wants[y], 12, 0.01, tol)) {
-                    if (buf_put(b, num->text.p, (size_t)num->text.n) != K_OK || buf_puts(b, " matches the expected ") != K_OK ||
-                        buf_put(b, target->text.p, (size_t)target->text.n) != K_OK)
-                        return K_NOMEM;
-                    return set_reason_buf(o, V_PASS, b);
-                }
+                if (number_close(values[x], wants[y], 12, 0.01, tol))
+                    return say(o, V_PASS, R_CORRECT_MATCHES, "ss", num->text, target->text);
             }
     }
-    if (buf_puts(b, "the answer gives ") != K_OK) return K_NOMEM;
-    for (int i = 0; i < s->given.n && i < 5; i++) {
-        if (i && buf_puts(b, ", ") != K_OK) return K_NOMEM;
-        if (buf_put(b, s->given.items[i].text.p, (size_t)s->given.items[i].text.n) != K_OK) return K_NOMEM;
-    }
-    if (s->given.n == 0 && buf_puts(b, "no number") != K_OK) return K_NOMEM;
-    if (buf_puts(b, "; expected ") != K_OK || buf_put(b, target->text.p, (size_t)target->text.n) != K_OK) return K_NOMEM;
-    return set_reason_buf(o, V_FAIL, b);
+    if (s->given.n == 0) return say(o, V_FAIL, R_CORRECT_NO_NUMBER, "s", target->text);
+    if (reason(o, V_FAIL, R_CORRECT_NO_MATCH) != K_OK || arg_open(o, RA_LIST) != K_OK) return K_NOMEM;
+    for (int i = 0; i < s->given.n && i < 5; i++)
+        if (arg_str(o, s->given.items[i].text.p, s->given.items[i].text.n) != K_OK) return K_NOMEM;
+    if (arg_close(o) != K_OK || arg_str(o, target->text.p, target->text.n) != K_OK) return K_NOMEM;
+    return K_OK;
 }
 
 /* ------------------------------------------------------------------ dispatch */
 
+typedef int (*KCheckFn)(const KItem *, KEpisode *, KScratch *, KOutcome *);
+#define K_CHECK_FN(name) check_##name,
+static const KCheckFn CHECK_FNS[CHECK_COUNT] = {K_CHECKS(K_CHECK_FN)};
+
 int run_item(const KItem *item, KEpisode *ep, KScratch *s, KOutcome *out) {
     out->n_evidence = 0;
-    out->reason = NULL;
+    out->reason.n = 0;
     out->verdict = V_ERROR;
-    if (ep->n_steps == 0) return na(out, "the episode has no steps");
-    int rc;
-    switch (item->check) {
-    case CHECK_DISCOVERS_TABLES: rc = check_discovers(item, ep, s, out); break;
-    case CHECK_INSPECTS_SCHEMA: rc = check_inspects(item, ep, s, out); break;
-    case CHECK_RECOVERS_FROM_ERRORS: rc = check_recovers(item, ep, s, out); break;
-    case CHECK_NO_REPEATED_FAILING_CALL: rc = check_no_repeat(item, ep, s, out); break;
-    case CHECK_GROUNDED_ANSWER: rc = check_grounded(item, ep, s, out); break;
-    case CHECK_ANSWER_CORRECT: rc = check_correct(item, ep, s, out); break;
-    default: rc = K_FALLBACK;
-    }
+    if (ep->n_steps == 0) return na(out, R_NO_STEPS);
+    if (item->check < 0 || item->check >= CHECK_COUNT) return K_FALLBACK;
+    int rc = CHECK_FNS[item->check](item, ep, s, out);
     if (rc != K_OK) {
-        Py_CLEAR(out->reason);
+        out->reason.n = 0;
         return rc;
     }
     if (out->verdict == V_NA) out->n_evidence = 0;

@@ -807,6 +807,7 @@ int episode_merge_metadata(KEpisode *ep, PyObject *shared) {
     return K_OK;
 }
 
+#ifdef RUBRICATE_KERNEL_DEBUG  /* test builds only (scripts/build-kernel.sh --debug) */
 /* ------------------------------------------------------------------ debug shim */
 
 static PyObject *kstr_or_none(KStr s) {
@@ -924,3 +925,5 @@ PyObject *kdebug_verifiers(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O|O!:_debug_verifiers", &line, &PyDict_Type, &shared)) return NULL;
     return debug_episode(line, FMT_VERIFIERS, shared);
 }
+
+#endif  /* RUBRICATE_KERNEL_DEBUG */

@@ -815,6 +815,7 @@ PyObject *json_to_py(JDoc *d, const JVal *v) {
     return NULL;
 }
 
+#ifdef RUBRICATE_KERNEL_DEBUG  /* test builds only (scripts/build-kernel.sh --debug) */
 /* ---------------------------------------------------------------- debug shims */
 
 /* 1 when every string and key of the arena is flagged `wide` exactly when it holds a byte >= 0x80. */
@@ -885,3 +886,5 @@ done:
     PyBuffer_Release(&b);
     return res;
 }
+
+#endif  /* RUBRICATE_KERNEL_DEBUG */

@@ -204,11 +204,12 @@ int episode_merge_metadata(KEpisode *ep, PyObject *shared);
 /* ---------------------------------------------------------------- numbers.c
  * rubricate.rubrics._numbers and the number matching of grounded_answer, exactly. */
 typedef struct {
-    KStr text;          /* m.group(0).strip() */
+    KStr text;          /* m.group(0).strip() (it starts where the match starts) */
     double value;
     int decimals;
     double scale;
     int percent;
+    Py_ssize_t digits_end;  /* m.end("num"), in the text the number was found in */
 } KNumber;
 
 typedef struct {
@@ -220,6 +221,11 @@ void numbers_init(KNumbers *v);
 void numbers_free(KNumbers *v);
 /* Append every number of `s` (like numbers(s)); K_OK or K_NOMEM. */
 int numbers_find(const char *s, Py_ssize_t n, KNumbers *out);
+/* quantities(s) from numbers(s) (`v`, found in the same s): drop list ordinals, dates, times and
+ * numbers in identifiers, keeping the order. */
+void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v);
+/* id_tail_at(hay, digits): `digits` end a longer run of digits that is part of an identifier. */
+int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m);
 /* Number.candidates(): writes up to 6 values, returns how many. */
 int number_candidates(const KNumber *num, double out[6]);
 /* close(value, target, decimals, rel=rel, abs_tol=abs_tol) */
@@ -284,8 +290,10 @@ Py_ssize_t text_lower(const char *s, Py_ssize_t n, char *out);
 Py_ssize_t stand_in(const char *s, Py_ssize_t n, char *out);
 
 /* ---------------------------------------------------------------- debug shims (one per part)
- * Exposed to Python as rubricate._kernel._debug_*; the differential tests compare them with the
- * Python reference on generated and real inputs. */
+ * Exposed to Python as rubricate._kernel._debug_* in test builds only (compiled with
+ * -DRUBRICATE_KERNEL_DEBUG: scripts/build-kernel.sh --debug); the differential tests compare them
+ * with the Python reference on generated and real inputs. */
+#ifdef RUBRICATE_KERNEL_DEBUG
 PyObject *kdebug_json(PyObject *self, PyObject *arg);          /* bytes -> ("ok", obj) | ("invalid",) | ("fallback",) */
 PyObject *kdebug_json_utf8(PyObject *self, PyObject *arg);     /* the same with JDoc.utf8 set */
 PyObject *kdebug_json_equal(PyObject *self, PyObject *args);   /* (bytes, bytes) -> bool | None (fallback) */
@@ -294,6 +302,8 @@ PyObject *kdebug_verifiers(PyObject *self, PyObject *args);    /* (bytes[, share
 PyObject *kdebug_numbers(PyObject *self, PyObject *arg);       /* str -> [(text, value, decimals, scale, percent)] */
 PyObject *kdebug_pool(PyObject *self, PyObject *args);         /* ([(text, step)], [(target, decimals)]) -> [(find, derive)] */
 PyObject *kdebug_number_at(PyObject *self, PyObject *args);    /* (hay, digits) -> bool */
+PyObject *kdebug_quantities(PyObject *self, PyObject *arg);    /* str -> [text of each quantity] */
+PyObject *kdebug_id_tail(PyObject *self, PyObject *args);      /* (hay, digits) -> bool */
 PyObject *kdebug_tables(PyObject *self, PyObject *arg);        /* str -> frozenset | None (fallback) */
 PyObject *kdebug_looks_like_error(PyObject *self, PyObject *arg); /* str -> bool */
 PyObject *kdebug_marked_answer(PyObject *self, PyObject *arg); /* str -> str */
@@ -301,5 +311,6 @@ PyObject *kdebug_normal_text(PyObject *self, PyObject *arg);   /* str -> str */
 PyObject *kdebug_normal_text_utf8(PyObject *self, PyObject *arg); /* str -> str | None (not reproduced) */
 PyObject *kdebug_stand_in(PyObject *self, PyObject *arg);      /* str -> str | None (no stand-in) */
 PyObject *kdebug_strip_lower(PyObject *self, PyObject *arg);   /* str -> str.strip().lower() | None */
+#endif
 
 #endif

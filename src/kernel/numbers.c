@@ -1,5 +1,6 @@
-/* numbers.c: rubricate.rubrics._numbers (NUMBER, numbers, Number.candidates, candidate_values,
- * close, NumberPool) and grounded_answer's _number_at, exactly (see kernel.h).
+/* numbers.c: rubricate.rubrics._numbers (NUMBER, numbers, quantities, id_tail_at,
+ * Number.candidates, candidate_values, close, NumberPool) and grounded_answer's _number_at, exactly
+ * (see kernel.h).
  *
  * NUMBER is matched by a hand-written scanner that reproduces Python re's finditer on ASCII text,
  * including what backtracking makes of it:
@@ -252,6 +253,7 @@ static int next_number(const char *s, Py_ssize_t n, Py_ssize_t *pos, KNumber *x,
     x->decimals = (int)dec;
     x->scale = m.scale;
     x->percent = m.pct;
+    x->digits_end = m.num_end;
     *pos = m.end;
     *found = 1;
     return K_OK;
@@ -265,6 +267,210 @@ int numbers_find(const char *s, Py_ssize_t n, KNumbers *out) {
         if ((rc = numbers_push(out, &x)) != K_OK) return rc;
     return rc;
 }
+
+/* ------------------------------------------------------------------ quantities
+ * NOT_QUANTITY, matched as re.finditer does (ASCII text; IGNORECASE, MULTILINE):
+ *   ^[ \t]*\d{1,3}[.)][ \t]                                     a list ordinal opening a line
+ *   | (?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d) | (?<!\d)\d{1,2}/\d{1,2}/\d{2,4}(?!\d)
+ *   | (?<!\d)\d{4}/\d{1,2}/\d{1,2}(?!\d) | (?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)
+ *   | \bMONTH\.?[ \t]+\d{1,2}(?:st|nd|rd|th)?\b(?:,?[ \t]+\d{4}\b)?
+ *   | \b\d{1,2}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?MONTH\b(?:\.?,?[ \t]+\d{4}\b)?
+ *   | \bMONTH\.?,?[ \t]+\d{4}\b
+ * Each alternative is a function giving the end of its match at i, or -1; tried in this order.
+ * What backtracking makes of them: the digit quantifiers, bounded by (?<!\d)/(?!\d), [.)/:-] or
+ * \b, only match a whole run of digits of an allowed length; a MONTH is its longest form present
+ * (every continuation needs a non-letter right after it, which a shorter form never has); the
+ * optional parts hold or not by what follows them, with no second way to match. */
+
+static inline int is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
+
+static inline Py_ssize_t digit_run(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t j = i;
+    while (j < n && k_isdigit((unsigned char)s[j])) j++;
+    return j - i;
+}
+
+static inline int prefix_at(const char *s, Py_ssize_t n, Py_ssize_t i, const char *word) {
+    for (Py_ssize_t k = 0; word[k]; k++)
+        if (i + k >= n || k_lower((unsigned char)s[i + k]) != (unsigned char)word[k]) return 0;
+    return 1;
+}
+
+/* The longest form of a month name at s[i:] (ignoring case): its length, or 0. */
+static Py_ssize_t month_at(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    static const char *forms[][3] = {
+        {"january", "jan"}, {"february", "feb"}, {"march", "mar"}, {"april", "apr"}, {"may"}, {"june", "jun"},
+        {"july", "jul"}, {"august", "aug"}, {"september", "sept", "sep"}, {"october", "oct"},
+        {"november", "nov"}, {"december", "dec"},
+    };
+    for (size_t m = 0; m < sizeof forms / sizeof *forms; m++)
+        for (int f = 0; f < 3 && forms[m][f] != NULL; f++)
+            if (prefix_at(s, n, i, forms[m][f])) return (Py_ssize_t)strlen(forms[m][f]);
+    return 0;
+}
+
+static inline int suffix_at(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    return prefix_at(s, n, i, "st") || prefix_at(s, n, i, "nd") || prefix_at(s, n, i, "rd") || prefix_at(s, n, i, "th");
+}
+
+/* (?:[.]?,?[ \t]+\d{4}\b)? after j: where the match ends. */
+static Py_ssize_t year_after(const char *s, Py_ssize_t n, Py_ssize_t j, int dot) {
+    Py_ssize_t k = j;
+    if (dot && k < n && s[k] == '.') k++;
+    if (k < n && s[k] == ',') k++;
+    if (k >= n || !is_blank((unsigned char)s[k])) return j;
+    while (k < n && is_blank((unsigned char)s[k])) k++;
+    if (digit_run(s, n, k) == 4 && (k + 4 == n || !k_isword((unsigned char)s[k + 4]))) return k + 4;
+    return j;
+}
+
+static Py_ssize_t alt_ordinal(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t j = i;
+    while (j < n && is_blank((unsigned char)s[j])) j++;
+    Py_ssize_t d = digit_run(s, n, j);
+    if (d < 1 || d > 3) return -1;
+    j += d;
+    if (j + 1 < n && (s[j] == '.' || s[j] == ')') && is_blank((unsigned char)s[j + 1])) return j + 2;
+    return -1;
+}
+
+/* (?<!\d) three runs of digits of lengths [lo, hi] joined by `sep`, (?!\d). */
+static Py_ssize_t alt_runs(const char *s, Py_ssize_t n, Py_ssize_t i, char sep, const int lo[3], const int hi[3]) {
+    Py_ssize_t j = i;
+    for (int r = 0; r < 3; r++) {
+        if (r) {
+            if (j >= n || s[j] != sep) return -1;
+            j++;
+        }
+        Py_ssize_t d = digit_run(s, n, j);
+        if (d < lo[r] || d > hi[r]) return -1;
+        j += d;
+    }
+    return j;
+}
+
+static Py_ssize_t alt_time(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t d = digit_run(s, n, i), j = i + d;
+    if (d < 1 || d > 2 || j >= n || s[j] != ':' || digit_run(s, n, j + 1) != 2) return -1;
+    j += 3;
+    if (j < n && s[j] == ':' && digit_run(s, n, j + 1) == 2) return j + 3;
+    return j;
+}
+
+static Py_ssize_t alt_month_day(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t m = month_at(s, n, i), j = i + m;
+    if (m == 0) return -1;
+    if (j < n && s[j] == '.') j++;
+    if (j >= n || !is_blank((unsigned char)s[j])) return -1;
+    while (j < n && is_blank((unsigned char)s[j])) j++;
+    Py_ssize_t d = digit_run(s, n, j);
+    if (d < 1 || d > 2) return -1;
+    j += d;
+    if (suffix_at(s, n, j) && (j + 2 == n || !k_isword((unsigned char)s[j + 2]))) j += 2;
+    else if (j < n && k_isword((unsigned char)s[j])) return -1;
+    return year_after(s, n, j, 0);
+}
+
+static Py_ssize_t alt_day_month(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t d = digit_run(s, n, i), j = i + d;
+    if (d < 1 || d > 2) return -1;
+    if (suffix_at(s, n, j) && j + 2 < n && is_blank((unsigned char)s[j + 2])) j += 2;
+    if (j >= n || !is_blank((unsigned char)s[j])) return -1;
+    while (j < n && is_blank((unsigned char)s[j])) j++;
+    if (prefix_at(s, n, j, "of") && j + 2 < n && is_blank((unsigned char)s[j + 2])) {
+        Py_ssize_t k = j + 2;
+        while (k < n && is_blank((unsigned char)s[k])) k++;
+        if (month_at(s, n, k)) j = k;
+    }
+    Py_ssize_t m = month_at(s, n, j);
+    if (m == 0 || (j + m < n && k_isword((unsigned char)s[j + m]))) return -1;
+    return year_after(s, n, j + m, 1);
+}
+
+static Py_ssize_t alt_month_year(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t m = month_at(s, n, i), j = i + m;
+    if (m == 0) return -1;
+    if (j < n && s[j] == '.') j++;
+    if (j < n && s[j] == ',') j++;
+    if (j >= n || !is_blank((unsigned char)s[j])) return -1;
+    while (j < n && is_blank((unsigned char)s[j])) j++;
+    if (digit_run(s, n, j) == 4 && (j + 4 == n || !k_isword((unsigned char)s[j + 4]))) return j + 4;
+    return -1;
+}
+
+/* The next match of NOT_QUANTITY at or after pos: 1 and its span, or 0. */
+static int next_not_quantity(const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t *start, Py_ssize_t *end) {
+    static const int iso_lo[3] = {4, 1, 1}, iso_hi[3] = {4, 2, 2};
+    static const int dmy_lo[3] = {1, 1, 2}, dmy_hi[3] = {2, 2, 4};
+    for (Py_ssize_t i = pos; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        Py_ssize_t e = -1;
+        if (i == 0 || s[i - 1] == '\n') e = alt_ordinal(s, n, i);
+        if (e < 0 && k_isdigit(c)) {
+            int after_digit = i > 0 && k_isdigit((unsigned char)s[i - 1]);
+            if (!after_digit) {
+                e = alt_runs(s, n, i, '-', iso_lo, iso_hi);
+                if (e < 0) e = alt_runs(s, n, i, '/', dmy_lo, dmy_hi);
+                if (e < 0) e = alt_runs(s, n, i, '/', iso_lo, iso_hi);
+                if (e < 0) e = alt_time(s, n, i);
+            }
+            if (e < 0 && (i == 0 || !k_isword((unsigned char)s[i - 1]))) e = alt_day_month(s, n, i);
+        } else if (e < 0 && is_alpha(c) && (i == 0 || !k_isword((unsigned char)s[i - 1]))) {
+            e = alt_month_day(s, n, i);
+            if (e < 0) e = alt_month_year(s, n, i);
+        }
+        if (e >= 0) {
+            *start = i;
+            *end = e;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* _in_identifier: word characters right after the digits hold a digit, or the number follows a
+ * word character other than a digit and a hyphen (_after_a_word). */
+static inline int after_a_word(const char *s, Py_ssize_t start) {
+    return start >= 2 && s[start - 1] == '-' && !k_isdigit((unsigned char)s[start - 2]) &&
+           k_isword((unsigned char)s[start - 2]);
+}
+
+static int in_identifier(const char *s, Py_ssize_t n, Py_ssize_t start, Py_ssize_t digits_end) {
+    for (Py_ssize_t j = digits_end; j < n && k_isword((unsigned char)s[j]); j++)
+        if (k_isdigit((unsigned char)s[j])) return 1;
+    return after_a_word(s, start);
+}
+
+void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v) {
+    Py_ssize_t ms = 0, me = 0;
+    int mask = next_not_quantity(s, n, 0, &ms, &me), kept = 0;
+    for (int i = 0; i < v->n; i++) {
+        const KNumber *x = &v->items[i];
+        Py_ssize_t start = x->text.p - s, end = start + x->text.n;
+        while (mask && me <= start) mask = next_not_quantity(s, n, me, &ms, &me);
+        if ((mask && ms < end) || in_identifier(s, n, start, x->digits_end)) continue;
+        v->items[kept++] = *x;
+    }
+    v->n = kept;
+}
+
+static Py_ssize_t str_find(const char *h, Py_ssize_t n, const char *sub, Py_ssize_t m, Py_ssize_t start);
+
+int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m) {
+    Py_ssize_t start = str_find(hay, n, digits, m, 0);
+    while (start != -1) {
+        Py_ssize_t end = start + m;
+        if (start > 0 && k_isdigit((unsigned char)hay[start - 1]) && (end == n || !k_isdigit((unsigned char)hay[end]))) {
+            Py_ssize_t j = start - 1;
+            while (j >= 0 && k_isdigit((unsigned char)hay[j])) j--;
+            if ((j >= 0 && k_isword((unsigned char)hay[j])) || after_a_word(hay, j + 1)) return 1;
+        }
+        start = str_find(hay, n, digits, m, start + 1);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ candidates */
 
 static inline int add_unique(double *out, int k, double v) {
     for (int i = 0; i < k; i++)
@@ -585,6 +791,7 @@ int number_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m) {
     return 0;
 }
 
+#ifdef RUBRICATE_KERNEL_DEBUG  /* test builds only (scripts/build-kernel.sh --debug) */
 /* ------------------------------------------------------------------ debug shims */
 
 /* The ASCII bytes of a str, or NULL with an error set (TypeError / ValueError for non-ASCII). */
@@ -748,3 +955,37 @@ PyObject *kdebug_number_at(PyObject *self, PyObject *args) {
     if (d == NULL) return NULL;
     return PyBool_FromLong(number_at(h, n, d, m));
 }
+
+PyObject *kdebug_quantities(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *s = ascii_of(arg, &n);
+    if (s == NULL) return NULL;
+    KNumbers v;
+    numbers_init(&v);
+    int rc = numbers_find(s, n, &v);
+    if (rc != K_OK) {
+        numbers_free(&v);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "_debug_quantities: not reproduced");
+        return NULL;
+    }
+    numbers_keep_quantities(s, n, &v);
+    PyObject *out = PyList_New(v.n);
+    for (int i = 0; out != NULL && i < v.n; i++) {
+        PyObject *text = PyUnicode_FromStringAndSize(v.items[i].text.p, v.items[i].text.n);
+        if (text == NULL) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, text);
+    }
+    numbers_free(&v);
+    return out;
+}
+
+PyObject *kdebug_id_tail(PyObject *self, PyObject *args) {
+    PyObject *hay, *digits;
+    if (!PyArg_ParseTuple(args, "UU:_debug_id_tail", &hay, &digits)) return NULL;
+    Py_ssize_t n, m;
+    const char *h = ascii_of(hay, &n), *d = h != NULL ? ascii_of(digits, &m) : NULL;
+    if (d == NULL) return NULL;
+    return PyBool_FromLong(id_tail_at(h, n, d, m));
+}
+
+#endif  /* RUBRICATE_KERNEL_DEBUG */

@@ -892,6 +892,7 @@ Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out) {
     return o;
 }
 
+#ifdef RUBRICATE_KERNEL_DEBUG  /* test builds only (scripts/build-kernel.sh --debug) */
 /* ---------------------------------------------------------------- debug shims */
 
 static const char *ascii_arg(PyObject *arg, Py_ssize_t *n) {
@@ -1019,3 +1020,5 @@ PyObject *kdebug_strip_lower(PyObject *self, PyObject *arg) {
     PyMem_Free(out);
     return r;
 }
+
+#endif  /* RUBRICATE_KERNEL_DEBUG */

@@ -1,6 +1,6 @@
 """numbers.c against its Python reference (rubricate.rubrics._numbers and grounded_answer's _number_at):
-numbers(), Number.candidates(), candidate_values + NumberPool (values, steps, find, derive) and
-_number_at, on generated number-dense text, hand-written edge cases and real traces. Floats must be
+numbers(), quantities(), id_tail_at(), Number.candidates(), candidate_values + NumberPool (values,
+steps, find, derive) and _number_at, on generated number-dense text, hand-written edge cases and real traces. Floats must be
 bit-identical (== and the sign of zeros)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rubricate.rubrics._numbers import NumberPool, candidate_values, numbers
+from rubricate.rubrics._numbers import NumberPool, candidate_values, id_tail_at, numbers, quantities
 from rubricate.rubrics.checks.tool_discipline import _decimals, _number_at
 
 SETTINGS = settings(max_examples=400, deadline=None, database=None,
@@ -442,3 +442,73 @@ def test_real_traces(kernel: ModuleType, bench_chat: Path) -> None:
         n_targets += len(targets)
         check_pool(kernel, outputs, targets)
     assert n_texts > 1000 and n_numbers > 1000 and n_targets > 1000
+
+
+# ------------------------------------------------------------------ quantities() and id_tail_at()
+
+QUANTITY_EDGE = [
+    "1. a\n2. b", "  3) c", "\t4. d", "1.5 m", "1.\n2.", "10. x", "100. x", "1000. x", "1.x", " 1. x", "x\n 2. y",
+    "\n\n3. z", "1)", "1) ", "2024-05-15", "2024-05-15T16:45:47", "12024-05-15", "2024-05-156", "2024-5-1",
+    "2024-005-01", "5/15/2024", "05/15/24", "5/15/2", "5/15/20245", "2024/05/15", "2024/5/1", "1/2", "1/2/3",
+    "15:00", "15:00:00", "5:30 PM", "12:304", "12:30:4", "12:30:456", "112:30", "1:2", "3:1", "T16:45", "16:45:47.5",
+    "May 20", "may 20th", "MAY 20TH", "May 20thx", "May 2024", "May 20, 2024", "May 20,2024", "May 20 ,2024",
+    "May. 20", "May.20", "Mayday 5", "Mayo 5", "Sept. 5", "Sept 5", "September 5", "Septembe 5", "Sep 5",
+    "Jun 5", "June 5", "Junes 5", "Jan. 5, 2024", "Dec 31st, 1999", "Feb 29 2024", "feb 2920", "Oct 123",
+    "20 May", "20th of May", "20th of May, 2024", "20 May. 2024", "20 of May", "20 ofMay", "5 Mayday", "5 March",
+    "5 Marching", "5 Sept. 2024", "123 May", "5th May 2024", "05 oct", "5 of oct", "x5 May", "_5 May",
+    "September 2020", "Sept., 2020", "Sept, 2020", "Mar 20245", "Mar 2024a",
+    "60RX9E", "5GB", "3rd", "2nd place", "5kg2", "5m2", "1e308", "12_345", "PUR-456789", "GPT-4", "COVID-19",
+    "5-7", "x-1", "_-5", "a--5", "-5", "top-5", "$50 and 60RX9E on 2024-05-15 at 15:00",
+    "gift card ending in 1784", "Departure: 14:00 EST", "on 2024-05-24:\n\n- **Flight HAT110**",
+    "1. Origin and destination airports.\n2. Flight numbers and dates.", "(2025-12-08 10:30:00)",
+]
+
+
+def ref_quantities(text: str) -> list[str]:
+    return [n.text for n in quantities(text)]
+
+
+@pytest.mark.parametrize("text", QUANTITY_EDGE)
+def test_quantities_edge_cases(kernel: ModuleType, text: str) -> None:
+    assert kernel._debug_quantities(text) == ref_quantities(text), text
+
+
+QUANTITY_PARTS = st.sampled_from([
+    "1", "2", "12", "123", "2024", "05", "5", "31", "1.5", "$50", "-", "/", ":", ".", ",", ")", " ", "  ", "\t",
+    "\n", "\n ", "May", "may", "Sept", "September", "jun", "June", "Dec", "of", "st", "nd", "th", "x", "_", "RX9",
+    "GB", "k", "%", "T", "PM", "a", "Mar", "ch",
+])
+
+
+@SETTINGS
+@given(text=st.lists(QUANTITY_PARTS, max_size=14).map("".join))
+@example(text="1. May 5th, 2024")
+def test_quantities_generated(kernel: ModuleType, text: str) -> None:
+    assert kernel._debug_quantities(text) == ref_quantities(text), text
+
+
+@SETTINGS
+@given(hay=st.lists(st.sampled_from(["gift_card_", "1591784", "1784", "7", "_", "x", " ", "-", "0", "12", "PUR-", "9-"]),
+                    max_size=8).map("".join),
+       digits=st.sampled_from(["1784", "784", "17", "0", "12", "7"]))
+def test_id_tail_generated(kernel: ModuleType, hay: str, digits: str) -> None:
+    assert kernel._debug_id_tail(hay, digits) == id_tail_at(hay, digits), (hay, digits)
+
+
+def test_quantities_and_id_tails_on_real_texts(kernel: ModuleType) -> None:
+    """Every ASCII message of the tau-bench, nemo-gym and who-and-when corpora."""
+    from _shared import CORPORA, need
+    from rubricate.traces import load_episodes
+
+    texts = 0
+    for corpus in ("tau-bench", "nemo-gym-rollouts", "who-and-when"):
+        for episode in load_episodes(need(CORPORA / corpus)):
+            for step in episode.steps:
+                text = step.content or ""
+                if text and text.isascii():
+                    assert kernel._debug_quantities(text) == ref_quantities(text), (episode.id, step.index)
+                    for n in numbers(text)[:20]:
+                        if n.text.isdigit():
+                            assert kernel._debug_id_tail(text, n.text) == id_tail_at(text, n.text)
+                    texts += 1
+    assert texts > 5000

@@ -65,20 +65,87 @@ def bench_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_benchmark_corpus_is_scored_by_the_kernel_with_the_python_verdicts(
-        kernel: Any, bench_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        native: Any, bench_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     native, python, info = _both(tmp_path, bench_corpus, load_rubric("tool-discipline"), monkeypatch)
     _assert_same(native, python)
     assert info["counts"]["episodes"] == 600
     assert info["counts"]["kernel_episodes"] == 600  # no line of this shape needs the Python path
 
 
-def test_agent_basics_is_not_for_the_kernel_and_runs_the_python_path(
-        kernel: Any, bench_corpus: Path, tmp_path: Path) -> None:
-    info = score_run(bench_corpus, load_rubric("agent-basics"), tmp_path / "run", workers=1).info
-    assert info["counts"]["episodes"] == 600 and info["counts"]["kernel_episodes"] == 0
+MIXED_CHECKS = """
+from rubricate.rubrics import check, passed, failed
 
 
-def test_openai_chat_fixtures_and_damaged_lines(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@check(behavior="style")
+def short_answer(ctx):
+    \"\"\"The final answer is at most 200 characters.\"\"\"
+    answer = ctx.answer
+    if answer is None:
+        return None
+    return passed("short", answer.step) if len(answer.text) <= 200 else failed("long", answer.step)
+"""
+MIXED_RUBRIC = """
+id = "mixed"
+version = "1"
+[params]
+answer_tools = ["submit_answer"]
+[[items]]
+id = "answers"
+check = "answers_question"
+[[items]]
+id = "discovers"
+check = "discovers_tables"
+[[items]]
+id = "short"
+check = "short_answer"
+weight = 2
+[[items]]
+id = "inspects"
+check = "inspects_schema"
+[[items]]
+id = "budget"
+check = "stays_within_step_budget"
+params = { max_tool_calls = 6 }
+[[items]]
+id = "grounded"
+check = "grounded_answer"
+[[items]]
+id = "correct"
+check = "answer_correct"
+"""
+
+
+@pytest.mark.parametrize("which", ["agent-basics", "mixed"])
+def test_mixed_rubrics_score_their_builtin_items_natively_and_the_rest_in_python(
+        native: Any, bench_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str) -> None:
+    """A rubric that mixes built-in checks with others (agent-basics items, a custom @check): the
+    kernel scores the built-in items of every line, Python the rest on the episode its reader built,
+    and the rows are the Python path's."""
+    from rubricate.rubrics import isolated_registry, load_checks_file
+
+    checks = tmp_path / "checks.py"
+    checks.write_text(MIXED_CHECKS)
+    files = [bench_corpus, *sorted((FIXTURES / "openai-chat").glob("*.jsonl")),
+             *sorted((FIXTURES / "damaged").glob("*.jsonl"))]
+    native_run, python_run = tmp_path / "native", tmp_path / "python"
+    with isolated_registry():
+        load_checks_file(checks)
+        rubric = load_rubric("agent-basics") if which == "agent-basics" else parse_rubric(MIXED_RUBRIC, path="m.toml")
+        info = score_run(files, rubric, native_run, workers=1, checks_files=[checks]).info
+        with monkeypatch.context() as m:
+            m.setenv("RUBRICATE_NO_KERNEL", "1")
+            score_run(files, rubric, python_run, workers=1, checks_files=[checks])
+    _assert_same(native_run, python_run)
+    assert info["counts"]["kernel_episodes"] >= 600, info["counts"]  # every benchmark line, and fixture lines
+    status = info["kernel"]
+    python_items = {"answers_question", "stays_within_step_budget"} if which == "agent-basics" else \
+        {"answers", "short", "budget"}
+    assert status["used"] is True and set(status["python"]) == python_items
+    assert set(status["native"]) | python_items == {item.id for item in rubric.items}
+    assert "has no native version" in status["why"]
+
+
+def test_openai_chat_fixtures_and_damaged_lines(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = sorted((FIXTURES / "openai-chat").glob("*.jsonl")) + sorted((FIXTURES / "damaged").glob("*.jsonl"))
     assert files
     native, python, info = _both(tmp_path, files, load_rubric("tool-discipline"), monkeypatch)
@@ -134,13 +201,21 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
     tables = ["orders", "Orders", "t1", "sales.q1", "`odd name`", "x:y", " pad "]
     outputs = ["12,345.6 rows", "Error: no such table", "Traceback (most recent call last):\n boom",
                '{"error": null, "v": 17.5}', '{"error": "bad"}', "3.4 million and 12%", "page not found",
-               "value 1,2345 and 0.175", "", "42", "revenue grew 7.5 percent to $1.2bn"]
+               "value 1,2345 and 0.175", "", "42", "revenue grew 7.5 percent to $1.2bn",
+               '{"payment_id": "gift_card_1591784", "amount": 3720, "date": "2024-05-24"}']
     answers = ["The answer is 12,345.6", "\\boxed{17.5%}", "about 3.4 million", "no numbers here", "42",
-               "Final answer: 1.2 billion", "Paris", "-0.0", "The total was 19.7."]
+               "Final answer: 1.2 billion", "Paris", "-0.0", "The total was 19.7.",
+               "1. Origin and destination airports.\n2. Flight numbers and dates.",
+               "Refunded to the gift card ending in 1784 within 5 to 7 business days.",
+               "Departure on 2024-05-24 at 14:00 EST (May 24th); 2 free bags, then $50 each.",
+               "Purchase ID: PUR-456789, reservation 5RJ7UH, total $1,200 for 3 passengers."]
     out = []
     for i in range(n):
-        msgs: list[dict[str, Any]] = [{"role": r.choice(["system", "developer"]), "content": "be good"},
-                                      {"role": "user", "content": r.choice(["What is 2024 revenue?", "Q 12", "hi"])}]
+        msgs: list[dict[str, Any]] = [
+            {"role": r.choice(["system", "developer"]),
+             "content": r.choice(["be good", "Gold members get 2 free bags; each extra bag is 50 dollars. Refunds take "
+                                           "5 to 7 business days."])},
+            {"role": "user", "content": r.choice(["What is 2024 revenue?", "Q 12", "hi", "My budget is $1,200."])}]
         pending: list[str] = []
         for _ in range(r.randint(0, 8)):
             calls = []
@@ -187,7 +262,7 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def test_generated_records_with_role_mapped_rubric(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generated_records_with_role_mapped_rubric(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "gen.jsonl"
     records = _generated_records(7, 1500)
     with open(path, "w") as f:
@@ -202,6 +277,26 @@ def test_generated_records_with_role_mapped_rubric(kernel: Any, tmp_path: Path, 
     assert info["counts"]["kernel_episodes"] > 1200, info["counts"]
 
 
+def test_every_declared_check_on_generated_records(native: Any, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each check the kernel declares (checks.h), as an item of one rubric with role-mapped tools, on
+    adversarial chat and verifiers records: a check added to the declaration is compared with its
+    Python version here without a new test."""
+    params = ROLE_RUBRIC[ROLE_RUBRIC.index("[params]"):ROLE_RUBRIC.index("[[items]]")]
+    items = "".join(f'[[items]]\nid = "{name}"\n' for name in native.CHECKS)
+    rubric = parse_rubric(f'id = "declared"\nversion = "1"\n{params}{items}', path="declared.toml")
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("".join(json.dumps(rec) + "\n" for rec in _generated_records(11, 800)))
+    run = tmp_path / "runs" / "gen" / "r1"
+    run.mkdir(parents=True)
+    (run / "metadata.json").write_text(json.dumps({"env_id": "wiki-search", "model": "gen"}))
+    (run / "results.jsonl").write_text("".join(json.dumps(rec) + "\n" for rec in _generated_verifiers(12, 800)))
+    native_run, python_run, info = _both(tmp_path, [chat, tmp_path / "runs"], rubric, monkeypatch)
+    _assert_same(native_run, python_run)
+    assert info["kernel"] == {"used": True, "formats": ["openai-chat", "verifiers-results"]}
+    assert info["counts"]["kernel_episodes"] > 1000, info["counts"]
+
+
 WIKI = CORPORA / "verifiers-wiki-search"
 SEARCH_RUBRIC = ROLE_RUBRIC.replace('id = "roles"', 'id = "search"').replace(
     '"Search_Pages", "list_tables"', '"Search_Pages", "list_tables", "search_pages"').replace(
@@ -209,7 +304,7 @@ SEARCH_RUBRIC = ROLE_RUBRIC.replace('id = "roles"', 'id = "search"').replace(
 
 
 @pytest.mark.parametrize("rubric", ["tool-discipline", "search"])
-def test_verifiers_wiki_search_is_scored_by_the_kernel(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_verifiers_wiki_search_is_scored_by_the_kernel(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        rubric: str) -> None:
     """The flagship corpus (verifiers-results, a metadata.json per run): the same rows as the Python
     path, the run's metadata merged into every episode, and nearly every episode scored natively.
@@ -231,7 +326,7 @@ def test_verifiers_wiki_search_is_scored_by_the_kernel(kernel: Any, tmp_path: Pa
     assert {"pass", "fail"} <= verdicts
 
 
-def test_verifiers_fixtures_with_declined_lines(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verifiers_fixtures_with_declined_lines(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A verifiers run with lines the kernel declines between native ones (no stand-in, a string
     tool call that is not JSON, a record the reader refuses): the declined lines get the run's
     metadata on the Python path, and the rows and issues are the Python path's."""
@@ -311,7 +406,7 @@ def _generated_verifiers(seed: int, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def test_generated_verifiers_runs(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generated_verifiers_runs(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = tmp_path / "runs" / "gen" / "r1"
     run.mkdir(parents=True)
     (run / "metadata.json").write_text(json.dumps({"env_id": "wiki-search", "model": "gen", "num_examples": 3}))
@@ -325,7 +420,7 @@ def test_generated_verifiers_runs(kernel: Any, tmp_path: Path, monkeypatch: pyte
         assert info["counts"]["kernel_episodes"] > 500, info["counts"]  # the others: no stand-in, a bad call
 
 
-def test_real_corpora_agree(kernel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_corpora_agree(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every real corpus through both paths (the kernel reads its OpenAI-chat and verifiers files)."""
     corpora = [p for p in sorted(need(CORPORA).iterdir()) if p.is_dir() and p.name != "finqa"]
     for k, corpus in enumerate(corpora):
@@ -334,7 +429,7 @@ def test_real_corpora_agree(kernel: Any, tmp_path: Path, monkeypatch: pytest.Mon
     assert os.environ.get("RUBRICATE_NO_KERNEL") is None
 
 
-def test_spans_blocks_blank_lines_and_compression(kernel: Any, bench_corpus: Path, tmp_path: Path,
+def test_spans_blocks_blank_lines_and_compression(native: Any, bench_corpus: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Two workers over line-aligned byte ranges, blocks smaller than a line, blank lines, an
     unterminated last line and a .zst copy: the same rows, in file order, as the Python path."""
@@ -362,3 +457,30 @@ def test_spans_blocks_blank_lines_and_compression(kernel: Any, bench_corpus: Pat
         _assert_same(native, tmp_path / f"python{k}")
         lines_seen = [r["source_line"] for r in _rows(native, "episodes.parquet")]
         assert lines_seen == list(range(1, 51)) + list(range(53, len(lines) + 3))
+
+
+def test_a_judged_run_scores_its_builtin_items_natively(native: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge items beside built-in checks: the judge's verdicts and the kernel's are both given to
+    `Rubric.evaluate`; the rows are those of the Python path with the same judge."""
+    from rubricate.rubrics.judges import JudgeConfig, ScriptedJudge
+
+    rubric = load_rubric("tool-discipline")  # its judge items are asked once a judge is configured
+    assert rubric.judges and rubric.checks
+    files = sorted((FIXTURES / "openai-chat").glob("*.jsonl"))
+    runs = {}
+    with ScriptedJudge() as server:
+        for name, env in (("native", None), ("python", "1")):
+            with monkeypatch.context() as m:
+                if env:
+                    m.setenv("RUBRICATE_NO_KERNEL", env)
+                config = JudgeConfig(model="scripted", base_url=server.base_url, api_key_env="PATH",
+                                     cache_dir=str(tmp_path / f"cache-{name}"))
+                runs[name] = score_run(files, rubric, tmp_path / name, workers=1, judge=config).info
+    _assert_same(tmp_path / "native", tmp_path / "python")
+    kernel = runs["native"]["kernel"]
+    assert kernel["python"] == {item.id: "a judge item" for item in rubric.judges}
+    assert kernel["native"] == [item.id for item in rubric.checks]
+    assert runs["native"]["counts"]["kernel_episodes"] == runs["native"]["counts"]["episodes"] > 0
+    items = {r["item"] for r in _rows(tmp_path / "native", "verdicts.parquet")}
+    assert items == {item.id for item in rubric.items}  # judged and checked

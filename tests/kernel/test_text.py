@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rubricate.rubrics._numbers import candidate_values, numbers
+from rubricate.rubrics._numbers import candidate_values, id_tail_at, numbers, quantities
 from rubricate.rubrics._sql import tables_in
 from rubricate.rubrics.checks.correctness import _normal_text, marked_answer
 from rubricate.rubrics.checks.tool_discipline import _number_at
@@ -689,13 +689,20 @@ def check_stand_in(kernel: ModuleType, text: str) -> str | None:
     assert all(s == c if c.isascii() else s == _expected_stand_in(c) for c, s in zip(text, stand)), (text, stand)
     assert looks_like_error(stand) == looks_like_error(text), text
     assert _numbers_view(stand) == _numbers_view(text), text
+    assert _quantities_view(stand) == _quantities_view(text), text
     assert candidate_values(stand) == candidate_values(text), text
     assert _numbers_view(marked_answer(stand)) == _numbers_view(marked_answer(text)), text
     assert bool(stand.strip()) == bool(text.strip()), text
     for digits in {n.text.lstrip("$-").split()[0].rstrip("%") for n in numbers(text)} | {"1", "12", "2020", "3.5", "1,000"}:
         if digits:
             assert _number_at(stand, digits) == _number_at(text, digits), (text, digits)
+            if digits.isdigit():
+                assert id_tail_at(stand, digits) == id_tail_at(text, digits), (text, digits)
     return stand
+
+
+def _quantities_view(text: str) -> list[tuple]:
+    return [(n.text, n.value, n.decimals, n.scale, n.percent) for n in quantities(text)]
 
 
 def test_stand_in_of_every_character(kernel):
@@ -726,7 +733,8 @@ NON_ASCII = ["\u00e9", "\u014d", "\u00df", "\u03bb", "\u0440", "\u4e94", "\u00bd
 TEXT_PIECES = ["Error", "error:", " not found", "Exception", "ValueError :", "unknown table", "could not", "{",
                '{"error": "x"}', '"error"', "Traceback (most recent call last)", " ", "\n", "12", "3.5", "1,234",
                "$", "-", "%", " percent", " million", "bn", "k", "answer is ", "Final answer: ", "\\boxed{",
-               "}", ".", ",", "the", "a", "x", "_", "2020", "\t"]
+               "}", ".", ",", "the", "a", "x", "_", "2020", "\t", "1. ", "\n2) ", "May 5", "5th of June, ", "2024-05-15",
+               "15:00", "60RX9", "PUR-", "-4", "gift_card_1591784", "1784", "Sept. "]
 
 
 @cfg(3000)

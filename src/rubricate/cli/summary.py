@@ -37,6 +37,8 @@ def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) ->
     kernel = info.get("kernel")
     if kernel is not None and not kernel.get("used"):
         console.print(f"native kernel off: {escape(kernel.get('why', 'unknown'))} (every episode scored in Python)")
+    elif kernel is not None and kernel.get("python"):
+        console.print(f"native kernel partial: {escape(kernel.get('why', 'unknown'))}")
     for note in info.get("notes", ()):
         console.print(f"note: {escape(note)}")
 

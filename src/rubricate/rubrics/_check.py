@@ -29,6 +29,7 @@ import msgspec
 from ..errors import CheckError, UnknownCheckError
 from ..traces import Episode, ToolCall
 from ._params import read_params
+from ._reasons import reasons
 
 VerdictValue = Literal["pass", "fail", "na", "error"]
 VERDICTS: tuple[VerdictValue, ...] = ("pass", "fail", "na", "error")
@@ -144,7 +145,8 @@ class CheckContext:
         return self.facts.answer(self.tools("answer"))
 
 
-_EMPTY = Outcome("na", "the episode has no steps")
+EPISODE = reasons("episode", no_steps="the episode has no steps")
+_EMPTY = Outcome("na", EPISODE.no_steps())
 CheckFn = Callable[[CheckContext], "Outcome | bool | None"]
 
 

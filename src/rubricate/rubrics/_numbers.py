@@ -1,7 +1,9 @@
-"""Numbers in text: extraction with units, closeness at stated precision, and one-step derivations.
+"""Numbers in text: extraction with units, which of them are quantities, closeness at stated
+precision, and one-step derivations.
 
-Used by `grounded_answer` (is every number of the answer in, or one arithmetic step from, the
-tool outputs?) and `answer_correct` (does the answer match the ground truth?).
+Used by `grounded_answer` (is every quantity of the answer in, or one arithmetic step from, the
+tool outputs, or in what the agent was given?) and `answer_correct` (does the answer match the
+ground truth?). The native kernel reproduces each function exactly (src/kernel/numbers.c).
 """
 
 from __future__ import annotations
@@ -47,6 +49,26 @@ class Number:
 
 _DIGIT = re.compile(r"\d").search
 
+# Numbers that are not quantities, found left to right: a list ordinal opening a line ("2. "), dates
+# (2024-05-15, 5/15/2024, 2024/05/15, May 20th, Oct 18, 2024, 20 May 2024, September 2020) and times
+# (15:00, 2:00:30).
+_MONTH = ("(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+          "|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+NOT_QUANTITY = re.compile(
+    r"^[ \t]*\d{1,3}[.)][ \t]"
+    r"|(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)"
+    r"|(?<!\d)\d{1,2}/\d{1,2}/\d{2,4}(?!\d)"
+    r"|(?<!\d)\d{4}/\d{1,2}/\d{1,2}(?!\d)"
+    r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)"
+    rf"|\b{_MONTH}\.?[ \t]+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?[ \t]+\d{{4}}\b)?"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTH}\b(?:\.?,?[ \t]+\d{{4}}\b)?"
+    rf"|\b{_MONTH}\.?,?[ \t]+\d{{4}}\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ASCII_DIGITS = frozenset("0123456789")
+_WORD = re.compile(r"\w")
+_WORD_RUN = re.compile(r"\w*")
+
 
 def _parse(neg: str, num: str, pct: str, word: str, abbr: str) -> tuple[float, int, float, bool]:
     digits = num.replace(",", "")
@@ -65,6 +87,61 @@ def numbers(text: str) -> list[Number]:
         value, decimals, scale, percent = _parse(*m.groups(default=""))
         out.append(Number(m.group(0).strip(), value, decimals, scale, percent))
     return out
+
+
+def quantities(text: str) -> list[Number]:
+    """The numbers of `text` that are quantities: `numbers(text)` without list ordinals, dates and
+    times (`NOT_QUANTITY`) and the numbers that are part of an identifier: those running on into
+    word characters that hold a digit ("60RX9E", a reservation) and those after a word and a hyphen
+    ("PUR-456789", "GPT-4")."""
+    out: list[Number] = []
+    if not _DIGIT(text):
+        return out
+    spans = [m.span() for m in NOT_QUANTITY.finditer(text)]
+    k = 0
+    for m in NUMBER.finditer(text):
+        start, end = m.span()
+        while k < len(spans) and spans[k][1] <= start:
+            k += 1
+        if (k < len(spans) and spans[k][0] < end) or _in_identifier(text, start, m.end("num")):
+            continue
+        value, decimals, scale, percent = _parse(*m.groups(default=""))
+        out.append(Number(m.group(0).strip(), value, decimals, scale, percent))
+    return out
+
+
+def _in_identifier(text: str, start: int, digits_end: int) -> bool:
+    """True when the number matched at `start` (its digits ending at `digits_end`) is part of an
+    identifier: the word characters right after its digits hold a digit, or it follows a word
+    character that is not a digit and a hyphen."""
+    run = _WORD_RUN.match(text, digits_end).group(0)
+    if run and not _ASCII_DIGITS.isdisjoint(run):
+        return True
+    return _after_a_word(text, start)
+
+
+def _after_a_word(text: str, start: int) -> bool:
+    """A hyphen before `start`, after a word character that is not a digit ("PUR-", "GPT-")."""
+    return start >= 2 and text[start - 1] == "-" and text[start - 2] not in _ASCII_DIGITS and \
+        _WORD.match(text, start - 2) is not None
+
+
+def id_tail_at(text: str, digits: str) -> bool:
+    """True when `digits` (ASCII digits) end a longer run of digits in `text` that is part of an
+    identifier (it follows a word character, or a hyphen after one that is not a digit): the tail of
+    an identifier ("1784" of "gift_card_1591784", "789" of "PUR-456789")."""
+    n = len(digits)
+    start = text.find(digits)
+    while start != -1:
+        end = start + n
+        if start and text[start - 1] in _ASCII_DIGITS and (end == len(text) or text[end] not in _ASCII_DIGITS):
+            j = start - 1
+            while j >= 0 and text[j] in _ASCII_DIGITS:
+                j -= 1
+            if j >= 0 and (_WORD.match(text, j) is not None or _after_a_word(text, j + 1)):
+                return True
+        start = text.find(digits, start + 1)
+    return False
 
 
 def candidate_values(text: str) -> list[float]:

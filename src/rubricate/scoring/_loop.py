@@ -1,5 +1,6 @@
 """The scoring loop of one job: read its units, score every episode with `Rubric.evaluate` (or the
-native kernel beneath it), write one part per unit and commit it.
+native kernel beneath it: every item from the bytes, or, for a mixed rubric, its native items given
+to `Rubric.evaluate`), write one part per unit and commit it.
 
 Run in a worker process, in the parent (it scores the first share itself), or by a cluster task: a
 `Job` is plain data, so it pickles.
@@ -61,14 +62,15 @@ def score_share(job: Job) -> dict[str, Any]:
     evaluate, reward = rubric.evaluate, rubric.reward
     judged = None if job.judge is None else JudgeBatcher(
         job.judge, rubric, lambda ep, verdicts, source: writer.add_episode(ep, verdicts, source, reward(verdicts).reward))
-    kernel = KernelPlan.for_rubric(rubric, writer) if judged is None else None
+    kernel = KernelPlan.for_rubric(rubric, writer, judged=judged is not None)
+    mixed = kernel if kernel is not None and kernel.mixed else None
     lines = LineNumbers(job.line_counts, kernel_counter())
     lines.count(job.counted)
     totals: dict[str, Any] = {"episodes": 0, "issues": 0, "verdicts": {"pass": 0, "fail": 0, "na": 0, "error": 0},
                               "formats": {}, "kernel_episodes": 0}
     progress = _Progress(job.progress)
 
-    def take(item: Episode | LoadIssue, source_file: str, formats: dict[str, int]) -> int:
+    def take(item: Episode | LoadIssue, source_file: str, formats: dict[str, int], state: dict[str, int]) -> int:
         """Score one episode on the Python path (or record its load issue); its byte count."""
         if isinstance(item, LoadIssue):
             if job.strict:
@@ -76,10 +78,13 @@ def score_share(job: Job) -> dict[str, Any]:
                                      hint="fix or remove the record, or run without --strict")
             writer.add_issue(item)
             return 0
+        given = mixed.given(item) if mixed is not None else None
+        if given is not None:
+            state["kernel_episodes"] = state.get("kernel_episodes", 0) + 1
         if judged is not None:
-            judged.add(item, source_file)
+            judged.add(item, source_file, given)
         else:
-            verdicts = evaluate(item)
+            verdicts = evaluate(item, given=given)
             writer.add_episode(item, verdicts, source_file, reward(verdicts).reward)
         formats[item.format] = formats.get(item.format, 0) + 1
         return len(item.raw) if item.raw is not None else 0
@@ -95,13 +100,15 @@ def score_share(job: Job) -> dict[str, Any]:
             source_file = os.path.abspath(unit.trace.path)
             fmt = choose_format(unit.trace.path, unit.trace.root, job.forced_format)
             state: dict[str, int] = {}
-            stream = None if kernel is None else \
+            stream = None if kernel is None or mixed is not None else \
                 kernel_stream(kernel, unit.trace, unit.span, fmt, source_file, formats, state)
             if stream is None:
+                if mixed is not None:
+                    mixed.open_file(unit.trace, fmt, source_file)
                 stream = read_file(unit.trace, job.forced_format, unit.span, chosen=fmt)
             unit_bytes = 0
             for item in stream:
-                n = item if type(item) is int else take(item, source_file, formats)
+                n = item if type(item) is int else take(item, source_file, formats, state)
                 unit_bytes += n
                 progress.add(n)
                 if _faults.ACTIVE:
@@ -134,7 +141,7 @@ def _commit(writer: PartWriter, kernel: KernelPlan | None, unit: Unit, lines: Li
             count_lines(unit.trace.path, unit.span.start, unit.span.end or unit.trace.size, counter=lines.counter)
         lines.finished(unit, n)
         extra["lines"] = n
-    if kernel is not None:
+    if kernel is not None and not kernel.mixed:  # mixed: the writer counted every episode's verdicts
         writer.add_counts(kernel.take_counts())
     return writer.commit(extra)
 

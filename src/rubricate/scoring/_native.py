@@ -1,36 +1,46 @@
 """The native kernel (`rubricate._kernel`, C) on the scoring hot path.
 
 It scores OpenAI-chat and verifiers-results JSONL lines with the built-in checks straight from the
-bytes and appends the rows to a PartWriter's column buffers: `Rubric.evaluate` for a whole block of
-lines at once, beneath the scoring loop. The Python code stays the reference:
-the kernel gives the same rows or declines a line, and then the line goes through the Python reader
-and checks.
-A run uses the kernel when it is built, `RUBRICATE_NO_KERNEL` is not set, every programmatic item
-of the rubric is a built-in check the kernel has, and no judge is asked (judge items need the
-Python Episode).
+bytes: `Rubric.evaluate` for a whole block of lines at once, beneath the scoring loop. The Python
+code stays the reference: the kernel gives the same verdicts, reasons and evidence, or declines a
+line, and then the line goes through the Python reader and checks.
+
+Which checks it has, the parameters it reads and the reasons it gives are declared once, in
+src/kernel/checks.h; the module hands that declaration over (`_kernel.CHECKS`, `PARAMS`, `REASONS`)
+and everything here derives from it. The kernel's checks give each reason as a code with its arguments
+and the text is filled into the template of the one table the Python checks render theirs from
+(`REASONS`), handed to the kernel as pieces (`reason_templates`).
+
+A run uses the kernel when it is built and `RUBRICATE_NO_KERNEL` is not set, for the items that
+are built-in checks it has (`split_items`). When every item is one, the kernel writes the rows
+itself (`kernel_stream`); otherwise (a custom check, an agent-basics item, a judge item beside
+them) the rubric is mixed: the Python reader builds each episode, the kernel scores its native
+items from the same line (`KernelPlan.given`) and `Rubric.evaluate` the rest.
 `RUBRICATE_KERNEL_SO=DIR/_kernel.so` runs a build of scripts/build-kernel.sh instead of the
 installed kernel (for working on src/kernel; see src/kernel/README.md).
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import msgspec
 
-from ..rubrics import VERDICTS, Rubric, collapse, tool_names
-from ..rubrics.checks import correctness, tool_discipline
+from ..rubrics import SCORES, VERDICTS, Item, Rubric, Verdict, collapse, registered_checks, tool_names
+from ..rubrics.checks import REASONS, SEPARATOR
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile, display_path, with_shared
 from ..traces.files import READ_ERRORS, DamagedStream, Span, container_of, open_binary, read_head
 from ._store import PartWriter
 
 
-def _load_kernel() -> Any:
-    """The installed kernel, or the build RUBRICATE_KERNEL_SO names; None when there is none."""
-    path = os.environ.get("RUBRICATE_KERNEL_SO")
+def load_kernel(path: str | None = None) -> Any:
+    """The installed kernel, or the build at `path` (default: RUBRICATE_KERNEL_SO); None when there is none."""
+    path = path or os.environ.get("RUBRICATE_KERNEL_SO")
     if path:
         import importlib.machinery
         import importlib.util
@@ -48,19 +58,9 @@ def _load_kernel() -> Any:
     return _kernel
 
 
-_kernel = _load_kernel()
+_kernel = load_kernel()
 # the formats the kernel reads (episode.c): each file's records, normalised as the format's reader does
 KERNEL_FORMATS = ("openai-chat", "verifiers-results")
-
-MAX_ITEMS = 30  # the kernel packs an episode's verdicts two bits an item into one 64-bit signature
-KERNEL_CHECKS: dict[Callable[..., Any], str] = {
-    tool_discipline.discovers_tables: "discovers_tables",
-    tool_discipline.inspects_schema: "inspects_schema",
-    tool_discipline.recovers_from_errors: "recovers_from_errors",
-    tool_discipline.no_repeated_failing_call: "no_repeated_failing_call",
-    tool_discipline.grounded_answer: "grounded_answer",
-    correctness.answer_correct: "answer_correct",
-}
 
 
 def kernel_available() -> bool:
@@ -72,71 +72,160 @@ def kernel_counter() -> Callable[[memoryview], int] | None:
     return _kernel.count_lines if _kernel is not None else None
 
 
+def kernel_reads(trace: TraceFile, fmt: Any) -> bool:
+    """True for a file the kernel reads: OpenAI-chat or verifiers-results JSONL, plain or compressed
+    (`fmt` is what `choose_format` gave for it)."""
+    return isinstance(fmt, RecordFormat) and fmt.name in KERNEL_FORMATS and trace.problem is None \
+        and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl"
+
+
+def native_checks(kernel: Any = None) -> dict[Callable[..., Any], str]:
+    """The built-in checks the kernel has (its declaration, `_kernel.CHECKS`), by check function."""
+    kernel = kernel or _kernel
+    if kernel is None:
+        return {}
+    checks = registered_checks()
+    return {checks[name].fn: name for name in kernel.CHECKS
+            if name in checks and checks[name].fn.__module__.startswith("rubricate.rubrics.checks.")}
+
+
+def kernel_params(params: Mapping[str, Any], kernel: Any = None) -> dict[str, Any] | None:
+    """An item's parameters as the kernel takes them (each parameter of its declaration,
+    `_kernel.PARAMS`, by kind), or None when the kernel cannot follow them."""
+    out: dict[str, Any] = {}
+    for name, kind in (kernel or _kernel).PARAMS:
+        value = params.get(name)
+        try:
+            if kind == "TOOLS":
+                out[name] = tuple(sorted(tool_names(params, name.removesuffix("_tools"))))
+            elif kind == "KEYS":
+                # a key that is not a str never matches a JSON object's key (the Python check's lookup)
+                keys = tuple(k for k in (value or ()) if isinstance(k, str))
+                if any("\0" in k for k in keys):
+                    return None
+                out[name] = keys
+            else:  # TEXT
+                if not isinstance(value or "", str):
+                    return None
+                out[name] = value or ""
+        except TypeError:  # not iterable: the Python check reports it
+            return None
+    return out
+
+
+KernelPieces = tuple[tuple[str, int, bool], ...]
+
+
+def reason_templates(kernel: Any = None) -> list[tuple[KernelPieces, KernelPieces, str]]:
+    """The kernel's reasons (`_kernel.REASONS`, by code index) as it fills them in: for each, the
+    template and its `each` as pieces (literal text, the argument shown after it or -1, as repr?) and
+    the list separator, from the one table of reason templates (`REASONS`). ValueError when the
+    kernel names a reason the table lacks, or other arguments than the template's fields."""
+    out = []
+    for code, fields in (kernel or _kernel).REASONS:
+        reason = REASONS.get(code)
+        if reason is None:
+            raise ValueError(f"the kernel gives reason {code!r}, which has no template (rubrics/_reasons.py)")
+        if sorted(fields) != sorted(reason.fields):
+            raise ValueError(f"reason {code}: the kernel passes {fields}, the template names {reason.fields}")
+        text, each = reason.pieces()
+        out.append((tuple((lit, -1 if name is None else fields.index(name), r) for lit, name, r in text),
+                    tuple((lit, -1 if name is None else int(name), r) for lit, name, r in each), SEPARATOR))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _stale_kernel() -> str | None:
+    """Why the kernel's declaration does not fit the Python side (a build older than the sources), or None."""
+    try:
+        reason_templates()
+        return None if isinstance(_kernel.CHECKS, tuple) and isinstance(_kernel.PARAMS, tuple) else "no declaration"
+    except (AttributeError, ValueError) as exc:
+        return str(exc)
+
+
+@dataclass
+class ItemSplit:
+    """Which items of a rubric the kernel scores (`native`: item, check name, kernel parameters) and
+    which run in Python, each with why (`python`: item id -> why)."""
+
+    native: list[tuple[Item, str, dict[str, Any]]] = field(default_factory=list)
+    python: dict[str, str] = field(default_factory=dict)
+
+
+def split_items(rubric: Rubric, judged: bool) -> ItemSplit:
+    """The rubric's items the kernel can score, and the others (a judge item counts only when a
+    judge is asked: otherwise it is skipped)."""
+    checks = native_checks()
+    split = ItemSplit()
+    for item in rubric.items:
+        if item.check is None:
+            if judged:
+                split.python[item.id] = "a judge item"
+            continue
+        name = checks.get(item.check.fn)
+        params = kernel_params(item.params) if name is not None else None
+        if name is None:
+            split.python[item.id] = f"check {item.check.name!r} has no native version"
+        elif params is None:
+            split.python[item.id] = "parameters the kernel cannot follow"
+        elif len(split.native) >= _kernel.MAX_ITEMS:
+            split.python[item.id] = f"the kernel takes at most {_kernel.MAX_ITEMS} items"
+        else:
+            split.native.append((item, name, params))
+    return split
+
+
 def kernel_status(rubric: Rubric, judged: bool) -> dict[str, Any]:
-    """Whether a run of `rubric` can use the kernel, and why not (run.json's `kernel`)."""
+    """Whether a run of `rubric` uses the kernel, for which items, and why not (run.json's `kernel`):
+    `used`, `formats`; for a mixed rubric `native` (item ids) and `python` (item id -> why); `why`
+    when it is off or partial."""
     if _kernel is None:
         return {"used": False, "why": "the native kernel is not built (installed without a C compiler)"}
     if os.environ.get("RUBRICATE_NO_KERNEL"):
         return {"used": False, "why": "RUBRICATE_NO_KERNEL is set"}
-    if judged:
-        return {"used": False, "why": "judge items are asked: they need every episode in Python"}
-    if not rubric.checks:
-        return {"used": False, "why": "the rubric has no check items"}
-    if len(rubric.checks) > MAX_ITEMS:
-        return {"used": False, "why": f"the rubric has more than {MAX_ITEMS} check items"}
-    for item in rubric.checks:
-        if KERNEL_CHECKS.get(item.check.fn) is None:  # type: ignore[union-attr]
-            return {"used": False, "why": f"item {item.id}: check {item.check.name!r} has no native "  # type: ignore[union-attr]
-                                          "version (every item of the rubric must have one)"}
-        if _kernel_params(item.params) is None:
-            return {"used": False, "why": f"item {item.id}: parameters the kernel cannot follow"}
-    return {"used": True, "formats": list(KERNEL_FORMATS)}
-
-
-def _kernel_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The item's parameters as the kernel takes them, or None when the kernel cannot follow them."""
-    sep = params.get("entity_separator") or ""
-    if not isinstance(sep, str):
-        return None
-    try:
-        out: dict[str, Any] = {role: tuple(sorted(tool_names(params, role)))
-                               for role in ("discovery", "query", "schema", "answer")}
-        entity_args = tuple(params.get("entity_args", ()))
-        sql_args = tuple(params.get("sql_args", ()))
-    except TypeError:  # not iterable: the Python check reports it
-        return None
-    out["entity_args"] = tuple(k for k in entity_args if isinstance(k, str) and "\0" not in k)
-    out["sql_args"] = tuple(k for k in sql_args if isinstance(k, str) and "\0" not in k)
-    out["sep"] = sep
-    out["discovery_names"] = tool_discipline.names_text(frozenset(out["discovery"]))
-    return out
+    stale = _stale_kernel()
+    if stale:
+        return {"used": False, "why": f"the native kernel does not match this rubricate ({stale}); rebuild it "
+                                      "(pip install -e . or scripts/build-kernel.sh)"}
+    split = split_items(rubric, judged)
+    if not split.native:
+        why = "; ".join(f"{item}: {reason}" for item, reason in split.python.items())
+        return {"used": False, "why": f"no item has a native version ({why})" if why else "the rubric has no items"}
+    status: dict[str, Any] = {"used": True, "formats": list(KERNEL_FORMATS)}
+    if split.python:
+        status["native"] = [item.id for item, _, _ in split.native]
+        status["python"] = dict(split.python)
+        status["why"] = f"{len(split.native)} of {len(split.python) + len(split.native)} items run natively; " \
+            "in Python: " + ", ".join(f"{item} ({reason})" for item, reason in split.python.items())
+    return status
 
 
 class KernelPlan:
-    """A rubric resolved for the kernel and bound to one PartWriter. The kernel asks `reward` for the
-    rubric reward of each new verdict signature (a pure function of the items' verdicts: `collapse`)
-    and memoises it."""
+    """A rubric's native items resolved for the kernel and bound to one PartWriter.
 
-    def __init__(self, rubric: Rubric, writer: PartWriter) -> None:
-        items = []
-        for item in rubric.checks:
-            name = KERNEL_CHECKS.get(item.check.fn)  # type: ignore[union-attr]
-            params = _kernel_params(item.params)
-            if name is None or params is None:
-                raise ValueError(f"item {item.id} is not a built-in check the kernel has")
-            items.append((name, item.id, item.behavior, params))
+    All items native: the kernel appends whole rows (`kernel_stream`); it asks `reward` for the
+    rubric reward of each new verdict signature (a pure function of the items' verdicts: `collapse`)
+    and memoises it. Mixed (`mixed`): `given(episode)` scores the native items of each episode the
+    Python reader built, from its line."""
+
+    def __init__(self, rubric: Rubric, writer: PartWriter, split: ItemSplit) -> None:
         self.rubric = rubric
-        self.item_ids = [item.id for item in rubric.checks]
-        self.plan = _kernel.Plan(items, msgspec.json.encode, self.reward)
+        self.items = [item for item, _, _ in split.native]
+        self.item_ids = [item.id for item in self.items]
+        self.mixed = bool(split.python)
+        self.plan = _kernel.Plan([(name, item.id, item.behavior, params) for item, name, params in split.native],
+                                 msgspec.json.encode, self.reward, reason_templates())
         self.plan.bind(*writer.kernel_columns())
         self.writer = writer
         self._counted = {v: 0 for v in VERDICTS}
+        self._source: str | None = None  # mixed: the format of the file being read, when the kernel reads it
 
     @classmethod
-    def for_rubric(cls, rubric: Rubric, writer: PartWriter) -> KernelPlan | None:
-        if not kernel_status(rubric, judged=False)["used"]:
+    def for_rubric(cls, rubric: Rubric, writer: PartWriter, judged: bool = False) -> KernelPlan | None:
+        if not kernel_status(rubric, judged)["used"]:
             return None
-        return cls(rubric, writer)
+        return cls(rubric, writer, split_items(rubric, judged))
 
     def reward(self, signature: int) -> float | None:
         """The rubric reward of the verdicts a signature packs (the kernel memoises it)."""
@@ -150,13 +239,31 @@ class KernelPlan:
         self._counted = now
         return delta
 
+    def open_file(self, trace: TraceFile, fmt: Any, source_file: str) -> bool:
+        """Mixed: get ready for the episodes of one file; False when the kernel does not read it."""
+        readable = kernel_reads(trace, fmt)
+        self._source = fmt.name if readable else None
+        if readable:
+            self.plan.set_source(display_path(trace.path, trace.root), source_file, fmt.name, None)
+        return readable
+
+    def given(self, episode: Episode) -> dict[str, Verdict] | None:
+        """Mixed: the verdicts of the native items on an episode of the open file, from its line
+        (`Episode.raw`), for `Rubric.evaluate(episode, given=...)`; None when the kernel declines it."""
+        if self._source is None or episode.raw is None:
+            return None
+        rows = self.plan.verdicts(episode.raw)
+        if rows is None:
+            return None
+        eid = episode.id
+        return {item.id: Verdict(eid, item.id, item.behavior, verdict, SCORES[verdict], reason, evidence)
+                for item, (verdict, reason, evidence) in zip(self.items, rows)}
+
 
 def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, source_file: str,
                   counts: dict[str, int], state: dict[str, int]) -> Iterator[Episode | LoadIssue | int] | None:
-    """`score_lines` for a file the kernel reads (OpenAI-chat or verifiers-results JSONL, plain or
-    compressed), else None; `fmt` is what `choose_format` gave for the file."""
-    if not (isinstance(fmt, RecordFormat) and fmt.name in KERNEL_FORMATS and trace.problem is None
-            and container_of(trace.path, read_head(trace.path, 4096)) == "jsonl"):
+    """`score_lines` for a file the kernel reads (`kernel_reads`) when it scores every item, else None."""
+    if kernel.mixed or not kernel_reads(trace, fmt):
         return None
     shared = fmt.file_metadata(trace.path)  # what RecordFormat.read merges into every episode
     if not isinstance(shared, dict):

@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import Number, NumberPool, candidate_values, numbers
+from .._numbers import Number, NumberPool, candidate_values, id_tail_at, numbers, quantities
+from .._reasons import reasons
 from .._sql import tables_in
 
 
@@ -30,9 +31,15 @@ ENTITIES = {
 }
 
 
-def names_text(tools: frozenset[str]) -> str:
-    """The tool names of a role as a reason shows them (the native kernel is given the same text)."""
-    return ", ".join(sorted(tools)) or "(none configured)"
+DISCOVERS = reasons(
+    "discovers_tables",
+    no_tools="the rubric names no discovery tools (parameter discovery_tools)",
+    no_call="no tool was called",
+    not_called="no discovery tool ({tools}) was called",
+    query_first="first query at step {query} comes before discovery at step {discovery}",
+    answer_first="answer at step {answer} comes before discovery at step {discovery}",
+    passed="discovery at step {discovery} precedes the first query and the answer",
+)
 
 
 @check(behavior="discovery", params=ROLES)
@@ -40,10 +47,10 @@ def discovers_tables(ctx: CheckContext) -> Outcome:
     """A discovery tool (list tables, search) is called before the first query and before the answer."""
     discovery, query = ctx.tools("discovery"), ctx.tools("query")
     if not discovery:
-        return not_applicable("the rubric names no discovery tools (parameter discovery_tools)")
+        return not_applicable(DISCOVERS.no_tools())
     calls = ctx.facts.calls
     if not calls:
-        return failed("no tool was called")
+        return failed(DISCOVERS.no_call())
     first_discovery = first_query = None
     for index, _, name in calls:
         if first_discovery is None and name in discovery:
@@ -52,15 +59,14 @@ def discovers_tables(ctx: CheckContext) -> Outcome:
             first_query = index
     if first_discovery is None:
         where = (first_query,) if first_query is not None else ()
-        return failed(f"no discovery tool ({names_text(discovery)}) was called", *where)
+        return failed(DISCOVERS.not_called(tools=sorted(discovery)), *where)
     if first_query is not None and first_query <= first_discovery:
-        return failed(f"first query at step {first_query} comes before discovery at step {first_discovery}",
-                      first_query, first_discovery)
+        return failed(DISCOVERS.query_first(query=first_query, discovery=first_discovery), first_query, first_discovery)
     answer = ctx.answer
     if answer is not None and answer.step <= first_discovery:
-        return failed(f"answer at step {answer.step} comes before discovery at step {first_discovery}",
+        return failed(DISCOVERS.answer_first(answer=answer.step, discovery=first_discovery),
                       answer.step, first_discovery)
-    return passed(f"discovery at step {first_discovery} precedes the first query and the answer", first_discovery)
+    return passed(DISCOVERS.passed(discovery=first_discovery), first_discovery)
 
 
 def _entities(args: dict[str, Any] | None, entity_args: tuple[str, ...], sep: str,
@@ -83,6 +89,17 @@ def _entities(args: dict[str, Any] | None, entity_args: tuple[str, ...], sep: st
     return found
 
 
+INSPECTS = reasons(
+    "inspects_schema",
+    no_tools="the rubric names no schema tools (parameter schema_tools)",
+    no_table_queried="the queries name no table, so no schema had to be inspected",
+    inspected_only="no table was queried; schema inspected at step {step}",
+    nothing="no table was queried and no schema was inspected before the answer",
+    not_inspected=("queried without inspecting the schema first: {tables}", "{} (step {})"),
+    passed="all {n} queried tables were inspected first",
+)
+
+
 @check(behavior="schema-inspection", params=ENTITIES)
 def inspects_schema(ctx: CheckContext) -> Outcome:
     """Every table queried had its schema inspected (successfully) before its first query."""
@@ -92,7 +109,7 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
     any_query: int | None = None
     schema, query = ctx.tools("schema"), ctx.tools("query")
     if not schema:
-        return not_applicable("the rubric names no schema tools (parameter schema_tools)")
+        return not_applicable(INSPECTS.no_tools())
     params = ctx.params
     entity_args = tuple(params.get("entity_args", ()))
     sql_args = tuple(params.get("sql_args", ()))
@@ -112,18 +129,17 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
             for entity in sorted(_entities(call.arguments, entity_args, sep, sql_args)):
                 first_query.setdefault(entity, index)
     if not first_query and any_query is not None:
-        return passed("the queries name no table, so no schema had to be inspected", any_query)
+        return passed(INSPECTS.no_table_queried(), any_query)
     if not first_query:
         answer = ctx.answer
         end = answer.step if answer is not None else len(ctx.episode.steps)
         if any_inspection is not None and any_inspection < end:
-            return passed(f"no table was queried; schema inspected at step {any_inspection}", any_inspection)
-        return failed("no table was queried and no schema was inspected before the answer")
+            return passed(INSPECTS.inspected_only(step=any_inspection), any_inspection)
+        return failed(INSPECTS.nothing())
     missing = [(e, s) for e, s in first_query.items() if inspected.get(e, s) >= s]
     if missing:
-        shown = ", ".join(f"{e} (step {s})" for e, s in missing[:5])
-        return failed(f"queried without inspecting the schema first: {shown}", *(s for _, s in missing))
-    return passed(f"all {len(first_query)} queried tables were inspected first",
+        return failed(INSPECTS.not_inspected(tables=missing[:5]), *(s for _, s in missing))
+    return passed(INSPECTS.passed(n=len(first_query)),
                   *(inspected[e] for e in first_query), *first_query.values())
 
 
@@ -131,6 +147,20 @@ def _argument_key(args: dict[str, Any] | None, raw: str) -> bytes | str:
     if args is None:
         return raw.strip()
     return msgspec.json.encode(args, order="sorted")
+
+
+RECOVERS = reasons(
+    "recovers_from_errors",
+    no_error="no tool call returned an error",
+    not_recovered="{tool} failed at step {step} and was not retried successfully with changed arguments "
+                  "before the answer",
+    passed="all {n} failed calls were recovered",
+)
+REPEATS = reasons(
+    "no_repeated_failing_call",
+    repeated="step {step} repeats the {tool} call that failed at step {failed}",
+    passed="no failed call was repeated unchanged",
+)
 
 
 @check(behavior="error-recovery", params=ROLES)
@@ -141,7 +171,7 @@ def recovers_from_errors(ctx: CheckContext) -> Outcome:
     calls = ctx.calls()
     failures = [(i, c) for i, c in calls if c.result_step is not None and steps[c.result_step].is_error]
     if not failures:
-        return not_applicable("no tool call returned an error")
+        return not_applicable(RECOVERS.no_error())
     answer = ctx.answer
     end = answer.step if answer is not None else len(ctx.episode.steps)
     evidence: list[int] = []
@@ -152,10 +182,10 @@ def recovers_from_errors(ctx: CheckContext) -> Outcome:
                     if error_step is not None and error_step < j < end and later.name.lower() == call.name.lower()
                     and _argument_key(later.arguments, later.arguments_raw) != key and ctx.succeeded(later)), None)
         if fix is None:
-            return failed(f"{call.name} failed at step {error_step} and was not retried successfully with "
-                          f"changed arguments before the answer", index, *((error_step,) if error_step else ()))
+            return failed(RECOVERS.not_recovered(tool=call.name, step=error_step),
+                          index, *((error_step,) if error_step else ()))
         evidence += [error_step or index, fix]
-    return passed(f"all {len(failures)} failed calls were recovered", *evidence)
+    return passed(RECOVERS.passed(n=len(failures)), *evidence)
 
 
 @check(behavior="error-recovery", params=ROLES)
@@ -167,14 +197,14 @@ def no_repeated_failing_call(ctx: CheckContext) -> Outcome:
         key = (call.name, _argument_key(call.arguments, call.arguments_raw))
         earlier = failed_keys.get(key)
         if earlier is not None and earlier < index:
-            return failed(f"step {index} repeats the {call.name} call that failed at step {earlier}", earlier, index)
+            return failed(REPEATS.repeated(step=index, tool=call.name, failed=earlier), earlier, index)
         result = ctx.episode.result_of(call)
         if result is not None and result.is_error:
             any_error = True
             failed_keys.setdefault(key, result.index)
     if not any_error:
-        return not_applicable("no tool call returned an error")
-    return passed("no failed call was repeated unchanged")
+        return not_applicable(RECOVERS.no_error())
+    return passed(REPEATS.passed())
 
 
 def _number_at(haystack: str, digits: str) -> bool:
@@ -195,43 +225,75 @@ def _question_values(ctx: CheckContext) -> list[float]:
     return [n.value for n in numbers(ctx.episode.question or "")]
 
 
+GROUNDED = reasons(
+    "grounded_answer",
+    no_answer="no final answer",
+    no_number="the answer states no number",
+    no_quantity="the answer states no quantity (its numbers are list numbers, dates, times or identifiers)",
+    in_question="every number in the answer appears in the question",
+    no_output="the answer states {number} but no tool returned a successful output",
+    missing=("{missing} of {targets} numbers in the answer are not in any tool output nor one step from them: "
+             "{numbers}"),
+    passed="all {n} numbers in the answer come from tool outputs",
+    passed_given="all {n} numbers in the answer come from tool outputs or what the agent was given",
+)
+
+
 @check(behavior="grounding", params=ROLES)
 def grounded_answer(ctx: CheckContext) -> Outcome:
-    """Every number in the final answer (apart from those in the question) comes from a successful
-    tool output, directly or by one arithmetic step, units and rounding allowed."""
+    """Every quantity in the final answer (apart from the numbers of the question) comes from a
+    successful tool output, directly or by one arithmetic step, units and rounding allowed, or is
+    written in what the agent was given (the system prompt, a user turn). List ordinals, dates,
+    times, identifiers and the tails of identifiers in those texts ("ending in 1784") are not
+    quantities."""
     answer = ctx.answer
     if answer is None:
-        return not_applicable("no final answer")
-    stated = numbers(answer.text)
+        return not_applicable(GROUNDED.no_answer())
+    if not numbers(answer.text):
+        return not_applicable(GROUNDED.no_number())
+    before = ctx.episode.steps[: answer.step]
+    outputs = [(s.index, s.content) for s in before if s.role == "tool" and not s.is_error and s.content]
+    given = [(s.index, s.content) for s in before if s.role in ("system", "user") and s.content]
+    stated = [n for n in quantities(answer.text) if not _id_tail(n, outputs, given)]
     if not stated:
-        return not_applicable("the answer states no number")
+        return not_applicable(GROUNDED.no_quantity())
     in_question = _question_values(ctx)
     # a number of the question is exempt only as written (12.5 in the question does not exempt 12 or 13)
     targets = [n for n in stated if n.value not in in_question]
     if not targets:
-        return passed("every number in the answer appears in the question", answer.step)
-    outputs = [(s.index, s.content) for s in ctx.episode.steps[: answer.step]
-               if s.role == "tool" and not s.is_error and s.content]
-    if not outputs:
-        return failed(f"the answer states {targets[0].text} but no tool returned a successful output",
-                      answer.step)
+        return passed(GROUNDED.in_question(), answer.step)
     pool: NumberPool | None = None
     evidence: list[int] = [answer.step]
-    missing: list[str] = []
+    missing: list[Number] = []
+    from_given = False
     for target in targets:
         source = _literal_source(target, outputs)
-        if source is None:
+        if source is None and outputs:
             if pool is None:
                 pool = NumberPool([(value, i) for i, text in outputs for value in candidate_values(text)])
             source = _pool_source(target, pool)
         if source is None:
-            missing.append(target.text)
+            source = _literal_source(target, given)
+            from_given = from_given or source is not None
+        if source is None:
+            missing.append(target)
         else:
             evidence += source
+    if missing and not outputs:
+        return failed(GROUNDED.no_output(number=missing[0].text), answer.step)
     if missing:
-        return failed(f"{len(missing)} of {len(targets)} numbers in the answer are not in any tool output "
-                      f"nor one step from them: {', '.join(missing[:5])}", answer.step)
-    return passed(f"all {len(targets)} numbers in the answer come from tool outputs", *evidence)
+        return failed(GROUNDED.missing(missing=len(missing), targets=len(targets),
+                                       numbers=[n.text for n in missing[:5]]), answer.step)
+    if from_given:
+        return passed(GROUNDED.passed_given(n=len(targets)), *evidence)
+    return passed(GROUNDED.passed(n=len(targets)), *evidence)
+
+
+def _id_tail(number: Number, *texts: list[tuple[int, str]]) -> bool:
+    """True when a number of three or more plain digits ends an identifier in one of the texts."""
+    digits = number.text
+    return len(digits) >= 3 and digits.isascii() and digits.isdigit() and \
+        any(id_tail_at(text, digits) for group in texts for _, text in group)
 
 
 def _literal_source(target: Number, outputs: list[tuple[int, str]]) -> list[int] | None:
