@@ -10,6 +10,7 @@ from ..errors import FormatError, LoadIssueError
 from .files import READ_ERRORS, Span, is_trace_file
 from ._model import Episode, LoadIssue
 from ._registry import TraceFormat, detect, display_path, formats, get_format
+from .remote import find_remote_files, is_remote, read_remote_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,9 @@ def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
     skip = os.path.realpath(exclude) if exclude is not None else None
     found: list[TraceFile] = []
     for p in map(os.fspath, paths):
+        if is_remote(p):  # a URL (s3://...): listed on its file system by the same rules
+            found.extend(find_remote_files(p, exclude=os.fspath(exclude) if exclude is not None else None))
+            continue
         if os.path.isfile(p):
             found.append(TraceFile(p, os.path.dirname(p) or ".", os.path.getsize(p)))
             continue
@@ -66,6 +70,9 @@ def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span(), 
               chosen: TraceFormat | LoadIssue | None = None) -> Iterator[Episode | LoadIssue]:
     """Episodes and load issues of one file (or one span of it), in file order. `chosen`: the
     format (or the load issue) `choose_format` already gave for this file."""
+    if is_remote(trace.path):  # a URL: read through a local copy of what the span needs
+        yield from read_remote_file(trace, forced, span)
+        return
     fmt = chosen if chosen is not None else choose_format(trace.path, trace.root, forced)
     if isinstance(fmt, LoadIssue):
         yield fmt
