@@ -113,7 +113,10 @@ class Run:
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let DuckDB connection `con` read this run's files (`parquet_sql`): a remote run's file
         system is registered with it (fsspec); nothing is needed for a local run."""
-        if self._fs is not None and not any(type(self._fs).__name__ == f for f in con.list_filesystems()):
+        if self._fs is None:
+            return
+        protocol = self._fs.protocol if isinstance(self._fs.protocol, str) else self._fs.protocol[0]
+        if protocol not in con.list_filesystems():  # one file system a scheme: two runs there share it
             con.register_filesystem(self._fs)
 
     def parquet_sql(self, table: str) -> str:

@@ -21,7 +21,8 @@ os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 import click
 
 from ..errors import (
-    AnalysisError, CheckError, EngineError, FormatError, JudgeError, LoadIssueError, OutputError, RubricateError, RubricError,
+    AnalysisError, CheckError, EngineError, FormatError, JudgeError, LoadIssueError, OutputError, RubricateError,
+    RubricError,
 )
 from ._app import app  # commands are imported when used (see _app.COMMANDS)
 

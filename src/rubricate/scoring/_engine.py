@@ -163,7 +163,8 @@ def _score_here(base: Job, todo: list[Unit], line_counts: list[int], progress: C
     n, method = _worker_count(workers, todo, files, notes)
     shares = share(todo, n, FIRST_SHARE_WEIGHT)
     setup = judge_setup(rubric, judge, workers=len(shares))
-    jobs = [replace(base, units=s, part=k, judge=setup, counted=counted_before(shares, k)) for k, s in enumerate(shares)]
+    jobs = [replace(base, units=s, part=k, judge=setup, counted=counted_before(shares, k))
+            for k, s in enumerate(shares)]
     if len(jobs) == 1:
         return [_workers.run_here(jobs[0], progress, line_counts)]
     return _workers.run_jobs(jobs, progress, method, line_counts)

@@ -223,8 +223,9 @@ class RemoteRunWriter:
         self._remove(join(self.staging, PLAN_FILE))
         _write_json(self.fs, join(self.out, RUN_FILE), info)
         _faults.checkpoint("swapped")
+        replaced = set(RUN_ENTRIES) - {RUN_FILE, LOCK_FILE}  # and a run laid out as on disk, if one was there
         for entry in _listing(self.fs, self.out):
-            if (entry.startswith(GENERATION_PREFIX) and entry != gen) or entry in (set(RUN_ENTRIES) - {RUN_FILE, LOCK_FILE}):
+            if (entry.startswith(GENERATION_PREFIX) and entry != gen) or entry in replaced:
                 self._remove(join(self.out, entry))
         _faults.checkpoint("old-removed")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,6 +75,7 @@ class RayCluster:
     @contextmanager
     def start(self, workers: int | None, judge: JudgeConfig | None = None) -> Iterator[RayRun]:
         ray = _ray()
+        started = time.perf_counter()
         here = not ray.is_initialized()
         if here:
             env = _forwarded_env(judge)
@@ -90,7 +92,8 @@ class RayCluster:
         try:
             nodes = [n for n in ray.nodes() if n.get("Alive")]
             self.info = {"name": "ray", "address": self.address or "local", "nodes": len(nodes),
-                         "cpus": int(ray.cluster_resources().get("CPU", 0)), "ray_version": ray.__version__}
+                         "cpus": int(ray.cluster_resources().get("CPU", 0)), "ray_version": ray.__version__,
+                         "start_s": round(time.perf_counter() - started, 3)}
             yield RayRun(ray, self.info, workers)
         finally:
             if here:
@@ -197,7 +200,8 @@ def _needed(first: Unit, line_counts: list[int], counts: dict[int, Any]) -> dict
 
 
 def _judge_limits(judge: JudgeConfig) -> tuple[int, int | None, int | None, float]:
-    return judge.concurrency, judge.max_calls, judge.max_tokens, judge.timeout * (judge.max_retries + 1) + LEASE_MARGIN_S
+    lease_s = judge.timeout * (judge.max_retries + 1) + LEASE_MARGIN_S  # longer than any request's attempts
+    return judge.concurrency, judge.max_calls, judge.max_tokens, lease_s
 
 
 def _result(ray: Any, ref: Any) -> dict[str, Any]:

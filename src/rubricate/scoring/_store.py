@@ -263,7 +263,8 @@ class PartWriter:
             table = pa.Table.from_pydict(answer_columns(self._answers), schema=ANSWER_SCHEMA)
             pq.write_table(table, self._tmp(JUDGE, ".parquet"), compression="zstd")
             self._answers.clear()
-            moves.append((self._tmp(JUDGE, ".parquet"), os.path.join(self.run_dir, JUDGE, part_name(self.unit or 0) + ".parquet")))
+            final = os.path.join(self.run_dir, JUDGE, part_name(self.unit or 0) + ".parquet")
+            moves.append((self._tmp(JUDGE, ".parquet"), final))
         return moves
 
     def commit(self, extra: dict[str, Any]) -> dict[str, Any]:

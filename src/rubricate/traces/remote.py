@@ -106,11 +106,16 @@ def find_remote_files(url: str, *, exclude: str | None = None) -> list[Any]:
         return out
 
 
+VERSION_KEYS = ("ETag", "etag", "generation", "version_id", "mtime", "LastModified", "last_modified", "created")
+
+
 def signature(url: str) -> list[Any]:
-    """What says a remote file is unchanged (a resumed run checks it): its size and version key
-    (the ETag on S3)."""
+    """What says a remote file is unchanged (a resumed run checks it): its size and version (the ETag
+    on S3; else the first of VERSION_KEYS its file system gives, else fsspec's `ukey`)."""
     fs, path = filesystem(url)
-    return [int(fs.size(path)), fs.ukey(path)]
+    info = fs.info(path)
+    version = next((str(info[k]) for k in VERSION_KEYS if info.get(k) is not None), None)
+    return [int(info.get("size") or 0), version if version is not None else fs.ukey(path)]
 
 
 # -- the mirror ---------------------------------------------------------------------------------------

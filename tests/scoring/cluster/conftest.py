@@ -85,7 +85,7 @@ def ray_address() -> Iterator[str]:
             time.sleep(0.5)
         yield f"{LOOPBACK}:{port}"
     finally:
-        _stop(proc, grace=15)
+        _stop(proc, grace=5)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -70,7 +70,8 @@ def reference(local_inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> t
 
 def test_the_local_engine_reads_and_writes_s3_as_disk(remote_inputs: str, reference: tuple, s3) -> None:
     out = s3.url("runs", "local-engine")
-    done = score_run([remote_inputs], load_rubric(RUBRIC), out, workers=1, chunk_bytes=1 << 20)
+    done = score_run([remote_inputs], load_rubric(RUBRIC), out, workers=2, chunk_bytes=1 << 20)
+    assert done.info["timings"]["workers"] == 2
     got = rows(out, drop_source=True)
     assert_same(got, reference)
     sources = open_run(out).episodes()["source_file"]
@@ -106,9 +107,16 @@ def test_the_analysis_commands_read_a_run_on_s3(remote_inputs: str, local_inputs
         here = _cli(*[str(local) if a == "{}" else a for a in command])
         assert remote.returncode == 0 and here.returncode == 0, remote.stderr + here.stderr
         assert _findings(remote.stdout) == _findings(here.stdout), command[0]
-    compared = _cli("compare", str(local), out, "--json")
-    assert compared.returncode == 0, compared.stderr
-    assert all(item["delta"] in (0, None) for item in json.loads(compared.stdout)["items"])
+    for a, b in ((str(local), out), (out, out)):  # one run on disk and one on S3; two on S3
+        compared = _cli("compare", a, b, "--json")
+        assert compared.returncode == 0, compared.stderr
+        assert all(item["delta"] in (0, None) for item in json.loads(compared.stdout)["items"])
+    guides = {}
+    for name, run in (("remote", out), ("local", str(local))):
+        done = _cli("guide", run, "--out", str(tmp_path / f"{name}.jsonl"))
+        assert done.returncode == 0, done.stderr
+        guides[name] = (tmp_path / f"{name}.jsonl").read_text()
+    assert guides["remote"] and guides["remote"] == guides["local"].replace(str(local_inputs), remote_inputs)
     report = tmp_path / "report.html"
     done = _cli("report", out, "-o", str(report))
     assert done.returncode == 0, done.stderr

@@ -137,8 +137,8 @@ def test_without_an_address_a_cluster_of_this_machine_is_started(tmp_path: Path)
     done = _cli(["score", str(corpus), "-r", RUBRIC, "-o", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2",
                  "--no-progress", "-q"])
     assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "ray" / "run.json").read_text())["engine"] | {"ray_version": None} == \
-        {"name": "ray", "address": "local", "nodes": 1, "cpus": 2, "ray_version": None}
+    assert json.loads((tmp_path / "ray" / "run.json").read_text())["engine"] | {"ray_version": None, "start_s": None} == \
+        {"name": "ray", "address": "local", "nodes": 1, "cpus": 2, "ray_version": None, "start_s": None}
     score_run([corpus], load_rubric(RUBRIC), tmp_path / "local", workers=1)
     assert_same(rows(tmp_path / "ray"), rows(tmp_path / "local"))
 
