@@ -40,9 +40,9 @@ ENV = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTEC
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def group_cpu_s(pgid: int) -> float:
-    """CPU seconds of every process in process group `pgid`, the children they reaped included."""
-    total = 0
+def _session_times(sid: int) -> dict[int, int]:
+    """Clock ticks of CPU each process of session `sid` has used (with the children it reaped)."""
+    out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -50,9 +50,34 @@ def group_cpu_s(pgid: int) -> float:
             fields = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...; utime stime cutime cstime
-            total += sum(int(x) for x in fields[11:15])
-    return total / TICK
+        if int(fields[3]) == sid:  # fields after the name: state ppid pgrp session ...; utime stime cutime cstime
+            out[int(entry)] = sum(int(x) for x in fields[11:15])
+    return out
+
+
+class SessionCPU:
+    """CPU seconds used by the processes of session `sid` while it runs (Ray's workers have process
+    groups of their own, and the raylet does not collect their times when they exit, so each process
+    is sampled every 0.1 s and counted at its last sample)."""
+
+    def __init__(self, sid: int) -> None:
+        import threading
+
+        self.sid, self.first, self.last = sid, _session_times(sid), {}
+        self.last.update(self.first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.last.update(_session_times(self.sid))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self.last.update(_session_times(self.sid))
+        return sum(t - self.first.get(pid, 0) for pid, t in self.last.items()) / TICK
 
 
 def children_cpu_s() -> float:
@@ -100,14 +125,13 @@ class Cluster:
 
 def score(corpus: str, out: str, *extra: str, cluster: Cluster | None = None) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
-    cpu0 = children_cpu_s() + (group_cpu_s(cluster.proc.pid) if cluster else 0.0)
+    cpu0 = children_cpu_s()
+    sampler = SessionCPU(cluster.proc.pid) if cluster else None
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "rubricate", "score", corpus, "-r", "tool-discipline", "-o", out,
                     "--no-progress", "-q", *extra], check=True, env=ENV, capture_output=True)
     wall = time.perf_counter() - t0
-    if cluster is not None:
-        time.sleep(1.0)  # the job's workers exit when its driver does: let the raylet reap them
-    cpu = children_cpu_s() + (group_cpu_s(cluster.proc.pid) if cluster else 0.0) - cpu0
+    cpu = children_cpu_s() - cpu0 + (sampler.stop() if sampler else 0.0)
     info = json.loads(Path(out, "run.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
     t = info["timings"]

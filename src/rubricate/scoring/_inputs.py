@@ -43,10 +43,10 @@ def plan(files: Sequence[TraceFile], chunk_bytes: int = CHUNK_BYTES, forced: str
                 mirror.fill_line(f.path, f.size, f.size * k // parts)
             local[f.path] = replace(f, path=mirror.local(f.path), root=mirror.local(f.root))
         units = plan_units([local.get(f.path, f) for f in files], chunk_bytes, forced)
-        by_local = {t.path: f for f, t in ((f, local[f.path]) for f in big)}
+        remote_of = {local[f.path].path: f for f in big}
         out = []
         for u in units:
-            original = by_local.get(u.trace.path)
+            original = remote_of.get(u.trace.path)
             if original is not None:
                 _check_cut(u, original)
                 u = replace(u, trace=original)

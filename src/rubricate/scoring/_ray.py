@@ -7,11 +7,13 @@ writes their parts and markers into the run being built. A unit is committed by 
 after its parts, and its parts replace files of the same name: a task retried after its worker died
 (Ray retries it, `MAX_RETRIES` times) rewrites the same parts, never adds rows.
 
-Units that continue a split file are numbered from the lines of the units before them: tasks count
-those first (in C, in parallel), and a scoring task starts when the counts it needs are in. Judge
-items share one connection limit and one budget through a coordinator actor (`_coordinator`); each
-unit keeps the judge answers it used in the run (`judge/part-NNNNN.parquet`), a re-run reads them
-back for the same unit whichever node it lands on, and the driver merges them into its own cache.
+Units that continue a split file are numbered from the lines of the units before them: count tasks
+count those first (in C, ~256 MB each, in parallel), and a scoring task starts when the counts it
+needs are in. Progress shows on the driver as tasks finish. Judge items share one connection limit
+and one budget through a coordinator actor (`_coordinator`), to which tasks also report the bytes
+they scored; each unit keeps the judge answers it used in the run (`judge/part-NNNNN.parquet`), a
+re-run reads them back for the same unit whichever node it lands on, and the driver merges them
+into its own cache.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ._units import CHUNK_BYTES, Unit, unit_lines
 
 RAY_HINT = "pip install 'rubricate[ray]'"
 TASK_BYTES = CHUNK_BYTES  # units are batched into tasks of at most this many bytes
+COUNT_BYTES = 256 << 20   # a count task counts the lines of this many bytes of consecutive units
 MAX_RETRIES = 3           # attempts after the first when a task's worker dies
 # Environment variables a cluster's workers get from the driver (a cluster started elsewhere does
 # not have the driver's environment): object storage settings and Rubricate's own switches. The
@@ -138,68 +141,88 @@ class RayRun:
               out: str) -> list[dict[str, Any]]:
         """Score `todo` (of the run's `units`); the tasks' totals, in unit order."""
         ray = self.ray
-        if self.info["nodes"] > 1:
-            local = [p for p in (out, base.run_dir) if not is_remote(p)]
-            if local:
-                self.notes.append(f"the cluster has {self.info['nodes']} nodes: --out {out} must be on a file "
-                                  "system every node mounts at the same path (or on object storage, s3://...)")
-        coordinator = ray.remote(Coordinator).options(num_cpus=0).remote(
-            *(_judge_limits(judge) if judge is not None else (1, None, None, LEASE_MARGIN_S)))
+        if self.info["nodes"] > 1 and not is_remote(out):
+            self.notes.append(f"the cluster has {self.info['nodes']} nodes: --out {out} must be on a file system "
+                              "every node mounts at the same path (or on object storage, s3://...)")
+        coordinator = None  # judge runs only: the cluster's judge limit and budget, and finer progress
+        seeds: dict[int, str] = {}
         if rubric.judges and judge is not None:
             judge.api_key()  # fail before any work when the key is missing
+            coordinator = ray.remote(Coordinator).options(num_cpus=0).remote(*_limits(judge))
             budget = ClusterBudget(coordinator, judge.max_calls, judge.max_tokens)
             base = replace(base, judge=JudgeSetup(judge, budget, judge.concurrency, keep_answers=True))
-        seeds = kept_answer_parts(out) if base.judge is not None and judge is not None and judge.cache_dir else {}
+            seeds = kept_answer_parts(out) if judge.cache_dir else {}  # --no-judge-cache: reuse nothing
         # at least two tasks a CPU when the input allows, so every CPU has work until the end
         tasks = batches(todo, min(TASK_BYTES, -(-sum(u.size for u in todo) // (2 * max(1, self.info["cpus"])))))
         counts = self._count_refs(units, tasks, line_counts)
         score_task = ray.remote(_score_task).options(max_retries=MAX_RETRIES, retry_exceptions=False)
-        window = self.workers or max(1, 2 * self.info["cpus"])
+
+        def submit(task: list[Unit]) -> Any:
+            need = _needed(task[0], line_counts, counts)  # count task -> the units it counted
+            return score_task.remote(replace(base, units=task, part=task[0].index), list(line_counts), coordinator,
+                                     [seeds[u.index] for u in task if u.index in seeds], list(need.values()),
+                                     *need)
+
+        window = self.workers or max(1, 2 * self.info["cpus"])  # tasks in flight
         pending: dict[Any, int] = {}
         results: dict[int, dict[str, Any]] = {}
-        submitted = 0
         try:
-            while submitted < len(tasks) or pending:
-                while submitted < len(tasks) and len(pending) < window:
-                    units_k = tasks[submitted]
-                    need = _needed(units_k[0], line_counts, counts)
-                    job = replace(base, units=units_k, part=units_k[0].index)
-                    ref = score_task.remote(job, list(line_counts), coordinator,
-                                            [seeds[u.index] for u in units_k if u.index in seeds],
-                                            list(need), *need.values())
-                    pending[ref] = submitted
-                    submitted += 1
+            while len(results) < len(tasks):
+                while len(results) + len(pending) < len(tasks) and len(pending) < window:
+                    k = len(results) + len(pending)
+                    pending[submit(tasks[k])] = k
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
                 for ref in ready:
-                    results[pending.pop(ref)] = _result(ray, ref)
+                    k = pending.pop(ref)
+                    results[k] = _result(ray, ref)
                     _faults.checkpoint("unit-received")
-                progress(ray.get(coordinator.take_progress.remote()), 0)
+                    if coordinator is None:  # progress by finished task
+                        progress(sum(u.size for u in tasks[k]), 0)
+                if coordinator is not None:  # progress as the tasks report it
+                    progress(ray.get(coordinator.take_progress.remote()), 0)
         except BaseException:
             for ref in pending:
                 ray.cancel(ref, force=True)
             raise
         finally:
-            ray.kill(coordinator)
+            if coordinator is not None:
+                ray.kill(coordinator)
         return [results[k] for k in sorted(results)]
 
-    def _count_refs(self, units: list[Unit], tasks: list[list[Unit]], line_counts: list[int]) -> dict[int, Any]:
-        """Count tasks for the units whose lines number a task's first unit and are not known yet."""
+    def _count_refs(self, units: list[Unit], tasks: list[list[Unit]], line_counts: list[int]
+                    ) -> dict[int, tuple[Any, list[int]]]:
+        """Count tasks for the units whose lines number a task's first unit and are not known yet,
+        ~`COUNT_BYTES` of consecutive units of a file each: unit -> (its count task, the units it counts)."""
         wanted: set[int] = set()
         for task in tasks:
             first = task[0]
             if first.continues_file:
                 wanted.update(i for i in range(first.file_first, first.index) if line_counts[i] < 0)
+        groups: list[list[int]] = []
+        for i in sorted(wanted):
+            last = groups[-1] if groups else None
+            if last and last[-1] == i - 1 and units[i].file_first == units[last[0]].file_first \
+                    and sum(units[j].size for j in last) + units[i].size <= COUNT_BYTES:
+                last.append(i)
+            else:
+                groups.append([i])
         count_task = self.ray.remote(_count_task).options(max_retries=MAX_RETRIES)
-        return {i: count_task.remote(units[i]) for i in sorted(wanted)}
+        out: dict[int, tuple[Any, list[int]]] = {}
+        for group in groups:
+            ref = count_task.remote([units[i] for i in group])
+            out.update(dict.fromkeys(group, (ref, group)))
+        return out
 
 
-def _needed(first: Unit, line_counts: list[int], counts: dict[int, Any]) -> dict[int, Any]:
+def _needed(first: Unit, line_counts: list[int], counts: dict[int, tuple[Any, list[int]]]) -> dict[Any, list[int]]:
+    """The count tasks a task whose first unit is `first` waits for, with the units each counts."""
     if not first.continues_file:
         return {}
-    return {i: counts[i] for i in range(first.file_first, first.index) if line_counts[i] < 0}
+    return dict(counts[i] for i in range(first.file_first, first.index) if line_counts[i] < 0)
 
 
-def _judge_limits(judge: JudgeConfig) -> tuple[int, int | None, int | None, float]:
+def _limits(judge: JudgeConfig) -> tuple[int, int | None, int | None, float]:
+    """The coordinator's connections, calls, tokens and lease time."""
     lease_s = judge.timeout * (judge.max_retries + 1) + LEASE_MARGIN_S  # longer than any request's attempts
     return judge.concurrency, judge.max_calls, judge.max_tokens, lease_s
 
@@ -219,28 +242,33 @@ def _result(ray: Any, ref: Any) -> dict[str, Any]:
                        hint="rerun with --resume to continue from the finished units") from None
 
 
-def _count_task(unit: Unit) -> int:
+def _count_task(units: list[Unit]) -> list[int]:
     from ._native import kernel_counter
 
-    return unit_lines(unit, kernel_counter())
+    counter = kernel_counter()
+    return [unit_lines(u, counter) for u in units]
 
 
-def _score_task(job: Job, line_counts: list[int], coordinator: Any, seed_parts: list[str], counted: list[int],
-                *counts: int) -> dict[str, Any]:
-    """One task: score `job`'s units here (a Ray worker) into the run being built."""
+def _score_task(job: Job, line_counts: list[int], coordinator: Any, seed_parts: list[str], counted: list[list[int]],
+                *counts: list[int]) -> dict[str, Any]:
+    """One task: score `job`'s units here (a Ray worker) into the run being built. `counts` are the
+    results of the count tasks it waited for, of the units in `counted`."""
     _faults.ROLE = "worker"
-    for index, n in zip(counted, counts):
-        line_counts[index] = n
+    for indices, values in zip(counted, counts):
+        for index, n in zip(indices, values):
+            line_counts[index] = n
     job.line_counts = line_counts
-    job.progress = lambda nbytes, _: coordinator.add_progress.remote(nbytes)
+    if coordinator is not None:
+        job.progress = lambda nbytes, _: coordinator.add_progress.remote(nbytes)
     if job.judge is not None and seed_parts:
         job.judge = replace(job.judge, seed=read_kept_answers(seed_parts))
     tmp = None
     if not is_remote(job.run_dir):  # a folder of its own: two attempts at a unit never share a file
         tmp = job.tmp_dir = os.path.join(job.run_dir, TMP_DIR, f"task-{uuid.uuid4().hex}")
         os.makedirs(tmp)
+    started = time.time()
     try:
-        return score_share(job)
+        return {**score_share(job), "span": (started, time.time())}  # when it ran (epoch seconds)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

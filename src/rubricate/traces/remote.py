@@ -29,7 +29,7 @@ from .files import HEAD_BYTES, Span, is_trace_file
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 SIBLING_BYTES = 16 << 20  # files beside a trace that come along with it (metadata.json, config.toml)
-BLOCK = 16 << 20          # bytes fetched at a time
+BLOCK = 8 << 20           # bytes a request fetches; a unit's range is fetched in such blocks concurrently
 FIRST_LINE_LIMIT = 64 << 20  # as traces._registry._first_line: detection reads at most this of line 1
 
 
@@ -153,16 +153,17 @@ class Mirror:
         if start >= end or any(a <= start and end <= b for a, b in done):
             return
         _, path = filesystem(url)
+        starts = list(range(start, end, BLOCK))
+        ends = [min(end, s + BLOCK) for s in starts]
+        blocks = self.fs.cat_ranges([path] * len(starts), starts, ends)  # concurrent where the store allows
         with open(local, "r+b") as f:
-            pos = start
-            while pos < end:
-                data = self.fs.cat_file(path, start=pos, end=min(end, pos + BLOCK))
-                if not data:
-                    raise TraceError(f"{url}: ends at byte {pos}, before the {size} bytes it was listed with",
-                                     path=url, hint="the file changed while it was read: run again")
+            for pos, stop, data in zip(starts, ends, blocks):
+                if isinstance(data, BaseException) or len(data) != stop - pos:
+                    raise TraceError(f"{url}: could not read bytes {pos}-{stop} of the {size} it was listed with"
+                                     f"{f' ({data})' if isinstance(data, BaseException) else ''}", path=url,
+                                     hint="the file changed or could not be read while it was scored: run again")
                 f.seek(pos)
                 f.write(data)
-                pos += len(data)
         done.append((start, end))
 
     def fill_line(self, url: str, size: int, pos: int, limit: int = FIRST_LINE_LIMIT) -> int:

@@ -47,6 +47,7 @@ def local_inputs(tmp_path_factory: pytest.TempPathFactory, corpus) -> Path:
         src = need_shared(CORPORA / name)
         subprocess.run(["cp", "-r", str(src), str(root / name.replace("/", "-"))], check=True)
     corpus.write_jsonl(root / "big.jsonl", range(0, 2000), pad=2000, bad_every=150)
+    corpus.write_jsonl(root / "wide.jsonl", range(3000, 3020), pad=90_000)  # lines longer than the 64 KiB head
     (root / "small").mkdir()
     (root / "small" / "array.json").write_text(json.dumps([corpus.make_record(i) for i in range(5000, 5010)]))
     corpus.write_files(root / "small" / "singles", range(5100, 5120))
@@ -81,6 +82,15 @@ def test_the_local_engine_reads_and_writes_s3_as_disk(remote_inputs: str, refere
     assert all(p.startswith("gen-00001/") for t in info["parts"].values() for p in t)
     assert not s3.fs.exists(f"{s3.bucket}/runs/local-engine/.lock")
     assert done.episodes == reference[0].height
+
+
+def test_traces_load_from_s3_as_from_disk(remote_inputs: str, local_inputs: Path) -> None:
+    import rubricate
+
+    here = rubricate.load_episodes(local_inputs / "small")
+    there = rubricate.load_episodes(remote_inputs + "/small")
+    assert [(e.id, e.source, len(e.steps)) for e in there] == [(e.id, e.source, len(e.steps)) for e in here]
+    assert len(list(here)) == 30 and there.issues == here.issues == []
 
 
 def test_the_ray_engine_reads_and_writes_s3_as_disk(remote_inputs: str, reference: tuple, s3, ray_address: str) -> None:
