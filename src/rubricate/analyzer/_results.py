@@ -97,6 +97,7 @@ class Run:
         if named is not None:
             return named
         folder = self._fs._strip_protocol(self.file(table))
+        self._fs.invalidate_cache(folder)  # listed fresh: another process may have written the run
         names = self._fs.ls(folder, detail=False) if self._fs.exists(folder) else []
         return [self._fs.unstrip_protocol(n) for n in sorted(names) if n.endswith(ext)]
 

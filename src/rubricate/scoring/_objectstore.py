@@ -124,6 +124,7 @@ class RemoteRunWriter:
             current = _read_json(self.fs, join(self.out, RUN_FILE)) or {}
             self.generation = int(current.get("generation", 0)) + 1
             self.staging = join(self.out, generation_name(self.generation))
+            self.fs.invalidate_cache(_path(self.fs, self.staging))  # another process may have written it
             has_plan = self.fs.exists(_path(self.fs, join(self.staging, PLAN_FILE)))
             if self.resume and not has_plan:
                 self.resume = False
