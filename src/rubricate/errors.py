@@ -16,8 +16,10 @@ The tree::
     │   ├── RunLockedError         another process is writing the run (exit 3; attribute: pid)
     │   └── OutputError            --out cannot hold a run: not a run and not empty, a file,
     │                              unwritable, or nothing to resume (a usage error, exit 2)
-    └── AnalysisError              an analysis asked of a run what it cannot give (unknown outcome
-                                   item, no rewards, a bad SQL query): a usage error
+    ├── AnalysisError              an analysis asked of a run what it cannot give (unknown outcome
+    │                              item, no rewards, a bad SQL query): a usage error
+    └── EngineError                a scoring engine or storage back end that is not installed or not
+                                   known (`--engine ray` without Ray, `s3://` without s3fs): a usage error
 
 Messages say what happened and where first, then the hint on its own line when printed by the CLI.
 A damaged record is never an exception while loading: it is a `LoadIssue` (see traces.LoadIssue).
@@ -100,3 +102,9 @@ class RunLockedError(RunError):
 class OutputError(RunError):
     """`--out` cannot hold this run: a directory that is not a run and not empty (without --force), a
     file, a place this user cannot write, or `--resume` with nothing to resume. A usage error."""
+
+
+class EngineError(RubricateError):
+    """A scoring engine or a storage back end cannot be used as asked: Ray is not installed for
+    `--engine ray`, or no file system is installed for a URL's scheme (`s3://` needs s3fs). A usage
+    error: the hint says what to install."""

@@ -1,4 +1,8 @@
-"""Reading a run directory back: run.json, verdicts, episodes, issues, and the per-item summary."""
+"""Reading a run directory back: run.json, verdicts, episodes, issues, and the per-item summary.
+
+A run on object storage (`s3://...`, any fsspec URL) is read where it is: run.json names its parts,
+polars reads them through pyarrow on the same file system, and DuckDB through that file system
+registered with the connection (`Run.register`)."""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..errors import AnalysisError, RunError
-from ..scoring import EPISODES, FORMAT1_FILES, ISSUES, RUN_FILE, RUN_FORMAT, VERDICTS, staging_path
-from ..traces import Episode, LoadIssue, RecordFormat, Source, Span, TraceFormat, get_format
+from ..scoring import (
+    EPISODES, FORMAT1_FILES, ISSUES, RUN_FILE, RUN_FORMAT, VERDICTS, generation_name, staging_path, stored_parts,
+)
+from ..traces import Episode, LoadIssue, RecordFormat, Source, Span, TraceFile, TraceFormat, get_format, read_file
 from ..traces.files import compression, container_of, read_head
+from ..traces.remote import filesystem, is_remote, join
 
 READABLE_FORMATS = (1, RUN_FORMAT)
 
@@ -29,6 +36,10 @@ class Run:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
+        self._fs: Any = None
+        if is_remote(self.path):
+            self._open_remote()
+            return
         marker = os.path.join(self.path, RUN_FILE)
         if not os.path.isdir(self.path):
             raise RunError(f"{self.path}: no such run directory", path=self.path,
@@ -44,6 +55,27 @@ class Run:
                            hint="the scoring run was interrupted or failed; run `rubricate score` again")
         with open(marker, "rb") as f:
             self.info: dict[str, Any] = msgspec.json.decode(f.read())
+        self._check_format()
+
+    def _open_remote(self) -> None:
+        self.path = self.path.rstrip("/")
+        self._fs, root = filesystem(self.path)
+        try:
+            data = self._fs.cat_file(self._fs._strip_protocol(join(self.path, RUN_FILE)))
+        except FileNotFoundError:
+            found = self._fs.ls(root, detail=False) if self._fs.exists(root) else []
+            what = "incomplete run (no run.json): its scoring was interrupted or failed" if found else \
+                "no run here (no run.json)"
+            raise RunError(f"{self.path}: {what}", path=self.path,
+                           hint="pass the --out of a finished `rubricate score` run, or continue it with --resume") \
+                from None
+        except OSError as exc:
+            raise RunError(f"{self.path}: cannot read the run: {exc}", path=self.path,
+                           hint="check the URL, the credentials and the endpoint (AWS_ENDPOINT_URL)") from None
+        self.info = msgspec.json.decode(data)
+        self._check_format()
+
+    def _check_format(self) -> None:
         self.format = self.info.get("run_format")
         if self.format not in READABLE_FORMATS:
             raise RunError(f"{self.path}: run format {self.format!r}, this version reads "
@@ -51,16 +83,42 @@ class Run:
                            hint="re-score the traces with this version")
 
     def file(self, name: str) -> str:
-        return os.path.join(self.path, name)
+        return join(self.path, name) if self._fs is not None else os.path.join(self.path, name)
+
+    def _parts(self, table: str, ext: str) -> list[str]:
+        """A table's files: named by run.json (a run written to object storage), else listed."""
+        if self.format == 1:
+            return [self.file(FORMAT1_FILES[table])]
+        if self._fs is None:
+            folder = self.file(table)
+            return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(ext)] \
+                if os.path.isdir(folder) else []
+        named = stored_parts(self.path, self.info, table)
+        if named is not None:
+            return named
+        folder = self._fs._strip_protocol(self.file(table))
+        self._fs.invalidate_cache(folder)  # listed fresh: another process may have written the run
+        names = self._fs.ls(folder, detail=False) if self._fs.exists(folder) else []
+        return [self._fs.unstrip_protocol(n) for n in sorted(names) if n.endswith(ext)]
 
     def parquet(self, table: str) -> list[str]:
         """The Parquet files of a table (`episodes` or `verdicts`), in input order. Read them as a list
         (DuckDB `read_parquet([...])`, polars with `glob=False`): a run's path may hold glob characters.
-        From outside, `RUN/verdicts/*.parquet` is the same dataset."""
-        if self.format == 1:
-            return [self.file(FORMAT1_FILES[table])]
-        folder = self.file(table)
-        return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".parquet")]
+        From outside, `RUN/verdicts/*.parquet` is the same dataset (on object storage: the parts
+        run.json names, under `RUN/gen-NNNNN/`)."""
+        if self.format != 1 and self._fs is None:
+            folder = self.file(table)
+            return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".parquet")]
+        return self._parts(table, ".parquet")
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let DuckDB connection `con` read this run's files (`parquet_sql`): a remote run's file
+        system is registered with it (fsspec); nothing is needed for a local run."""
+        if self._fs is None:
+            return
+        protocol = self._fs.protocol if isinstance(self._fs.protocol, str) else self._fs.protocol[0]
+        if protocol not in con.list_filesystems():  # one file system a scheme: two runs there share it
+            con.register_filesystem(self._fs)
 
     def parquet_sql(self, table: str) -> str:
         """`read_parquet([...])` of a table's files, for DuckDB SQL."""
@@ -69,35 +127,42 @@ class Run:
     @property
     def issues_path(self) -> str:
         """Where the run's load issues are: `issues/` (format 2) or `issues.jsonl` (format 1)."""
+        if self._fs is not None and self.format != 1 and self.info.get("parts"):
+            return join(self.path, generation_name(int(self.info.get("generation", 0))), ISSUES)
         return self.file(FORMAT1_FILES[ISSUES] if self.format == 1 else ISSUES)
 
     def issue_files(self) -> list[str]:
         """The run's issues files (JSONL), in input order."""
-        if self.format == 1:
-            return [self.file(FORMAT1_FILES[ISSUES])]
-        folder = self.file(ISSUES)
-        return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".jsonl")] \
-            if os.path.isdir(folder) else []
+        return self._parts(ISSUES, ".jsonl")
 
     @property
     def item_order(self) -> list[str]:
         return [i["id"] for i in self.info["rubric"]["items"]]
 
     def verdicts(self) -> pl.DataFrame:
-        import polars as pl
-
-        return pl.read_parquet(self.parquet(VERDICTS), glob=False)
+        return self._table(VERDICTS)
 
     def episodes(self) -> pl.DataFrame:
+        return self._table(EPISODES)
+
+    def _table(self, table: str) -> pl.DataFrame:
         import polars as pl
 
-        return pl.read_parquet(self.parquet(EPISODES), glob=False)
+        if self._fs is None:
+            return pl.read_parquet(self.parquet(table), glob=False)
+        import pyarrow.parquet as pq
+
+        files = [self._fs._strip_protocol(p) for p in self.parquet(table)]
+        return pl.from_arrow(pq.read_table(files, filesystem=self._fs))  # type: ignore[return-value]
+
+    def _open(self, path: str) -> Any:
+        return self._fs.open(self._fs._strip_protocol(path), "rb") if self._fs is not None else open(path, "rb")
 
     def issues(self, limit: int | None = None) -> list[LoadIssue]:
         out: list[LoadIssue] = []
         dec = msgspec.json.Decoder(LoadIssue)
         for path in self.issue_files():
-            with open(path, "rb") as f:
+            with self._open(path) as f:
                 for line in f:
                     if limit is not None and len(out) >= limit:
                         return out
@@ -119,10 +184,10 @@ class Run:
             by_file.setdefault((file, fmt), {})[(line, index)] = (eid, path)
         found: dict[str, Episode] = {}
         for (file, fmt), keys in by_file.items():
-            if not file or not os.path.isfile(file):
+            if not file or not (is_remote(file) or os.path.isfile(file)):
                 continue
             remaining = dict(keys)
-            for item in _read_at(get_format(fmt), file, remaining):
+            for item in _read_remote(file, fmt) if is_remote(file) else _read_at(get_format(fmt), file, remaining):
                 if isinstance(item, Episode):
                     key = (item.source.line, item.source.index)
                     hit = remaining.pop(key, None)
@@ -138,6 +203,7 @@ class Run:
         import duckdb
 
         con = duckdb.connect()
+        self.register(con)
         for table in (VERDICTS, EPISODES):
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self.parquet_sql(table)}")
         return con
@@ -247,6 +313,16 @@ def _read_at(reader: TraceFormat, file: str, keys: Iterable[tuple[int | None, in
     spans = [Span(start, start + 1, number) for number, start in _line_starts(file, lines)]
     for span in spans:
         yield from reader.read(file, span)
+
+
+def _read_remote(url: str, fmt: str) -> Iterator[Any]:
+    """The records of a remote trace file (read whole through a local copy); nothing when it is gone."""
+    fs, path = filesystem(url)
+    try:
+        size = int(fs.size(path))
+    except FileNotFoundError:
+        return
+    yield from read_file(TraceFile(url, url.rsplit("/", 1)[0], size), fmt)
 
 
 def _line_starts(file: str, lines: set[int], chunk_size: int = 1 << 24) -> list[tuple[int, int]]:

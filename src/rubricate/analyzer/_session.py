@@ -53,6 +53,7 @@ def sql_list(values: list[str]) -> str:
 
 def attach(con: duckdb.DuckDBPyConnection, run: Run, suffix: str = "") -> None:
     """Views `verdicts{suffix}` and `episodes{suffix}` over the run's Parquet files."""
+    run.register(con)
     for view in ("verdicts", "episodes"):
         con.execute(f"CREATE VIEW {view}{suffix} AS SELECT * FROM {run.parquet_sql(view)}")
 

@@ -21,7 +21,8 @@ os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 import click
 
 from ..errors import (
-    AnalysisError, CheckError, FormatError, JudgeError, LoadIssueError, OutputError, RubricateError, RubricError,
+    AnalysisError, CheckError, EngineError, FormatError, JudgeError, LoadIssueError, OutputError, RubricateError,
+    RubricError,
 )
 from ._app import app  # commands are imported when used (see _app.COMMANDS)
 
@@ -31,7 +32,7 @@ EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 def exit_code(exc: RubricateError) -> int:
     if isinstance(exc, LoadIssueError):
         return EXIT_THRESHOLD
-    if isinstance(exc, (RubricError, CheckError, FormatError, JudgeError, AnalysisError, OutputError)):
+    if isinstance(exc, (RubricError, CheckError, FormatError, JudgeError, AnalysisError, OutputError, EngineError)):
         return EXIT_USAGE
     return EXIT_FAILED
 

@@ -7,6 +7,7 @@ import click
 from ..analyzer import Run, open_run
 from ..scoring import score_run
 from ..rubrics import load_rubric
+from ..traces.remote import is_remote
 from ._app import app
 from ._judge import judge_config, judge_options
 from . import EXIT_FAILED, EXIT_THRESHOLD
@@ -14,16 +15,34 @@ from ._output import REDACT, err_console, fail, plural, wants_progress
 from .summary import print_summary
 
 
+class PathOrURL(click.ParamType):
+    """A local path that exists, or a URL (s3://bucket/prefix, any fsspec file system) taken as given."""
+
+    name = "path"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if is_remote(value):
+            return value
+        return click.Path(exists=True).convert(value, param, ctx)
+
+
 @app.command("score")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=PathOrURL())
 @click.option("--rubric", "-r", "rubric_ref", required=True,
               help="Built-in rubric name (see `rubricate rubrics list`) or path of a rubric .toml file.")
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False),
-              help="Run directory to write (run.json, episodes/, verdicts/, issues/). An earlier run there "
-                   "is replaced when the new one is complete.")
+              help="Run directory to write (run.json, episodes/, verdicts/, issues/), or a URL "
+                   "(s3://bucket/run). An earlier run there is replaced when the new one is complete.")
 @click.option("--format", "-f", "format_", default=None, help="Read every file in this format (no detection).")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: all cores; small inputs use one).")
+              help="Worker processes (default: all cores; small inputs use one). With --engine ray: the CPUs "
+                   "of the cluster started for the run, or the tasks in flight on an existing one.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where to score: this machine's cores, or Ray tasks on a cluster (pip install "
+                   "'rubricate[ray]').")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="The Ray cluster for --engine ray (auto, HOST:PORT, ray://HOST:10001); default "
+                   "RAY_ADDRESS, else a cluster of this machine started for the run.")
 @click.option("--checks", "checks_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Python file with @check functions for custom items (repeatable).")
 @click.option("--strict", is_flag=True, help="Stop at the first load issue, and fail when a check raised or a "
@@ -40,18 +59,21 @@ from .summary import print_summary
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary.")
 @judge_options
 def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
-                  checks_files: tuple[str, ...], strict: bool, resume: bool, force: bool, redact: str | None,
-                  no_progress: bool, quiet: bool, **judge_opts: object) -> None:
+                  engine: str, ray_address: str | None, checks_files: tuple[str, ...], strict: bool, resume: bool,
+                  force: bool, redact: str | None, no_progress: bool, quiet: bool, **judge_opts: object) -> None:
     """Score every episode under PATHS with a rubric and write a run directory.
 
     Judge items (kind = "judge") are asked of --judge-model; without it they are skipped.
     """
     judge = judge_config(judge_opts)
     rubric = load_rubric(rubric_ref, checks=checks_files)
+    if ray_address and engine != "ray":
+        raise click.UsageError("--ray-address needs --engine ray")
     if redact == "none":
         REDACT["on"] = False
     kwargs = dict(workers=workers, format=format_, strict=strict, checks_files=checks_files, judge=judge,
-                  resume=resume, force=force, redact_issues=redact != "none", redact_episodes=redact == "all")
+                  resume=resume, force=force, redact_issues=redact != "none", redact_episodes=redact == "all",
+                  engine=engine, ray_address=ray_address)
     if wants_progress(no_progress):
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                    TransferSpeedColumn)

@@ -10,21 +10,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
-from ..errors import RunError
+from ..errors import EngineError, RunError
 from ..rubrics import Rubric
 from ..rubrics.judges import JudgeConfig, judge_run_info, judge_setup
 from ..traces import TraceFile, find_trace_files, get_format
+from ..traces.remote import is_remote
 from . import _faults, _workers
-from ._lifecycle import RunWriter
+from ._inputs import plan
+from ._lifecycle import open_run_writer
 from ._loop import Job
 from ._native import kernel_status
 from ._store import RUN_FORMAT
-from ._units import CHUNK_BYTES, Unit, counted_before, plan_units, share
+from ._units import CHUNK_BYTES, Unit, counted_before, share
+
+ENGINES = ("local", "ray")
 
 # The first share is scored by the parent, which starts at once; every other job first counts the
 # lines of the span before its own (~6% of scoring it, in C), so the first share is that much larger.
@@ -75,6 +79,8 @@ def score_run(
     force: bool = False,
     redact_issues: bool = True,
     redact_episodes: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> RunSummary:
     """Score every episode under `paths` with `rubric` and write the run directory `out`.
 
@@ -89,16 +95,27 @@ def score_run(
     into a non-empty directory that is not a run. One writer at a time: a second is refused.
     Load-issue reasons are redacted (`rubricate.redaction`) unless `redact_issues=False`;
     `redact_episodes=True` also redacts the stored episode texts, metadata and verdict reasons.
+
+    `paths` and `out` may be URLs (`s3://bucket/prefix`, any fsspec file system). `engine="ray"`
+    scores the same units as Ray tasks on the cluster at `ray_address` (else `RAY_ADDRESS`, else a
+    cluster of `workers` CPUs started for this run; see `_ray`).
     """
     if rubric.spec is None:
         raise RunError("score_run needs a rubric loaded from a file or built-in name",
                        hint="use load_rubric(...) or parse_rubric(...)")
     if format:
         get_format(format)
+    if engine not in ENGINES:
+        raise EngineError(f"unknown engine {engine!r}", hint=f"use one of: {', '.join(ENGINES)}")
+    cluster = None
+    if engine == "ray":
+        from ._ray import RayCluster
+
+        cluster = RayCluster.check(ray_address)  # before anything is written: is Ray there?
     out = os.fspath(out)
     started = time.perf_counter()
     notes: list[str] = []
-    with RunWriter(out, resume=resume, force=force) as run:
+    with open_run_writer(out, resume=resume, force=force) as run:
         if run.complete:  # killed between building the run and swapping it in: swap it in now
             return RunSummary(out, run.finish_complete(), notes)
         files = find_trace_files(paths, exclude=out)
@@ -108,36 +125,56 @@ def score_run(
         if run.resume:
             units = run.load_plan(files, key)
         else:
-            units = plan_units(files, chunk_bytes, format)
+            units = plan(files, chunk_bytes, format)
             run.save_plan(units, files, key)
         _faults.checkpoint("planned")
         done = run.finished_units()
         todo = [u for u in units if u.index not in done]
         line_counts = [done[u.index].get("lines", -1) if u.index in done else -1 for u in units]
-        n, method = _worker_count(workers, todo, files, notes)
-        shares = share(todo, n, FIRST_SHARE_WEIGHT)
-        setup = judge_setup(rubric, judge, workers=len(shares))
-        sources = tuple(dict.fromkeys((*rubric.check_sources, *map(os.fspath, checks_files))))
-        jobs = [Job(s, k, run.staging, rubric.spec, rubric.path, sources, format, strict,
-                    judge=setup, counted=counted_before(shares, k), redact_issues=redact_issues,
-                    redact_episodes=redact_episodes) for k, s in enumerate(shares)]
         progress = _progress_callback(on_progress, sum(u.size for u in todo))
-        if len(jobs) == 1:
-            results = [_workers.run_here(jobs[0], progress, line_counts)]
+        sources = tuple(dict.fromkeys((*rubric.check_sources, *map(os.fspath, checks_files))))
+        base = Job([], 0, run.staging, rubric.spec, rubric.path, sources, format, strict,
+                   redact_issues=redact_issues, redact_episodes=redact_episodes)
+        judged = bool(rubric.judges) and judge is not None
+        if cluster is not None:
+            with cluster.start(workers, judge) as ray_run:
+                results = ray_run.score(base, units, todo, line_counts, progress, rubric, judge, out)
+                notes += ray_run.notes
         else:
-            results = _workers.run_jobs(jobs, progress, method, line_counts)
+            results = _score_here(base, todo, line_counts, progress, rubric, judge, workers, files, notes)
         markers = run.finished_units()
         info = _run_info(rubric, paths, format, files, units, markers, results, time.perf_counter() - started)
-        info["kernel"] = kernel_status(rubric, judged=setup is not None)
+        info["kernel"] = kernel_status(rubric, judged=judged)
         if run.resume:
             info["resumed"] = {"units_done_before": len(done), "units": len(units)}
         if notes:
             info["notes"] = notes
         if rubric.judges:
             info["judge"] = judge_run_info(rubric, judge, [r["judge"] for r in results])
+        if cluster is not None:
+            info["engine"] = cluster.describe()
+            info["timings"]["workers"] = info["engine"]["cpus"]
         info["timings"]["seconds"] = round(time.perf_counter() - started, 3)
+        if cluster is not None and judged:
+            from ._ray import merge_kept_answers
+
+            merge_kept_answers(run.staging, judge)
         run.finish(info)
     return RunSummary(out, info, notes)
+
+
+def _score_here(base: Job, todo: list[Unit], line_counts: list[int], progress: Callable[[int, int], None],
+                rubric: Rubric, judge: JudgeConfig | None, workers: int | None, files: list[TraceFile],
+                notes: list[str]) -> list[dict[str, Any]]:
+    """The local engine: this process and worker processes of this machine; the jobs' totals."""
+    n, method = _worker_count(workers, todo, files, notes)
+    shares = share(todo, n, FIRST_SHARE_WEIGHT)
+    setup = judge_setup(rubric, judge, workers=len(shares))
+    jobs = [replace(base, units=s, part=k, judge=setup, counted=counted_before(shares, k))
+            for k, s in enumerate(shares)]
+    if len(jobs) == 1:
+        return [_workers.run_here(jobs[0], progress, line_counts)]
+    return _workers.run_jobs(jobs, progress, method, line_counts)
 
 
 def _worker_count(workers: int | None, todo: list[Unit], files: list[TraceFile], notes: list[str]) -> tuple[int, str]:
@@ -185,7 +222,7 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, files: Sequence[Tr
         "run_format": RUN_FORMAT,
         "rubricate_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "inputs": [os.path.abspath(os.fspath(p)) for p in inputs],
+        "inputs": [p if is_remote(p) else os.path.abspath(p) for p in map(os.fspath, inputs)],
         "format": format,
         "rubric": {**rubric.describe(), "path": _absolute(rubric.path)},
         "counts": {"files": len(files), "units": len(units), "episodes": episodes, "issues": issues,

@@ -26,14 +26,15 @@ import msgspec
 
 from ..errors import OutputError, RunLockedError
 from ..traces import Span, TraceFile
+from ..traces.remote import is_remote, signature
 from . import _faults
-from ._store import FORMAT1_FILES, RUN_FILE, UNITS_DIR, drop_unfinished, prepare_layout, unit_markers, \
+from ._store import FORMAT1_FILES, JUDGE, RUN_FILE, UNITS_DIR, drop_unfinished, prepare_layout, unit_markers, \
     write_empty_parts, write_json
 from ._units import Unit
 
 LOCK_FILE, PLAN_FILE = ".lock", "plan.json"
 PLAN_VERSION = 1
-RUN_ENTRIES = {RUN_FILE, LOCK_FILE, "episodes", "verdicts", "issues", *FORMAT1_FILES.values()}
+RUN_ENTRIES = {RUN_FILE, LOCK_FILE, "episodes", "verdicts", "issues", JUDGE, *FORMAT1_FILES.values()}
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
 
@@ -167,29 +168,12 @@ class RunWriter:
 
     # -- the plan: what a resumed run must agree with ------------------------------------------------
     def save_plan(self, units: list[Unit], files: list[TraceFile], key: dict[str, Any]) -> None:
-        index = {f.path: k for k, f in enumerate(files)}
-        plan = {"version": PLAN_VERSION, **key, "files": [_file_entry(f) for f in files],
-                "units": [[index[u.trace.path], u.span.start, u.span.end] for u in units]}
-        write_json(os.path.join(self.staging, PLAN_FILE), plan)
+        write_json(os.path.join(self.staging, PLAN_FILE), plan_document(units, files, key))
 
     def load_plan(self, files: list[TraceFile], key: dict[str, Any]) -> list[Unit]:
         """The units of the interrupted run, when its inputs, rubric and settings are those of this one."""
         with open(os.path.join(self.staging, PLAN_FILE), "rb") as f:
-            plan = msgspec.json.decode(f.read())
-        changed = [k for k, v in key.items() if plan.get(k) != v]
-        if plan.get("version") != PLAN_VERSION or changed:
-            raise OutputError(f"{self.out}: the interrupted run used other settings ({', '.join(changed) or 'version'})",
-                              path=self.out, hint="resume with the same rubric and options, or run without --resume")
-        if plan["files"] != [_file_entry(f) for f in files]:
-            raise OutputError(f"{self.out}: the trace files changed since the interrupted run", path=self.out,
-                              hint="run without --resume to score them from the start")
-        units: list[Unit] = []
-        first: dict[int, int] = {}
-        for k, (file_index, start, end) in enumerate(plan["units"]):
-            trace = files[file_index]
-            size = (trace.size if end is None else end) - start
-            units.append(Unit(trace, Span(start, end, 0), size, k, first.setdefault(file_index, k)))
-        return units
+            return planned_units(msgspec.json.decode(f.read()), files, key, self.out)
 
     def finished_units(self) -> dict[int, dict[str, Any]]:
         """Markers of the units already done (after dropping what unfinished ones left)."""
@@ -242,8 +226,44 @@ def _generation(run_dir: str) -> int | None:
 
 
 def _file_entry(f: TraceFile) -> list[Any]:
+    if is_remote(f.path):  # a URL: its size and version key (the ETag on S3)
+        return [f.path, f.root, *signature(f.path)]
     st = os.lstat(f.path) if f.problem is not None else os.stat(f.path)  # a dangling or looping link: itself
     return [os.path.abspath(f.path), f.root, st.st_size, st.st_mtime_ns]
+
+
+def plan_document(units: list[Unit], files: list[TraceFile], key: dict[str, Any]) -> dict[str, Any]:
+    """plan.json: the settings, the input files as they were, and the units."""
+    index = {f.path: k for k, f in enumerate(files)}
+    return {"version": PLAN_VERSION, **key, "files": [_file_entry(f) for f in files],
+            "units": [[index[u.trace.path], u.span.start, u.span.end] for u in units]}
+
+
+def planned_units(plan: dict[str, Any], files: list[TraceFile], key: dict[str, Any], out: str) -> list[Unit]:
+    """The units of an interrupted run's plan, when its inputs, rubric and settings are those of this run."""
+    changed = [k for k, v in key.items() if plan.get(k) != v]
+    if plan.get("version") != PLAN_VERSION or changed:
+        raise OutputError(f"{out}: the interrupted run used other settings ({', '.join(changed) or 'version'})",
+                          path=out, hint="resume with the same rubric and options, or run without --resume")
+    if plan["files"] != [_file_entry(f) for f in files]:
+        raise OutputError(f"{out}: the trace files changed since the interrupted run", path=out,
+                          hint="run without --resume to score them from the start")
+    units: list[Unit] = []
+    first: dict[int, int] = {}
+    for k, (file_index, start, end) in enumerate(plan["units"]):
+        trace = files[file_index]
+        size = (trace.size if end is None else end) - start
+        units.append(Unit(trace, Span(start, end, 0), size, k, first.setdefault(file_index, k)))
+    return units
+
+
+def open_run_writer(out: str, *, resume: bool = False, force: bool = False) -> Any:
+    """The writer of run `out`: `RunWriter` for a directory, `RemoteRunWriter` for a URL (`s3://...`)."""
+    if is_remote(out):
+        from ._objectstore import RemoteRunWriter
+
+        return RemoteRunWriter(out, resume=resume, force=force)
+    return RunWriter(out, resume=resume, force=force)
 
 
 def _carry_over(out: str, staging: str) -> None:

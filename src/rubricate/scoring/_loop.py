@@ -9,7 +9,6 @@ Run in a worker process, in the parent (it scores the first share itself), or by
 from __future__ import annotations
 
 import gc
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from ..rubrics.judges import JudgeBatcher, JudgeSetup
 from ..traces import Episode, LoadIssue, choose_format, read_file
 from ..traces.files import count_lines
 from . import _faults
+from ._inputs import UnitInputs, source_name
 from ._native import KernelPlan, kernel_counter, kernel_stream
 from ._store import PartWriter
 from ._units import LineNumbers, Unit
@@ -46,6 +46,7 @@ class Job:
     redact_issues: bool = True     # load-issue reasons through rubricate.redaction
     redact_episodes: bool = False  # stored episode texts and verdict reasons too (`score --redact`)
     progress: Progress | None = None
+    tmp_dir: str | None = None  # where units are written until they commit (default RUN/.tmp)
 
 
 def load_job_rubric(job: Job) -> Rubric:
@@ -58,7 +59,8 @@ def score_share(job: Job) -> dict[str, Any]:
     """Score the job's units; returns its totals (the units' markers hold the same counts per unit)."""
     started = time.perf_counter()
     rubric = load_job_rubric(job)
-    writer = PartWriter(job.run_dir, redact_issues=job.redact_issues, redact_episodes=job.redact_episodes)
+    writer = PartWriter(job.run_dir, tmp_dir=job.tmp_dir, redact_issues=job.redact_issues,
+                        redact_episodes=job.redact_episodes)
     evaluate, reward = rubric.evaluate, rubric.reward
     judged = None if job.judge is None else JudgeBatcher(
         job.judge, rubric, lambda ep, verdicts, source: writer.add_episode(ep, verdicts, source, reward(verdicts).reward))
@@ -69,6 +71,7 @@ def score_share(job: Job) -> dict[str, Any]:
     totals: dict[str, Any] = {"episodes": 0, "issues": 0, "verdicts": {"pass": 0, "fail": 0, "na": 0, "error": 0},
                               "formats": {}, "kernel_episodes": 0}
     progress = _Progress(job.progress)
+    inputs = UnitInputs()  # remote files are read from local mirrors
 
     def take(item: Episode | LoadIssue, source_file: str, formats: dict[str, int], state: dict[str, int]) -> int:
         """Score one episode on the Python path (or record its load issue); its byte count."""
@@ -97,7 +100,8 @@ def score_share(job: Job) -> dict[str, Any]:
             unit = lines.number(unit)
             writer.begin(unit.index)
             formats: dict[str, int] = {}
-            source_file = os.path.abspath(unit.trace.path)
+            source_file = source_name(unit.trace)
+            unit = inputs.local(unit)
             fmt = choose_format(unit.trace.path, unit.trace.root, job.forced_format)
             state: dict[str, int] = {}
             stream = None if kernel is None or mixed is not None else \
@@ -115,14 +119,17 @@ def score_share(job: Job) -> dict[str, Any]:
                     _faults.checkpoint("mid-unit")
             if judged is not None:
                 judged.flush()
+                writer.add_answers(judged.take_kept(), judged.judge.config.model)
             progress.add(max(0, unit.size - unit_bytes), force=True)
             marker = _commit(writer, kernel, unit, lines, state, formats)
+            inputs.release()
             _add_totals(totals, marker)
             _faults.checkpoint("unit-committed")
     except BaseException:
         writer.abort()
         raise
     finally:
+        inputs.close()
         if judged is not None:
             judged.close()
         gc.set_threshold(*gc_threshold)

@@ -6,6 +6,8 @@ Layout of a run (format version 2)::
     episodes/part-NNNNN.parquet one row an episode, one part per work unit (a file or a byte range)
     verdicts/part-NNNNN.parquet one row an (episode, item)
     issues/part-NNNNN.jsonl     one load issue a line (path, line/index, reason, format); only units with issues
+    judge/part-NNNNN.parquet    the judge answers a unit used, keyed like the judge cache (runs scored
+                                with `--engine ray`, whose workers may not share a cache)
     .lock                       the writer's lock (see `_lifecycle`)
 
 `episodes/` and `verdicts/` are Parquet datasets: DuckDB, polars, pyarrow, Spark and Ray read them by
@@ -13,12 +15,14 @@ glob (`RUN/verdicts/*.parquet`); part numbers follow the input order. Nothing is
 writes each unit's parts under a temporary name and renames them into place when the unit is done,
 then writes the unit's marker (`.units/part-NNNNN.json`, its counts), which is what `--resume` trusts.
 
-Format 1 runs (one `episodes.parquet`, `verdicts.parquet`, `issues.jsonl`) stay readable.
+Format 1 runs (one `episodes.parquet`, `verdicts.parquet`, `issues.jsonl`) stay readable. A run on
+object storage (`s3://...`) has the same parts under a generation prefix (see `_objectstore`).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -28,11 +32,14 @@ import pyarrow.parquet as pq
 
 from ..redaction import redact, redact_text
 from ..rubrics import Verdict
+from ..rubrics.judges import ItemAnswer, answer_columns
 from ..traces import Episode, LoadIssue
+from ..traces.remote import is_remote
 
 RUN_FORMAT = 2
 RUN_FILE = "run.json"
 EPISODES, VERDICTS, ISSUES = "episodes", "verdicts", "issues"
+JUDGE = "judge"  # the judge answers units used (cluster runs)
 UNITS_DIR, TMP_DIR = ".units", ".tmp"   # unit markers and parts being written, while a run is built
 FORMAT1_FILES = {EPISODES: "episodes.parquet", VERDICTS: "verdicts.parquet", ISSUES: "issues.jsonl"}
 
@@ -46,6 +53,10 @@ EPISODE_SCHEMA = pa.schema([
 VERDICT_SCHEMA = pa.schema([
     ("episode_id", pa.string()), ("item", pa.string()), ("behavior", pa.string()), ("verdict", pa.string()),
     ("score", pa.float64()), ("reason", pa.string()), ("evidence", pa.list_(pa.int32())),
+])
+ANSWER_SCHEMA = pa.schema([
+    ("key", pa.string()), ("answer", pa.string()), ("reason", pa.string()), ("steps", pa.list_(pa.int32())),
+    ("model", pa.string()),
 ])
 SCHEMAS = {EPISODES: EPISODE_SCHEMA, VERDICTS: VERDICT_SCHEMA}
 _encode = msgspec.json.encode
@@ -93,14 +104,18 @@ def unit_markers(run_dir: str) -> dict[int, dict[str, Any]]:
 
 def drop_unfinished(run_dir: str, done: set[int]) -> None:
     """Remove the parts of units without a marker (a killed worker's), and every temporary file."""
-    for name in (EPISODES, VERDICTS, ISSUES):
+    for name in (EPISODES, VERDICTS, ISSUES, JUDGE):
         folder = os.path.join(run_dir, name)
-        for entry in os.listdir(folder):
+        for entry in os.listdir(folder) if os.path.isdir(folder) else ():
             if entry.startswith("part-") and int(entry[5:10]) not in done:
                 os.unlink(os.path.join(folder, entry))
     tmp = os.path.join(run_dir, TMP_DIR)
     for entry in os.listdir(tmp):
-        os.unlink(os.path.join(tmp, entry))
+        path = os.path.join(tmp, entry)
+        if os.path.isdir(path):  # a cluster task's own temporary folder
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
 
 
 def write_empty_parts(run_dir: str) -> None:
@@ -117,22 +132,35 @@ class PartWriter:
 
     `begin(unit)`, then episodes (`add_episode`, or the native kernel appending to `kernel_columns`)
     and load issues, then `commit(extra)`: the unit's parts are renamed into place and its marker
-    written. Batches of `batch` episodes are flushed as row groups of the unit's part."""
+    written. Batches of `batch` episodes are flushed as row groups of the unit's part.
 
-    def __init__(self, run_dir: str, batch: int = 4096, *, redact_issues: bool = True,
+    `tmp_dir` is where a unit's files are written until it commits (`RUN/.tmp` by default; a cluster
+    task writes in a folder of its own, so two attempts at one unit never share a file). A run on
+    object storage (`run_dir` a URL) is written to a local scratch folder and uploaded at commit:
+    the parts first, the marker last (`_objectstore.RemoteParts`)."""
+
+    def __init__(self, run_dir: str, batch: int = 4096, tmp_dir: str | None = None, *, redact_issues: bool = True,
                  redact_episodes: bool = False) -> None:
         self.run_dir, self.batch = run_dir, batch
         self.redact_issues, self.redact_episodes = redact_issues, redact_episodes
+        self.remote: Any = None
+        if is_remote(run_dir):
+            from ._objectstore import RemoteParts
+
+            self.remote = RemoteParts(run_dir)
+            tmp_dir = self.remote.scratch
+        self.tmp_dir = tmp_dir or os.path.join(run_dir, TMP_DIR)
         self._episodes: dict[str, list[Any]] = {f.name: [] for f in EPISODE_SCHEMA}
         self._verdicts: dict[str, list[Any]] = {f.name: [] for f in VERDICT_SCHEMA}
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._issues: Any = None
+        self._answers: dict[str, tuple[ItemAnswer, str]] = {}
         self.unit: int | None = None
         self.n_episodes = self.n_issues = 0
         self.counts = {"pass": 0, "fail": 0, "na": 0, "error": 0}
 
     def _tmp(self, name: str, ext: str) -> str:
-        return os.path.join(self.run_dir, TMP_DIR, f"{part_name(self.unit or 0)}.{name}{ext}")
+        return os.path.join(self.tmp_dir, f"{part_name(self.unit or 0)}.{name}{ext}")
 
     def begin(self, unit: int) -> None:
         self.unit = unit
@@ -196,6 +224,11 @@ class PartWriter:
         for verdict, n in counts.items():
             self.counts[verdict] += n
 
+    def add_answers(self, answers: dict[str, ItemAnswer] | None, model: str) -> None:
+        """Keep the judge answers the unit used (cache key -> answer): written as the unit's `judge` part."""
+        for key, answer in (answers or {}).items():
+            self._answers[key] = (answer, model)
+
     def add_issue(self, issue: LoadIssue) -> None:
         if self._issues is None:
             self._issues = open(self._tmp(ISSUES, ".jsonl"), "wb")
@@ -233,20 +266,34 @@ class PartWriter:
             self._issues.close()
             self._issues = None
             moves.append((self._tmp(ISSUES, ".jsonl"), os.path.join(self.run_dir, ISSUES, part_name(self.unit or 0) + ".jsonl")))
+        if self._answers:
+            table = pa.Table.from_pydict(answer_columns(self._answers), schema=ANSWER_SCHEMA)
+            pq.write_table(table, self._tmp(JUDGE, ".parquet"), compression="zstd")
+            self._answers.clear()
+            final = os.path.join(self.run_dir, JUDGE, part_name(self.unit or 0) + ".parquet")
+            moves.append((self._tmp(JUDGE, ".parquet"), final))
         return moves
 
     def commit(self, extra: dict[str, Any]) -> dict[str, Any]:
         """Put the unit's parts in place, then its marker (the unit is done once the marker exists);
         returns the marker: the unit's counts and `extra`."""
-        for tmp, final in self._close():
-            os.replace(tmp, final)
+        moves = self._close()
         marker = {"episodes": self.n_episodes, "issues": self.n_issues, "verdicts": dict(self.counts), **extra}
-        write_json(os.path.join(self.run_dir, UNITS_DIR, part_name(self.unit or 0) + ".json"), marker)
+        marker_path = os.path.join(self.run_dir, UNITS_DIR, part_name(self.unit or 0) + ".json")
+        if self.remote is not None:
+            self.remote.commit(moves, marker_path, marker)
+        else:
+            for tmp, final in moves:
+                if os.path.basename(os.path.dirname(final)) == JUDGE:
+                    os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(tmp, final)
+            write_json(marker_path, marker)
         self.unit = None
         return marker
 
     def abort(self) -> None:
         """Close and remove the files of an unfinished unit."""
+        self._answers.clear()
         for tmp, _ in self._close():
             try:
                 os.unlink(tmp)

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import RunError
 from ..traces import Span, TraceFile, TraceFormat, choose_format
 from ..traces.files import count_lines, split_jsonl
+from ..traces.remote import count_remote_lines, is_remote
 
 CHUNK_BYTES = 32 << 20
 COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (not a limit in practice)
@@ -94,8 +95,7 @@ class LineNumbers:
     def count(self, units: Sequence[Unit]) -> None:
         for u in units:
             if self.counts[u.index] < 0:
-                self.counts[u.index] = count_lines(u.trace.path, u.span.start, u.span.end or u.span.start,
-                                                   counter=self.counter)
+                self.counts[u.index] = unit_lines(u, self.counter)
 
     def number(self, unit: Unit) -> Unit:
         """The unit with its first line number."""
@@ -111,6 +111,15 @@ class LineNumbers:
         """`unit` (numbered) holds `lines` lines: publish the count, expect the next unit."""
         self.counts[unit.index] = lines
         self._next = (unit.index + 1, unit.span.first_line + lines)
+
+
+def unit_lines(unit: Unit, counter: Callable[[memoryview], int] | None = None) -> int:
+    """The newlines in a unit's byte range, wherever its file is (a local file is mapped and counted in C
+    with `counter`)."""
+    end = unit.span.end or unit.span.start
+    if is_remote(unit.trace.path):
+        return count_remote_lines(unit.trace.path, unit.span.start, end)
+    return count_lines(unit.trace.path, unit.span.start, end, counter=counter)
 
 
 def _wait_for_counts(counts: Any, indices: range) -> int:

@@ -10,6 +10,7 @@ from ..errors import FormatError, LoadIssueError
 from .files import READ_ERRORS, DamagedStream, Span, file_problem, is_trace_file
 from ._model import Episode, LoadIssue
 from ._registry import TraceFormat, detect, display_path, formats, get_format
+from .remote import find_remote_files, is_remote, read_remote_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,9 @@ def find_trace_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
     skip = os.path.realpath(exclude) if exclude is not None else None
     found: list[TraceFile] = []
     for p in map(os.fspath, paths):
+        if is_remote(p):  # a URL (s3://...): listed on its file system by the same rules
+            found.extend(find_remote_files(p, exclude=os.fspath(exclude) if exclude is not None else None))
+            continue
         if not os.path.isdir(p) and os.path.lexists(p):  # a file, a FIFO, a broken link: a load issue at least
             found.append(_trace_file(p, os.path.dirname(p) or "."))
             continue
@@ -74,6 +78,9 @@ def read_file(trace: TraceFile, forced: str | None = None, span: Span = Span(), 
     format (or the load issue) `choose_format` already gave for this file."""
     if trace.problem is not None:
         yield LoadIssue(display_path(trace.path, trace.root), trace.problem)
+        return
+    if is_remote(trace.path):  # a URL: read through a local copy of what the span needs
+        yield from read_remote_file(trace, forced, span)
         return
     fmt = chosen if chosen is not None else choose_format(trace.path, trace.root, forced)
     if isinstance(fmt, LoadIssue):

@@ -12,7 +12,7 @@ human labels (`rubricate.analyzer.calibrate`). `rubricate.testing.ScriptedJudge`
 """
 
 from ._batch import JudgeBatcher, judge_run_info, judge_setup
-from ._cache import CACHE_FILE, JudgeCache, cache_key
+from ._cache import CACHE_FILE, JudgeCache, KeptCache, answer_columns, answers_from_columns, cache_key
 from ._client import Budget, JudgeClient, Reply
 from ._config import DEFAULT_CACHE_DIR, JudgeConfig, load_prices
 from ._engine import EpisodeJudge, JudgeSetup
@@ -25,6 +25,7 @@ from ._prompt import PROMPT_VERSION, SYSTEM_PROMPT, Rendering, build_messages, r
 __all__ = [
     "CACHE_FILE", "DEFAULT_CACHE_DIR", "FAULTS", "PROMPT_VERSION", "SYSTEM_PROMPT", "Budget", "EpisodeJudge",
     "ItemAnswer", "JudgeBatcher", "JudgeCache", "JudgeClient", "JudgeConfig", "JudgeItem", "JudgeRequest",
+    "KeptCache", "answer_columns", "answers_from_columns",
     "JudgeSetup", "Ledger", "Rendering", "Reply", "ScriptedJudge", "build_messages", "cache_key", "default_answer",
     "extract_json", "judge_run_info", "judge_setup", "load_prices", "read_answers", "render_episode", "reply_schema",
 ]

@@ -57,6 +57,10 @@ class JudgeBatcher:
             self.sink(ep, self.rubric.evaluate(ep, given=given), source)
         self._buffer.clear()
 
+    def take_kept(self) -> dict[str, Any] | None:
+        """The judge answers used since the last call (cache key -> answer), when the setup keeps them."""
+        return self.judge.take_kept()
+
     def close(self) -> None:
         self.judge.close()
 

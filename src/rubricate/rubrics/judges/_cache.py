@@ -92,3 +92,50 @@ class JudgeCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+class KeptCache:
+    """The judge cache of a unit scored on a cluster, whose workers may not share one cache file: a
+    lookup tries `seed` (the answers an earlier run kept for the same unit) before the cache, and
+    every answer the unit used, found or new, is kept (`take_kept`) to be stored with the run."""
+
+    def __init__(self, cache: JudgeCache, seed: dict[str, ItemAnswer] | None = None) -> None:
+        self.cache, self.seed = cache, seed or {}
+        self._kept: dict[str, ItemAnswer] = {}
+
+    def get_many(self, keys: list[str]) -> dict[str, ItemAnswer]:
+        found = {k: self.seed[k] for k in keys if k in self.seed}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            found.update(self.cache.get_many(missing))
+        self._kept.update(found)
+        return found
+
+    def put_many(self, rows: list[tuple[str, ItemAnswer]], model: str) -> None:
+        self.cache.put_many(rows, model)
+        self._kept.update(rows)
+
+    def take_kept(self) -> dict[str, ItemAnswer]:
+        kept, self._kept = self._kept, {}
+        return kept
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def answer_columns(answers: dict[str, tuple[ItemAnswer, str]]) -> dict[str, list[Any]]:
+    """Kept answers (key -> (answer, model)) as columns: key, answer, reason, steps, model."""
+    cols: dict[str, list[Any]] = {"key": [], "answer": [], "reason": [], "steps": [], "model": []}
+    for key, (a, model) in answers.items():
+        cols["key"].append(key)
+        cols["answer"].append(a.answer)
+        cols["reason"].append(a.reason)
+        cols["steps"].append(list(a.steps))
+        cols["model"].append(model)
+    return cols
+
+
+def answers_from_columns(cols: dict[str, list[Any]]) -> dict[str, tuple[ItemAnswer, str]]:
+    """The inverse of `answer_columns`."""
+    return {k: (ItemAnswer(a, r, tuple(s or ())), m)
+            for k, a, r, s, m in zip(cols["key"], cols["answer"], cols["reason"], cols["steps"], cols["model"])}

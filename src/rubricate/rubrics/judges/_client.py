@@ -50,6 +50,14 @@ class Budget:
         with self._calls.get_lock():
             self._tokens.value += n
 
+    async def enter(self) -> tuple[Any, str | None]:
+        """Before a request: (a ticket for `leave`, None) to send it, or (None, why not). A cluster's
+        budget (`rubricate.scoring`'s Ray engine) also waits here for one of the cluster's connections."""
+        return None, self.take_call()
+
+    def leave(self, ticket: Any) -> None:
+        """After a request (answered or not): give back what `enter` took (nothing here)."""
+
     @property
     def used(self) -> tuple[int, int]:
         return int(self._calls.value), int(self._tokens.value)
@@ -158,7 +166,7 @@ class JudgeClient:
             if self._fatal:  # the endpoint refused our key or model: asking again cannot help
                 self.ledger.failure("not_sent")
                 return Reply(failure="not_sent", reason=self._fatal), None
-            refused = self.budget.take_call()
+            ticket, refused = await self.budget.enter()
             if refused:
                 self.ledger.failure("budget")
                 return Reply(failure="budget", reason=refused), None
@@ -179,6 +187,7 @@ class JudgeClient:
                 return self._status_failure(exc, sent_format)
             finally:
                 self.ledger.latency(item_ids, time.monotonic() - started)
+                self.budget.leave(ticket)
         tokens_in, tokens_out = _usage(body)
         self.ledger.usage(item_ids, tokens_in, tokens_out)
         self.budget.add_tokens(tokens_in + tokens_out)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...traces import Episode
 from .._check import Outcome
-from ._cache import JudgeCache, cache_key
+from ._cache import JudgeCache, KeptCache, cache_key
 from ._client import Budget, JudgeClient
 from ._config import JudgeConfig
 from ._items import JudgeItem
@@ -34,6 +34,10 @@ class JudgeSetup:
     config: JudgeConfig
     budget: Budget
     concurrency: int
+    # A cluster engine's units: keep the answers each unit used (`EpisodeJudge.take_kept`), to store
+    # them with the run, and look up `seed` (the answers an earlier run kept for the unit) first.
+    keep_answers: bool = False
+    seed: dict[str, ItemAnswer] | None = None
 
     @classmethod
     def create(cls, config: JudgeConfig, workers: int = 1) -> JudgeSetup:
@@ -47,7 +51,8 @@ class EpisodeJudge:
     def __init__(self, setup: JudgeSetup, items: list[JudgeItem], ledger: Ledger | None = None) -> None:
         self.setup, self.config, self.items = setup, setup.config, items
         self.ledger = ledger if ledger is not None else Ledger()
-        self.cache = JudgeCache(self.config.cache_dir)
+        cache = JudgeCache(self.config.cache_dir)
+        self.cache: JudgeCache | KeptCache = KeptCache(cache, setup.seed) if setup.keep_answers else cache
         self._params = self.config.call_params()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: JudgeClient | None = None
@@ -143,6 +148,10 @@ class EpisodeJudge:
         if r.note:
             reason = f"{reason} (judged on a shortened episode: {r.note})"
         return item.outcome(answer.answer, reason, answer.steps)
+
+    def take_kept(self) -> dict[str, ItemAnswer] | None:
+        """The answers used since the last call, when the setup keeps them (else None)."""
+        return self.cache.take_kept() if isinstance(self.cache, KeptCache) else None
 
     def close(self) -> None:
         try:
