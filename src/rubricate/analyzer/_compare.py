@@ -101,8 +101,11 @@ def matched_pairs(baseline: Run | str, candidate: Run | str) -> tuple[int, int]:
     import duckdb
 
     con = duckdb.connect()
+    runs = [as_run(baseline), as_run(candidate)]
+    for run in runs:  # a run on object storage: its file system
+        run.register(con)
     ranked = [f"""(SELECT task_id, row_number() OVER (PARTITION BY task_id ORDER BY episode_id) AS k
-                   FROM {as_run(r).parquet_sql('episodes')} WHERE task_id IS NOT NULL)""" for r in (baseline, candidate)]
+                   FROM {run.parquet_sql('episodes')} WHERE task_id IS NOT NULL)""" for run in runs]
     return con.sql(f"SELECT count(*), count(DISTINCT a.task_id) FROM {ranked[0]} AS a JOIN {ranked[1]} AS b "
                    f"USING (task_id, k)").fetchall()[0]
 

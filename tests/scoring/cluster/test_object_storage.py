@@ -120,7 +120,7 @@ def test_the_analysis_commands_read_a_run_on_s3(remote_inputs: str, local_inputs
     for a, b in ((str(local), out), (out, out)):  # one run on disk and one on S3; two on S3
         compared = _cli("compare", a, b, "--json")
         assert compared.returncode == 0, compared.stderr
-        assert all(item["delta"] in (0, None) for item in json.loads(compared.stdout)["items"])
+        assert all(item["change"] in (0, None) for item in json.loads(compared.stdout)["items"])
     guides = {}
     for name, run in (("remote", out), ("local", str(local))):
         done = _cli("guide", run, "--out", str(tmp_path / f"{name}.jsonl"))
@@ -130,7 +130,7 @@ def test_the_analysis_commands_read_a_run_on_s3(remote_inputs: str, local_inputs
     report = tmp_path / "report.html"
     done = _cli("report", out, "-o", str(report))
     assert done.returncode == 0, done.stderr
-    assert report.stat().st_size > 10_000 and "tool-discipline" in report.read_text()
+    assert report.stat().st_size > 10_000 and "sql-agent" in report.read_text()  # tool-discipline is its alias
 
 
 def _findings(text: str) -> object:
