@@ -42,7 +42,9 @@ def _setup() -> dict[str, Any]:
         _state["kernel"] = []
         for rubric in rubrics:
             writer = PartWriter(folder, batch=1 << 30, redact_issues=False)
-            _state["kernel"].append(KernelPlan(rubric, writer))
+            plan = KernelPlan.for_rubric(rubric, writer)
+            assert plan is not None and not plan.mixed, f"the kernel scores every item of {rubric.id}"
+            _state["kernel"].append(plan)
         _state["python"] = [PartWriter(folder, batch=1 << 30, redact_issues=False) for _ in rubrics]
     return _state
 

@@ -40,7 +40,13 @@ LOSSY = {
     ("NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "nemo-gym-rollouts"): (3, "message text is rewritten"),
     ("Mistral-Small-3.2-24B-Instruct-2506", "nemo-gym-rollouts"): (3, "text beside tool calls is dropped"),
     ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "nemo-gym-rollouts"): (3, "text before </think> is dropped"),
-    ("deepseek-ai-DeepSeek-V3.1", "who-and-when"): (66, "every system message is joined at the top, unmarked"),
+    ("deepseek-ai-DeepSeek-V3.1", "who-and-when"): (68, "every system message is joined at the top, unmarked"),
+    ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "who-and-when"): (1, "text before </think> is dropped, with numbers the answer took from it"),
+    # The templates write their own system turn, with dates: numbers given to the agent are sources of
+    # grounded_answer, so a year or day the answer states is grounded in the text and not in the messages.
+    ("meta-llama-Llama-3.1-8B-Instruct", "verifiers-wiki-search"): (1, "'Cutting Knowledge Date: December 2023' in the system turn"),
+    ("openai-gpt-oss-120b", "verifiers-wiki-search"): (1, "'Knowledge cutoff' and 'Current date' in the system turn"),
+    ("Mistral-Small-3.2-24B-Instruct-2506", "verifiers-wiki-search"): (3, "its default system prompt, with dates"),
     ("deepseek-ai-DeepSeek-V3.1", "mast-mad-human"): (19, "every system message is joined at the top, unmarked"),
 }
 # the token after which the completion starts, where the prompt is not a prefix of the whole rendering

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+RENDER_DAY = datetime(2024, 7, 26)  # Llama 3.1's template's own default date
 TEMPLATES = Path(__file__).resolve().parents[1] / "fixtures" / "chat-templates"
 
 # template file -> (tool_format, special tokens the template reads)
@@ -49,7 +50,9 @@ def _fallback(source: str) -> Any:
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    # a fixed "today": the templates write it into the system turn, and the renderings (and what a
+    # rubric finds in them) must not change from one day to the next
+    env.globals["strftime_now"] = lambda fmt: RENDER_DAY.strftime(fmt)
     return env.from_string(source)
 
 
