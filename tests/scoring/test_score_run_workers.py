@@ -322,3 +322,16 @@ def test_spawned_workers_need_more_input_than_forked_ones(corpus, rubric, tmp_pa
     assert score_run(path, rubric, tmp_path / "spawned", workers=2, chunk_bytes=CHUNK).info["timings"]["workers"] == 1
     monkeypatch.setattr(_workers, "START_METHOD", "fork")
     assert score_run(path, rubric, tmp_path / "forked", workers=2, chunk_bytes=CHUNK).info["timings"]["workers"] == 2
+
+
+def test_the_cli_scores_and_summarises_without_pandas_or_polars(corpus, tmp_path: Path) -> None:
+    """`rubricate score` (its run and the summary it prints) imports neither pandas (pyarrow's first
+    conversion looks for it: ~0.3 s a process) nor polars (~0.2 s): the fixed cost that every run pays,
+    and that two workers cannot halve."""
+    path = tmp_path / "in.jsonl"
+    corpus.write_jsonl(path, range(20))
+    code = ("import sys; from rubricate.cli import main\n"
+            f"code = main(['score', {str(path)!r}, '-r', 'tool-discipline', '-o', {str(tmp_path / 'run')!r}])\n"
+            "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'polars'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "0 []"

@@ -229,17 +229,21 @@ class Run:
                             "WHERE metadata IS NOT NULL AND json_type(metadata) = 'OBJECT'").fetchall()
         return frozenset(r[0] for r in rows)
 
-    def summary(self, by: str | None = None) -> pl.DataFrame:
-        """Per item (and per cohort when `by` names an episode column or metadata key, e.g. "model"):
-        pass / fail / na / error counts and the pass rate. na and error are left out of the rate's
-        denominator."""
-        import polars as pl
+    def rows(self, query: str) -> list[dict[str, Any]]:
+        """DuckDB SQL over the views `verdicts` and `episodes`, as a list of dicts (no polars: quick to
+        start, for small results)."""
+        rel = self._db.sql(query)
+        return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
 
+    def summary_rows(self, by: str | None = None) -> list[dict[str, Any]]:
+        """Per item (and per cohort when `by` names an episode column or metadata key, e.g. "model"):
+        pass / fail / na / error counts and the pass rate, in rubric order. na and error are left out of
+        the rate's denominator."""
         cohort, source = "", "verdicts"
         if by:
             cohort = f", {self.cohort_sql(by, 'e.')} AS cohort"
             source = "verdicts v JOIN episodes e USING (episode_id)"
-        frame = self.sql(f"""
+        rows = self.rows(f"""
             SELECT item{cohort}, any_value(behavior) AS behavior,
                    count(*) FILTER (verdict = 'pass')  AS pass,
                    count(*) FILTER (verdict = 'fail')  AS fail,
@@ -247,37 +251,40 @@ class Run:
                    count(*) FILTER (verdict = 'error') AS error
             FROM {source} GROUP BY ALL
         """)
+        for row in rows:
+            decided = row["pass"] + row["fail"]
+            row["pass_rate"] = row["pass"] / decided if decided else None
         order = {item: k for k, item in enumerate(self.item_order)}
-        return (
-            frame.with_columns(
-                pass_rate=pl.when(pl.col("pass") + pl.col("fail") > 0)
-                .then(pl.col("pass") / (pl.col("pass") + pl.col("fail"))).otherwise(None),
-                _order=pl.col("item").replace_strict(order, default=len(order), return_dtype=pl.Int64),
-            )
-            .sort(["_order", "item", *(["cohort"] if by else [])])
-            .drop("_order")
-        )
+        return sorted(rows, key=lambda r: (order.get(r["item"], len(order)), r["item"], r.get("cohort") or ""))
+
+    def summary(self, by: str | None = None) -> pl.DataFrame:
+        """`summary_rows` as a polars DataFrame."""
+        import polars as pl
+
+        schema = {"item": pl.String, **({"cohort": pl.String} if by else {}), "behavior": pl.String,
+                  **{v: pl.Int64 for v in ("pass", "fail", "na", "error")}, "pass_rate": pl.Float64}
+        return pl.DataFrame(self.summary_rows(by), schema=schema)
 
     def na_everywhere(self) -> list[dict[str, Any]]:
         """Items that are na in every episode that has their verdict, with their most common na reason
         (and its count): an item that never applies usually lacks its parameters (tool roles)."""
-        rows = self.sql("""
+        rows = self.rows("""
             WITH r AS (SELECT item, reason, count(*) AS n FROM verdicts WHERE verdict = 'na' GROUP BY ALL),
                  t AS (SELECT item FROM verdicts GROUP BY item HAVING count(*) FILTER (verdict != 'na') = 0)
             SELECT item, arg_max(reason, n) AS reason, max(n) AS reason_count, sum(n)::BIGINT AS episodes
-            FROM r JOIN t USING (item) GROUP BY item""").to_dicts()
+            FROM r JOIN t USING (item) GROUP BY item""")
         order = {item: k for k, item in enumerate(self.item_order)}
         return sorted(rows, key=lambda r: (order.get(r["item"], len(order)), r["item"]))
 
     def error_reasons(self, per_item: int = 3) -> list[dict[str, Any]]:
         """Error verdicts grouped by item and reason, most frequent first (at most `per_item` reasons
         an item), with each group's count and one episode that has it."""
-        rows = self.sql(f"""
+        rows = self.rows(f"""
             WITH g AS (SELECT item, reason, count(*) AS n, min(episode_id) AS example FROM verdicts
                        WHERE verdict = 'error' GROUP BY ALL),
                  r AS (SELECT *, row_number() OVER (PARTITION BY item ORDER BY n DESC, reason) AS k,
                               count(*) OVER (PARTITION BY item) AS reasons FROM g)
-            SELECT item, reason, n AS count, example, reasons FROM r WHERE k <= {int(per_item)}""").to_dicts()
+            SELECT item, reason, n AS count, example, reasons FROM r WHERE k <= {int(per_item)}""")
         order = {item: k for k, item in enumerate(self.item_order)}
         return sorted(rows, key=lambda r: (order.get(r["item"], len(order)), r["item"], -r["count"], r["reason"]))
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from ..redaction import redact, redact_text
 from rich.table import Table
-
-if TYPE_CHECKING:
-    import polars as pl
 
 REDACT = {"on": True}  # `rubricate --no-redact ...` turns it off for the process
 
@@ -44,26 +41,26 @@ def rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def summary_table(frame: pl.DataFrame, title: str) -> Table:
+def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=escape(title), title_justify="left")
     for name, justify in (("item", "left"), ("behavior", "left"), ("pass", "right"), ("fail", "right"),
                           ("na", "right"), ("error", "right"), ("pass rate", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in frame.iter_rows(named=True):
+    for row in rows:
         table.add_row(escape(row["item"]), escape(row["behavior"]), str(row["pass"]), str(row["fail"]), str(row["na"]),
                       str(row["error"]), rate(row["pass_rate"]))
     return table
 
 
-def cohort_table(frame: pl.DataFrame, title: str) -> Table:
+def cohort_table(rows: list[dict[str, Any]], title: str) -> Table:
     """Items as rows, cohorts as columns: pass rate and (pass + fail) count in each cell."""
-    cohorts = sorted(frame["cohort"].unique().to_list())
+    cohorts = sorted({row["cohort"] for row in rows})
     table = Table(title=escape(title), title_justify="left")
     table.add_column("item")
     for c in cohorts:
         table.add_column(escape(c), justify="right")
     cells: dict[str, dict[str, str]] = {}
-    for row in frame.iter_rows(named=True):
+    for row in rows:
         n = row["pass"] + row["fail"]
         cells.setdefault(row["item"], {})[row["cohort"]] = f"{rate(row['pass_rate'])} ({n})"
     for item, by_cohort in cells.items():

@@ -89,7 +89,7 @@ def print_analysis(a: Analysis, threshold: float) -> None:
         title = f"Top failure patterns (of {a.patterns['episodes'].sum():,} episodes with a failing behavior)"
         console.print(frame_table(a.patterns, title, percent=("share",), max_rows=PATTERNS_SHOWN))
     if a.cohorts is not None:
-        console.print(cohort_table(a.cohorts.rename({"rate": "pass_rate"}), f"Pass rate by {a.by}"))
+        console.print(cohort_table(a.cohorts.rename({"rate": "pass_rate"}).to_dicts(), f"Pass rate by {a.by}"))
     if a.training is not None:
         print_training(a)
 

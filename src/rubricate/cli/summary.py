@@ -17,9 +17,9 @@ def print_summary(run: Run, *, by: str | None = None, issues_shown: int = 10) ->
     rubric = info["rubric"]
     title = f"{rubric['id']} {rubric['version']} ({rubric['hash']}) on {plural(counts['episodes'], 'episode')}"
     if by:
-        console.print(cohort_table(run.summary(by=by), title + f", pass rate by {by}"))
+        console.print(cohort_table(run.summary_rows(by=by), title + f", pass rate by {by}"))
     else:
-        console.print(summary_table(run.summary(), title))
+        console.print(summary_table(run.summary_rows(), title))
     print_flags(run)
     if counts["issues"]:
         console.print(f"[bold]{plural(counts['issues'], 'load issue')}[/] (records that could not be read; "
@@ -72,7 +72,7 @@ def summary_command(run_dir: str, by: str | None, as_json: bool) -> None:
     """Per item: pass / fail / na / error counts and pass rates (na and error left out of rates)."""
     run = open_run(run_dir)
     if as_json:
-        json_out({"run": run.info, "items": run.summary(by=by).to_dicts(),
+        json_out({"run": run.info, "items": run.summary_rows(by=by),
                   "na_everywhere": run.na_everywhere(), "error_reasons": run.error_reasons(),
                   "issues": [i for i in run.issues(limit=100)]})
         return

@@ -21,8 +21,10 @@ object storage (`s3://...`) has the same parts under a generation prefix (see `_
 
 from __future__ import annotations
 
+import importlib.abc
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -60,6 +62,27 @@ ANSWER_SCHEMA = pa.schema([
 ])
 SCHEMAS = {EPISODES: EPISODE_SCHEMA, VERDICTS: VERDICT_SCHEMA}
 _encode = msgspec.json.encode
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError("pandas is not looked for here", name=name)
+
+
+def skip_pandas_probe() -> None:
+    """pyarrow looks for pandas the first time it converts Python values (`pa.array`,
+    `Table.from_pydict`), in case they are pandas objects: importing pandas costs ~0.3 s a process, and
+    the part writers give it plain lists. When pandas is not loaded yet, that first look finds none;
+    pyarrow still imports pandas later for a call that needs it (`to_pandas`)."""
+    if "pandas" in sys.modules:
+        return
+    finder = _NoPandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        pa.array([], type=pa.int8())
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def part_name(index: int) -> str:
@@ -141,6 +164,7 @@ class PartWriter:
 
     def __init__(self, run_dir: str, batch: int = 4096, tmp_dir: str | None = None, *, redact_issues: bool = True,
                  redact_episodes: bool = False) -> None:
+        skip_pandas_probe()
         self.run_dir, self.batch = run_dir, batch
         self.redact_issues, self.redact_episodes = redact_issues, redact_episodes
         self.remote: Any = None
