@@ -37,7 +37,16 @@ RUBRICS = ("sql-agent", "agent-basics", "search-agent", WIKI)
 CORPUS_NAMES = ("inspect-logs", "mast-mad-human", "nemo-gym-rollouts", "tau-bench", "verifiers-wiki-search",
                 "who-and-when")
 
-pytestmark = pytest.mark.skipif(not kernel_available(), reason="the native kernel is not built (or RUBRICATE_NO_KERNEL)")
+
+
+@pytest.fixture(autouse=True)
+def _kernel_here():
+    """Skip where the kernel is off (not built, RUBRICATE_NO_KERNEL); fail under RUBRICATE_REQUIRE_KERNEL."""
+    if not kernel_available():
+        why = "the native kernel is off here (not built, or RUBRICATE_NO_KERNEL is set)"
+        if os.environ.get("RUBRICATE_REQUIRE_KERNEL"):
+            pytest.fail(f"{why}; RUBRICATE_REQUIRE_KERNEL is set")
+        pytest.skip(why)
 
 
 def _pair(rubric, **options) -> tuple[RewardScorer, RewardScorer]:
@@ -131,7 +140,8 @@ def test_finqa_shapes_and_the_synthetic_sql_shape(monkeypatch):
     bench = _bench()
     tables = bench.finqa_tables()
     samples = [bench.finqa_completion(i, tables) for i in range(400)]
-    samples += [bench.completion(i, 2) for i in range(100)] + [bench.completion(i, 2, "prose") for i in range(50)]
+    samples += [bench.completion(i, 2) for i in range(100)]
+    samples += [bench.completion(i, 2, "prose") for i in range(50)]
     native, python = _pair("sql-agent")
     assert _differences(native, python, samples) == []
     assert _natively_scored(native, samples) == len(samples)  # em dashes and all: none left to Python
@@ -150,8 +160,8 @@ def test_finqa_shapes_and_the_synthetic_sql_shape(monkeypatch):
 
 
 def _call(name, args):
-    return {"role": "assistant", "content": "", "tool_calls": [{"type": "function",
-                                                                "function": {"name": name, "arguments": args}}]}
+    call = {"type": "function", "function": {"name": name, "arguments": args}}
+    return {"role": "assistant", "content": "", "tool_calls": [call]}
 
 
 PROMPT = [{"role": "user", "content": "What was revenue in 2024?"}]
@@ -169,8 +179,8 @@ def _with(message: dict, **change) -> list:
 
 # (what, completion, ground truth, does the kernel take it)
 DECLINED = [
-    ("a NaN argument (JSON would write null)", _with(_call("sql_query", {"query": "SELECT 1", "limit": math.nan})),
-     "1234.5", False),
+    ("a NaN argument (JSON would write null)",
+     _with(_call("sql_query", {"query": "SELECT 1", "limit": math.nan})), "1234.5", False),
     ("a tuple argument (JSON would write a list)", _with(_call("sql_query", {"query": ("SELECT value",)})),
      "1234.5", False),
     ("a non-str argument key", _with(_call("sql_query", {1: "SELECT value FROM revenue"})), "1234.5", False),
@@ -195,7 +205,8 @@ DECLINED = [
      [{"role": "assistant", "content": "", "function_call": {"name": "get_table_names", "arguments": {}}},
       *GOOD[1:]], "1234.5", True),
     ("results out of call order (TRL's async tools)",
-     [{"role": "assistant", "content": "", "tool_calls": [GOOD[0]["tool_calls"][0], GOOD[2]["tool_calls"][0]]},
+     [{"role": "assistant", "content": "",
+       "tool_calls": [GOOD[0]["tool_calls"][0], GOOD[2]["tool_calls"][0]]},
       GOOD[3], GOOD[1], *GOOD[4:]], "1234.5", True),
 ]
 
@@ -227,7 +238,7 @@ def test_pydantic_messages_and_text_only_completions_agree():
 
 
 def test_mixed_rubric_with_a_custom_check():
-    """A custom `@check` beside built-ins: the kernel's verdicts go in as `given`, the check runs in Python."""
+    """A custom `@check` beside built-ins: the kernel's verdicts go in as `given`, the check in Python."""
     with isolated_registry():
 
         @check(behavior="grounding")
@@ -235,7 +246,8 @@ def test_mixed_rubric_with_a_custom_check():
             return "2024" in (ctx.episode.final_answer or "")
 
         rubric = parse_rubric('id = "mixed"\nversion = "1"\n[[items]]\nid = "says_the_year"\n'
-                              '[[items]]\nid = "grounded_answer"\n[[items]]\nid = "answer_correct"\nweight = 2\n')
+                              '[[items]]\nid = "grounded_answer"\n'
+                              '[[items]]\nid = "answer_correct"\nweight = 2\n')
         native, python = _pair(rubric)
         assert not native.native.complete
         samples = [(PROMPT, GOOD, "1234.5"), (PROMPT, _with(GOOD[4], content="It was 99."), "1234.5")]
@@ -259,3 +271,15 @@ def test_rubricate_no_kernel_turns_it_off(monkeypatch):
     monkeypatch.delenv("RUBRICATE_NO_KERNEL")
     assert RewardScorer("sql-agent").native is not None
     assert os.environ.get("RUBRICATE_NO_KERNEL") is None
+
+
+def test_threads_share_one_scorer():
+    """The HTTP server scores from a thread pool with one scorer: the kernel's plan is used by one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    native, python = _pair("sql-agent")
+    samples = [(PROMPT, GOOD[:k], "1234.5") for k in range(1, len(GOOD) + 1)] * 40
+    want = python.score_many(samples)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda s: native.score(*s), samples))
+    assert got == want

@@ -102,7 +102,8 @@ class RewardScorer:
                 if native is not None:
                     return native
             episode = messages_episode(messages, ground_truth=ground_truth)
-            return Scored(self.score_episode(episode, text_only=text_only, deadline=deadline), episode.n_tool_calls)
+            result = self.score_episode(episode, text_only=text_only, deadline=deadline)
+            return Scored(result, episode.n_tool_calls)
         except Exception as exc:  # noqa: BLE001  (a bad rollout is data, not a crash)
             return Scored(RewardResult(None, f"could not score: {type(exc).__name__}: {exc}"[:300],
                                        {i: None for i in self.item_ids}), 0)

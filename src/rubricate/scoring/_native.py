@@ -15,7 +15,9 @@ A run uses the kernel when it is built and `RUBRICATE_NO_KERNEL` is not set, for
 are built-in checks it has (`split_items`). When every item is one, the kernel writes the rows
 itself (`kernel_stream`); otherwise (a custom check, an agent-basics item, a judge item beside
 them) the rubric is mixed: the Python reader builds each episode, the kernel scores its native
-items from the same line (`KernelPlan.given`) and `Rubric.evaluate` the rest.
+items from the same line (`KernelPlan.given`) and `Rubric.evaluate` the rest. `NativeItems` (public as
+`rubricate.scoring.NativeItems`) does the same for one record in hand, with no file or run: the reward
+scorer writes each rollout as a verifiers-results record and takes the kernel's verdicts as `given`.
 `RUBRICATE_KERNEL_SO=DIR/_kernel.so` runs a build of scripts/build-kernel.sh instead of the
 installed kernel (for working on src/kernel; see src/kernel/README.md).
 """
