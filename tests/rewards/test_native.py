@@ -262,6 +262,8 @@ def test_input_size_limit_agrees(max_chars):
     counted exactly only above that: the limit must cut exactly where the Python path cuts."""
     native, python = _pair("sql-agent", max_chars=max_chars)
     samples = [(PROMPT, GOOD[:k], "1234.5") for k in range(1, len(GOOD) + 1)]
+    # malformed as well as large: the size is what the Python path reports first
+    samples += [(PROMPT, [{"role": "assistant", "content": "x" * n, "tool_calls": 5}], "1") for n in (10, 3000)]
     assert _differences(native, python, samples) == []
 
 

@@ -92,7 +92,12 @@ class RewardScorer:
             deferred = self.native is not None and _plain_lists(prompt, completion)
             if not deferred and self._too_large(prompt, completion):
                 return self._too_large_result()
-            messages, read_text_only = rollout_messages(prompt, completion, self.tool_format)
+            try:
+                messages, read_text_only = rollout_messages(prompt, completion, self.tool_format)
+            except Exception:  # noqa: BLE001  (too large is the answer the Python path gives first)
+                if deferred and self._too_large(prompt, completion):
+                    return self._too_large_result()
+                raise
             text_only = read_text_only and not tools_offered if self.text_only is None else self.text_only
             record = record_of(messages, ground_truth) if self.native is not None and not text_only else None
             if deferred and not _sized(record, self.max_chars) and self._too_large(prompt, completion):
