@@ -6,9 +6,11 @@
 The completions are tool rollouts in TRL's shape (dict arguments, tool messages without ids,
 `{'error': ...}` failures) built from a fixed seed: a discovery call, a schema call, one or two SQL
 queries (some failing, some repeated), tool outputs padded with table rows to ~`kb` KB, and a final
-numeric answer. Prints the best and median time per completion of `as_trl_reward(...)(...)` (Episode
-building, the rubric's check items, the collapse), of the check items alone on prebuilt episodes, and
-of the collapse alone. One process, no pools. Measures; never asserts timings.
+numeric answer. Prints the best and median time per completion of `as_trl_reward(...)(...)` on the
+native path (the kernel scores the built-in items from the rollout's record; `RUBRICATE_NO_KERNEL=1`
+turns it off) and on the Python path (`native=False`: Episode building, the check items in Python, the
+collapse), alternating, in the same process; then of the Python check items alone on prebuilt episodes,
+and of the collapse alone. One process, no pools. Measures; never asserts timings.
 """
 
 from __future__ import annotations
@@ -185,26 +187,32 @@ def main() -> None:
     prompts, completions, truths = (list(x) for x in zip(*samples))
     size = sum(len(m["content"]) for c in completions for m in c) / args.n
     scorer = RewardScorer(args.rubric)
-    reward = as_trl_reward(scorer)
+    python = RewardScorer(args.rubric, native=False)
+    reward, python_reward = as_trl_reward(scorer), as_trl_reward(python)
     episodes = [episode_from_messages(p, c, ground_truth=t) for p, c, t in samples]
-    outcomes = [scorer.score_episode(e) for e in episodes]
+    outcomes = [python.score_episode(e) for e in episodes]
     verdicts = [o.verdicts for o in outcomes]
 
-    def call() -> None:
+    def call(fn) -> None:
         # a fresh list each time: the per-batch cache must not answer
-        reward(
-            prompts=prompts,
-            completions=list(completions),
-            completion_ids=None,
-            trainer_state=None,
-            answer=truths,
-        )
+        fn(prompts=prompts, completions=list(completions), completion_ids=None, trainer_state=None, answer=truths)
 
+    same = reward(prompts=prompts, completions=completions, answer=truths) == \
+        python_reward(prompts=prompts, completions=completions, answer=truths)
+    native_wall, native_cpu, python_wall, python_cpu = [], [], [], []
+    for _ in range(args.repeat):  # alternating, so that both see the same load
+        for fn, wall, cpu in ((reward, native_wall, native_cpu), (python_reward, python_wall, python_cpu)):
+            w, c = timed(lambda fn=fn: call(fn), 1)
+            wall += w
+            cpu += c
+    kernel = "on" if scorer.native is not None else "off (not built, or RUBRICATE_NO_KERNEL is set)"
     rows = [
-        ("as_trl_reward call (messages -> Episode -> checks -> collapse)", timed(call, args.repeat)),
+        (f"as_trl_reward call, native path (kernel {kernel})", (native_wall, native_cpu)),
+        ("as_trl_reward call, Python path (native=False: messages -> Episode -> checks -> collapse)",
+         (python_wall, python_cpu)),
         (
-            "check items + collapse on prebuilt Episodes",
-            timed(lambda: [scorer.score_episode(e) for e in episodes], args.repeat),
+            "Python check items + collapse on prebuilt Episodes",
+            timed(lambda: [python.score_episode(e) for e in episodes], args.repeat),
         ),
         ("collapse alone", timed(lambda: [collapse(v, scorer.rubric) for v in verdicts], args.repeat)),
     ]
@@ -213,15 +221,16 @@ def main() -> None:
         f"rubric {scorer.rubric.id}: {args.n} completions, {size / 1024:.1f} KB of message text each "
         f"({args.pad}), "
         f"{sum(r is not None for r in rewards)} scorable, mean reward "
-        f"{statistics.mean(r for r in rewards if r is not None):.3f}; {args.repeat} repeats, 1 process"
+        f"{statistics.mean(r for r in rewards if r is not None):.3f}; {args.repeat} repeats, 1 process; "
+        f"native and Python rewards {'identical' if same else 'DIFFER'}"
     )
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print("| what | wall us/completion (best) | wall (median) | CPU us/completion (best) |")
-    print("|---|---:|---:|---:|")
+    print("| what | CPU us/completion (best) | CPU (median) | wall us/completion (best) | wall (median) |")
+    print("|---|---:|---:|---:|---:|")
     for name, (wall, cpu) in rows:
         print(
-            f"| {name} | {min(wall) / args.n * 1e6:.1f} | {statistics.median(wall) / args.n * 1e6:.1f} | "
-            f"{min(cpu) / args.n * 1e6:.1f} |"
+            f"| {name} | {min(cpu) / args.n * 1e6:.1f} | {statistics.median(cpu) / args.n * 1e6:.1f} | "
+            f"{min(wall) / args.n * 1e6:.1f} | {statistics.median(wall) / args.n * 1e6:.1f} |"
         )
 
 

@@ -34,6 +34,7 @@ from ..traces.formats.chat import add_chat_messages, first_user_text
 from ..traces.toolcalls import AUTO, detect_tool_format, parse_chat_text
 
 _SOURCE = Source("<reward>")
+EPISODE_ID = "completion"  # the id of every episode scored as a reward (its verdicts' `episode_id`)
 
 
 def needs_tools(item: Item) -> bool:
@@ -101,23 +102,36 @@ def _prompt_messages(prompt: Any, tool_format: str | None) -> tuple[list[Any], b
     return messages, read.tools_offered
 
 
-def rollout_episode(prompt: Any, completion: Any, *, ground_truth: Any = None, tool_format: str | None = AUTO,
-                    episode_id: str = "completion", metadata: dict[str, Any] | None = None) -> Rollout:
-    """The Rollout of one (prompt, completion) pair; raises ValueError when a message is malformed."""
-    builder = StepBuilder()
+def rollout_messages(prompt: Any, completion: Any, tool_format: str | None = AUTO) -> tuple[list[Any], bool]:
+    """The messages of one (prompt, completion) pair, as the Episode is built from them (id-less results
+    answering calls by name: `results_by_name`), and whether the rollout is text-only (`Rollout`)."""
     if isinstance(completion, str):
         head, body, offered = _text_messages(prompt, completion, tool_format)
         text_only = not offered
     else:
         head = _prompt_messages(prompt, tool_format)[0]
         body, text_only = ([] if completion is None else _messages(completion)), False
-    add_chat_messages(builder, results_by_name(head + body))
-    episode = Episode(
+    return results_by_name(head + body), text_only
+
+
+def messages_episode(messages: list[Any], *, ground_truth: Any = None, episode_id: str = EPISODE_ID,
+                     metadata: dict[str, Any] | None = None) -> Episode:
+    """The Episode of `rollout_messages`' messages; raises ValueError when a message is malformed."""
+    builder = StepBuilder()
+    add_chat_messages(builder, messages)
+    return Episode(
         id=episode_id, steps=builder.steps, source=_SOURCE, format="reward",
         question=first_user_text(builder), final_answer=builder.final_answer(),
         ground_truth=scalar_text(ground_truth) if ground_truth is not None else None,
         metadata=metadata or {},
     )
+
+
+def rollout_episode(prompt: Any, completion: Any, *, ground_truth: Any = None, tool_format: str | None = AUTO,
+                    episode_id: str = EPISODE_ID, metadata: dict[str, Any] | None = None) -> Rollout:
+    """The Rollout of one (prompt, completion) pair; raises ValueError when a message is malformed."""
+    messages, text_only = rollout_messages(prompt, completion, tool_format)
+    episode = messages_episode(messages, ground_truth=ground_truth, episode_id=episode_id, metadata=metadata)
     return Rollout(episode, text_only, episode.n_tool_calls)
 
 
@@ -179,7 +193,7 @@ def results_by_name(messages: list[Any]) -> list[Any]:
 
 
 def episode_from_messages(prompt: Any, completion: Any, *, ground_truth: Any = None, tool_format: str | None = AUTO,
-                          episode_id: str = "completion", metadata: dict[str, Any] | None = None) -> Episode:
+                          episode_id: str = EPISODE_ID, metadata: dict[str, Any] | None = None) -> Episode:
     """The Episode of one (prompt, completion) pair; raises ValueError when a message is malformed."""
     return rollout_episode(prompt, completion, ground_truth=ground_truth, tool_format=tool_format,
                            episode_id=episode_id, metadata=metadata).episode

@@ -15,7 +15,9 @@ A run uses the kernel when it is built and `RUBRICATE_NO_KERNEL` is not set, for
 are built-in checks it has (`split_items`). When every item is one, the kernel writes the rows
 itself (`kernel_stream`); otherwise (a custom check, an agent-basics item, a judge item beside
 them) the rubric is mixed: the Python reader builds each episode, the kernel scores its native
-items from the same line (`KernelPlan.given`) and `Rubric.evaluate` the rest.
+items from the same line (`KernelPlan.given`) and `Rubric.evaluate` the rest. `NativeItems` (public as
+`rubricate.scoring.NativeItems`) does the same for one record in hand, with no file or run: the reward
+scorer writes each rollout as a verifiers-results record and takes the kernel's verdicts as `given`.
 `RUBRICATE_KERNEL_SO=DIR/_kernel.so` runs a build of scripts/build-kernel.sh instead of the
 installed kernel (for working on src/kernel; see src/kernel/README.md).
 """
@@ -25,9 +27,10 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
@@ -35,7 +38,9 @@ from ..rubrics import SCORES, VERDICTS, Item, Rubric, Verdict, collapse, registe
 from ..rubrics.checks import REASONS, SEPARATOR
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile, display_path, with_shared
 from ..traces.files import READ_ERRORS, DamagedStream, Span, container_of, open_binary, read_head
-from ._store import PartWriter
+
+if TYPE_CHECKING:  # (pyarrow is not imported for NativeItems alone)
+    from ._store import PartWriter
 
 
 def load_kernel(path: str | None = None) -> Any:
@@ -253,11 +258,52 @@ class KernelPlan:
         if self._source is None or episode.raw is None:
             return None
         rows = self.plan.verdicts(episode.raw)
-        if rows is None:
+        return None if rows is None else verdict_rows(self.items, rows, episode.id)
+
+
+def verdict_rows(items: list[Item], rows: tuple[tuple[str, str, tuple[int, ...]], ...],
+                 episode_id: str) -> dict[str, Verdict]:
+    """The kernel's (verdict, reason, evidence) rows of `items` as Verdicts, by item id."""
+    return {item.id: Verdict(episode_id, item.id, item.behavior, verdict, SCORES[verdict], reason, evidence)
+            for item, (verdict, reason, evidence) in zip(items, rows)}
+
+
+class NativeItems:
+    """A rubric's native items scored by the kernel one record at a time, with no file or run behind it:
+    the mixed path's `given` for a caller that holds the record itself (`RewardScorer`).
+
+    `verdicts(record, episode_id)`: the native items' verdicts on one verifiers-results record (JSON
+    bytes: `prompt` and `completion` message lists, `answer`), by item id, exactly as the Python checks
+    give them on the episode the verifiers-results reader builds from it; None when the kernel declines
+    the record (then score the episode in Python). `complete`: every check item of the rubric is native,
+    so the verdicts are all `Rubric.evaluate` gives without a judge. Safe to share between threads."""
+
+    FORMAT = "verifiers-results"
+
+    def __init__(self, split: ItemSplit) -> None:
+        self.items = [item for item, _, _ in split.native]
+        self.complete = not split.python
+        # the reward function is for rows the kernel writes (score_chunk), which this plan never does
+        self.plan = _kernel.Plan([(name, item.id, item.behavior, params) for item, name, params in split.native],
+                                 msgspec.json.encode, _no_rows, reason_templates())
+        self.plan.set_source("<record>", "<record>", self.FORMAT, None)
+        self._lock = threading.Lock()  # the plan holds the episode it is scoring
+
+    @classmethod
+    def for_rubric(cls, rubric: Rubric) -> NativeItems | None:
+        """The native items of `rubric` (judge items aside), or None when the kernel is off or has none."""
+        if not kernel_status(rubric, judged=False)["used"]:
             return None
-        eid = episode.id
-        return {item.id: Verdict(eid, item.id, item.behavior, verdict, SCORES[verdict], reason, evidence)
-                for item, (verdict, reason, evidence) in zip(self.items, rows)}
+        return cls(split_items(rubric, judged=False))
+
+    def verdicts(self, record: bytes, episode_id: str) -> dict[str, Verdict] | None:
+        with self._lock:
+            rows = self.plan.verdicts(record)
+        return None if rows is None else verdict_rows(self.items, rows, episode_id)
+
+
+def _no_rows(signature: int) -> float | None:
+    raise RuntimeError("NativeItems scores records; it writes no rows")
 
 
 def kernel_stream(kernel: KernelPlan, trace: TraceFile, span: Span, fmt: Any, source_file: str,
