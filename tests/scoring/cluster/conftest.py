@@ -43,6 +43,12 @@ def need(*modules: str) -> None:
         pytest.skip(why)
 
 
+@pytest.fixture
+def ray_installed() -> None:
+    """Ray is importable (skip, or fail under RUBRICATE_REQUIRE_INTEGRATION=1, when it is not)."""
+    need("ray")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))

@@ -132,7 +132,7 @@ def test_a_killed_driver_is_resumed_with_the_same_rows(split_corpus: Path, split
     assert_same(rows(out), split_reference)
 
 
-def test_without_an_address_a_cluster_of_this_machine_is_started(tmp_path: Path) -> None:
+def test_without_an_address_a_cluster_of_this_machine_is_started(ray_installed: None, tmp_path: Path) -> None:
     corpus = need_shared(CORPORA / "tau-bench")
     done = _cli(["score", str(corpus), "-r", RUBRIC, "-o", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2",
                  "--no-progress", "-q"])
