@@ -765,6 +765,53 @@ static KStr head_chars(KStr text, int chars) {
     return text;
 }
 
+/* True when `s` may hold a number written as words (correctness._given reads those, through
+ * _numbers.SPELLED): one of its words, case-insensitive, with no ASCII word character on either side.
+ * SPELLED is an ASCII pattern, so this finds every text it matches (and some more, such as "hundred"
+ * alone); the caller leaves those answers to Python. */
+static const char *const NUMBER_WORDS[] = {
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion"};
+
+static inline int ascii_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int has_number_word(const char *s, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!ascii_word((unsigned char)s[i]) || (i > 0 && ascii_word((unsigned char)s[i - 1]))) continue;
+        Py_ssize_t end = i;
+        while (end < n && ascii_word((unsigned char)s[end])) end++;
+        for (size_t w = 0; w < sizeof NUMBER_WORDS / sizeof *NUMBER_WORDS; w++) {
+            size_t len = strlen(NUMBER_WORDS[w]);
+            if ((size_t)(end - i) != len) continue;
+            size_t k = 0;
+            while (k < len && (s[i + k] | 0x20) == NUMBER_WORDS[w][k]) k++;
+            if (k == len) return 1;
+        }
+        i = end;
+    }
+    return 0;
+}
+
+/* correctness._matches: `num` (or a value it stands for) gives the truth `target` at its precision. */
+static int answer_matches(const KNumber *num, const KNumber *target) {
+    double wants[6], values[6];
+    int nw = number_candidates(target, wants), nv = number_candidates(num, values);
+    int whole = target->decimals == 0 && target->scale == 1.0 && !target->percent;
+    for (int x = 0; x < nv; x++)
+        for (int y = 0; y < nw; y++) {
+            if (whole) {
+                if (number_close(values[x], wants[y], 0, 0.0, 0.0)) return 1;
+            } else {
+                int written = values[x] == num->value && wants[y] == target->value;
+                if (number_close(values[x], wants[y], written ? target->decimals : 12, 0.01, 0.0)) return 1;
+            }
+        }
+    return 0;
+}
+
 static int check_answer_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KStr truth = ep->truth_text;  /* the stand-in: blank and numbers exactly when the truth is */
     if (truth.p == NULL || kstrip(truth).n == 0) return na(o, R_CORRECT_NO_TRUTH);
@@ -801,22 +848,13 @@ static int check_answer_correct(const KItem *it, KEpisode *ep, KScratch *s, KOut
                    head_chars(want, 80));
     }
     KStr marked = marked_answer(a.text.p, a.text.n);
+    if (has_number_word(marked.p, marked.n)) return K_FALLBACK;  /* numbers in words: Python reads them */
     s->given.n = 0;
     if ((rc = numbers_find(marked.p, marked.n, &s->given)) != K_OK) return rc;
     const KNumber *target = &s->expected.items[0];
-    double wants[6];
-    int nw = number_candidates(target, wants);
-    for (int i = 0; i < s->given.n; i++) {
-        const KNumber *num = &s->given.items[i];
-        double values[6];
-        int nv = number_candidates(num, values);
-        for (int x = 0; x < nv; x++)
-            for (int y = 0; y < nw; y++) {
-                double tol = (values[x] == num->value && wants[y] == target->value) ? 0.01 : 0.0;
-                if (number_close(values[x], wants[y], 12, 0.01, tol))
-                    return say(o, V_PASS, R_CORRECT_MATCHES, "ss", num->text, target->text);
-            }
-    }
+    for (int i = 0; i < s->given.n; i++)
+        if (answer_matches(&s->given.items[i], target))
+            return say(o, V_PASS, R_CORRECT_MATCHES, "ss", s->given.items[i].text, target->text);
     if (s->given.n == 0) return say(o, V_FAIL, R_CORRECT_NO_NUMBER, "s", target->text);
     if (reason(o, V_FAIL, R_CORRECT_NO_MATCH) != K_OK || arg_open(o, RA_LIST) != K_OK) return K_NOMEM;
     for (int i = 0; i < s->given.n && i < 5; i++)

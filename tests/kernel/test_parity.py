@@ -208,7 +208,10 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                "1. Origin and destination airports.\n2. Flight numbers and dates.",
                "Refunded to the gift card ending in 1784 within 5 to 7 business days.",
                "Departure on 2024-05-24 at 14:00 EST (May 24th); 2 free bags, then $50 each.",
-               "Purchase ID: PUR-456789, reservation 5RJ7UH, total $1,200 for 3 passengers."]
+               "Purchase ID: PUR-456789, reservation 5RJ7UH, total $1,200 for 3 passengers.",
+               # answer_correct's precision and number words (the kernel reads the first, declines the second)
+               "The year is 2007.", "It is 2018.4", "0.00049", "0.0334", "Two pods, 12 rockets in all.",
+               "twenty-one", "a hundred", "Often, ONE", "seventeen_x", "\u00e9two"]
     out = []
     for i in range(n):
         msgs: list[dict[str, Any]] = [
@@ -250,7 +253,8 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
             record[r.choice(["id", "episode_id", "uid"])] = r.choice([f"ep{i}", i, ""])
         if r.random() < 0.6:
             record[r.choice(["answer", "ground_truth", "expected"])] = r.choice(
-                ["12,345.6", "17.5%", "Paris", "3.4 million", 42, "", "  "])
+                ["12,345.6", "17.5%", "Paris", "3.4 million", 42, "", "  ", "2018", "0.00033", "0.033",
+                 "2 pods (12 rockets)", "21", "100", "1"])
         if r.random() < 0.5:
             record["reward"] = r.choice([1, 0.5, True, None])
         if r.random() < 0.5:

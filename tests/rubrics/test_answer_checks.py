@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from rubricate.testing import answer, assistant, call, episode, result, tc, user
 
@@ -246,15 +248,66 @@ def test_percent_and_unit_scaling(text, truth, expected):
     ("100", "pass"), ("100.99", "pass"), ("99.01", "pass"),
     ("101.01", "fail"), ("98.99", "fail"), ("-100", "fail"),
 ])
-def test_one_percent_relative_edges(text, expected):
-    assert correct(f"It was {text}.", "100") == expected
+def test_one_percent_relative_edges_for_a_decimal_truth(text, expected):
+    assert correct(f"It was {text}.", "100.0") == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("0.02", "pass"), ("0.029", "pass"), ("0.011", "pass"), ("0.031", "fail"), ("0.009", "fail"),
+    ("100", "pass"), ("100.0", "pass"), ("100.49", "pass"), ("99.51", "pass"),
+    ("100.51", "fail"), ("99.49", "fail"), ("101", "fail"),
 ])
-def test_absolute_edges_for_small_numbers(text, expected):
+def test_a_whole_number_truth_matches_only_once_rounded_to_units(text, expected):
+    assert correct(f"It was {text}.", "100") == expected
+
+
+@pytest.mark.parametrize(("text", "truth", "expected"), [
+    # ../shared/corpora/who-and-when Hand-Crafted/56.json (golden who-and-when.toml): a year 11 off
+    ("The year is 2007.", "2018", "fail"),
+    # Algorithm-Generated/10.json: a count 0.6% off
+    ("The difference is 732,050.", "736455", "fail"),
+    ("The difference is 736,455.", "736455", "pass"),
+    ("$3.4 billion", "3400", "pass"),          # a unit undone still hits the whole number exactly
+    ("$3.41 billion", "3400", "fail"),
+])
+def test_years_and_counts_match_exactly(text, truth, expected):
+    assert correct(text, truth) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0.02", "pass"), ("0.024", "pass"), ("0.0151", "pass"), ("0.025", "pass"),
+    ("0.026", "fail"), ("0.015", "pass"), ("0.0149", "fail"), ("0.029", "fail"), ("0.011", "fail"),
+])
+def test_absolute_edges_follow_the_precision_of_the_truth(text, expected):
     assert correct(f"It was {text}.", "0.02") == expected
+
+
+def test_two_small_numbers_do_not_match_by_being_small():
+    # ../shared/corpora/who-and-when Hand-Crafted/14.json: 0.00049 against the expected 0.00033
+    assert correct("The percentage is 0.00049.", "0.00033") == "fail"
+    assert correct("The percentage is 0.00033.", "0.00033") == "pass"
+    assert correct("The percentage is 0.000334.", "0.00033") == "pass"
+
+
+@pytest.mark.parametrize(("text", "truth", "expected"), [
+    # ../shared/corpora/verifiers-wiki-search gpt-5/73850758/results.jsonl:16 (golden row)
+    ("Two rocket pods, each with 6 rounds, so 12 rockets.", "2 pods (12 rockets)", "pass"),
+    # gpt-4.1-mini/052a81ae/results.jsonl:16
+    ("It carries two pods of six rockets, 12 rockets in all.", "2 pods (12 rockets)", "pass"),
+    ("twenty-one", "21", "pass"), ("Twenty one", "21", "pass"), ("a hundred", "100", "pass"),
+    ("three hundred", "300", "pass"), ("three million", "3,000,000", "pass"), ("seventeen", "17", "pass"),
+    ("seven", "17", "fail"), ("a cat", "1", "fail"), ("often", "10", "fail"), ("Two", "two", "pass"),
+])
+def test_numbers_written_as_words_count(text, truth, expected):
+    assert correct(text, truth) == expected
+
+
+def test_a_number_word_is_named_in_the_reason():
+    ep = episode(user(Q), call("sql_query", query="SELECT v FROM t"), result("v\n1"), answer("Two pods."),
+                 ground_truth="2 pods (12 rockets)")
+    assert outcome("answer_correct", ep).reason == "Two matches the expected 2"
+    ep = episode(user(Q), call("sql_query", query="SELECT v FROM t"), result("v\n1"), answer("three, then 4"),
+                 ground_truth="5")
+    assert outcome("answer_correct", ep).reason == "the answer gives three, 4; expected 5"
 
 
 def test_no_number_in_the_answer_fails():
@@ -277,3 +330,43 @@ def test_the_answer_tool_argument_is_checked():
     assert out.verdict == "pass"
     assert out.evidence == (1,)
     assert verdict("answer_correct", ep, answer_tools=()) == "fail"
+
+
+# ---------------------------------------------------------------- answer_correct: properties
+
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+          "sixteen seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _words(n: int) -> str:
+    """0..99 in words, as people write them."""
+    if n < 20:
+        return _UNITS[n]
+    tens, unit = divmod(n, 10)
+    return _TENS[tens - 2] + (f"-{_UNITS[unit]}" if unit else "")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 99), st.integers(0, 99), st.booleans())
+def test_property_a_number_in_words_matches_exactly_its_value(n, truth, capital):
+    text = _words(n).capitalize() if capital else _words(n)
+    assert correct(f"The answer is {text}.", str(truth)) == ("pass" if n == truth else "fail")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-10**7, 10**7), st.integers(-3, 3))
+def test_property_a_whole_number_truth_is_hit_only_by_values_that_round_to_it(truth, off):
+    text = f"{truth + off / 4:.2f}"
+    assert correct(f"It is {text}.", str(truth)) == ("pass" if abs(off) <= 2 else "fail")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 10**6), st.integers(1, 5), st.integers(-9, 9))
+def test_property_a_decimal_truth_holds_half_a_unit_of_its_last_place_or_one_percent(units, decimals, tenths):
+    assume(10 * abs(tenths) != units)  # exactly 1% off: a float boundary, not a rule
+    truth = units / 10**decimals
+    given_value = truth + tenths / 10 * 10**-decimals
+    text = f"{given_value:.{decimals + 1}f}"
+    expected = abs(tenths) <= 5 or 10 * abs(tenths) < units
+    assert correct(f"It is {text}.", f"{truth:.{decimals}f}") == ("pass" if expected else "fail")

@@ -49,6 +49,39 @@ class Number:
 
 _DIGIT = re.compile(r"\d").search
 
+# Numbers written as words ("Two", "twenty-one", "a hundred", "three million"): zero..nineteen and the
+# tens, a tens-unit compound, optionally times hundred/thousand/million/billion. ASCII only, so that
+# the native kernel can tell exactly which answers hold one (it leaves those to this code).
+_UNIT_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+               "sixteen seventeen eighteen nineteen").split()
+_TEN_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_WORD_VALUES = {w: i for i, w in enumerate(_UNIT_WORDS)} | {w: 20 + 10 * i for i, w in enumerate(_TEN_WORDS)}
+_WORD_SCALES = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
+SPELLED = re.compile(
+    rf"\b(?:(?P<tens>{'|'.join(_TEN_WORDS)})(?:[- ](?P<unit>{'|'.join(_UNIT_WORDS[1:10])}))?"
+    rf"|(?P<small>{'|'.join(sorted(_UNIT_WORDS, key=len, reverse=True))})|(?P<a>a))"
+    r"(?:[ \t]+(?P<times>hundred|thousand|million|billion))?\b",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def spelled_numbers(text: str) -> list[tuple[int, Number]]:
+    """(offset, number) of every number written as words in `text`: "Two" is 2, "twenty-one" 21,
+    "a hundred" 100, "three million" 3 with scale 1e6 (as "3 million" is). "a" alone is no number."""
+    out: list[tuple[int, Number]] = []
+    for m in SPELLED.finditer(text):
+        tens, unit, small, a, times = m.group("tens", "unit", "small", "a", "times")
+        if a and not times:
+            continue
+        value = float(_WORD_VALUES[(tens or small).lower()] if not a else 1)
+        value += _WORD_VALUES[unit.lower()] if unit else 0
+        scale = _WORD_SCALES[times.lower()] if times else 1.0
+        if scale == 100.0:
+            value, scale = value * 100, 1.0
+        out.append((m.start(), Number(m.group(0), value, 0, scale)))
+    return out
+
+
 # Numbers that are not quantities, found left to right: a list ordinal opening a line ("2. "), dates
 # (2024-05-15, 5/15/2024, 2024/05/15, May 20th, Oct 18, 2024, 20 May 2024, September 2020) and times
 # (15:00, 2:00:30).
