@@ -818,6 +818,18 @@ static int as_int(PyObject *o, int *out) {
     return 0;
 }
 
+/* The numbers of str `arg` into `v` (its text in `s`, `n`): 0, or -1 with a Python error set (ValueError
+ * `what` when the kernel does not reproduce the text). */
+static int debug_find(PyObject *arg, const char **s, Py_ssize_t *n, KNumbers *v, const char *what) {
+    *s = ascii_of(arg, n);
+    if (*s == NULL) return -1;
+    numbers_init(v);
+    if (numbers_find(*s, *n, v) == K_OK) return 0;
+    numbers_free(v);
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, what);
+    return -1;
+}
+
 /* str -> [(text, value, decimals, scale, percent)]; (str, True) -> the same with a sixth item, the
  * tuple of number_candidates (Number.candidates()). */
 PyObject *kdebug_numbers(PyObject *self, PyObject *arg) {
@@ -829,16 +841,9 @@ PyObject *kdebug_numbers(PyObject *self, PyObject *arg) {
         if ((with_candidates = PyObject_IsTrue(flag)) < 0) return NULL;
         arg = text;
     }
-    const char *s = ascii_of(arg, &n);
-    if (s == NULL) return NULL;
+    const char *s;
     KNumbers v;
-    numbers_init(&v);
-    int rc = numbers_find(s, n, &v);
-    if (rc != K_OK) {
-        numbers_free(&v);
-        if (rc == K_FALLBACK) PyErr_SetString(PyExc_ValueError, "fallback");
-        return NULL;
-    }
+    if (debug_find(arg, &s, &n, &v, "fallback") < 0) return NULL;
     PyObject *out = PyList_New(v.n);
     for (int i = 0; out != NULL && i < v.n; i++) {
         KNumber *x = &v.items[i];
@@ -958,16 +963,9 @@ PyObject *kdebug_number_at(PyObject *self, PyObject *args) {
 
 PyObject *kdebug_quantities(PyObject *self, PyObject *arg) {
     Py_ssize_t n;
-    const char *s = ascii_of(arg, &n);
-    if (s == NULL) return NULL;
+    const char *s;
     KNumbers v;
-    numbers_init(&v);
-    int rc = numbers_find(s, n, &v);
-    if (rc != K_OK) {
-        numbers_free(&v);
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "_debug_quantities: not reproduced");
-        return NULL;
-    }
+    if (debug_find(arg, &s, &n, &v, "_debug_quantities: not reproduced") < 0) return NULL;
     numbers_keep_quantities(s, n, &v);
     PyObject *out = PyList_New(v.n);
     for (int i = 0; out != NULL && i < v.n; i++) {

@@ -110,8 +110,7 @@ class RewardScorer:
             result = self.score_episode(episode, text_only=text_only, deadline=deadline)
             return Scored(result, episode.n_tool_calls)
         except Exception as exc:  # noqa: BLE001  (a bad rollout is data, not a crash)
-            return Scored(RewardResult(None, f"could not score: {type(exc).__name__}: {exc}"[:300],
-                                       {i: None for i in self.item_ids}), 0)
+            return self._unscored(f"could not score: {type(exc).__name__}: {exc}"[:300])
 
     def _score_native(self, record: Record, messages: list[Any], ground_truth: Any,
                       deadline: float | None) -> Scored | None:
@@ -132,8 +131,11 @@ class RewardScorer:
         return input_chars(prompt, self.max_chars) + input_chars(completion, self.max_chars) > self.max_chars
 
     def _too_large_result(self) -> Scored:
-        return Scored(RewardResult(None, f"input too large: more than {self.max_chars} characters",
-                                   {i: None for i in self.item_ids}), 0)
+        return self._unscored(f"input too large: more than {self.max_chars} characters")
+
+    def _unscored(self, reason: str) -> Scored:
+        """No reward, and no verdict for any check item, with why."""
+        return Scored(RewardResult(None, reason, dict.fromkeys(self.item_ids)), 0)
 
     def score_episode(self, episode: Episode, *, text_only: bool = False, deadline: float | None = None,
                       given: Mapping[str, Verdict] | None = None) -> RewardResult:

@@ -20,7 +20,7 @@ import errno
 import fcntl
 import os
 import shutil
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -105,7 +105,35 @@ def check_out(out: str, force: bool) -> None:
                           path=out, hint="pass a new directory, or --force to write the run among these files")
 
 
-class RunWriter:
+class OneWriter:
+    """A context manager that is the one writer of a run: `__enter__` takes the lock (`_lock_out`),
+    then gets the run being built ready (`_prepare`), releasing the lock if that fails; `__exit__`
+    releases it. Subclasses: `RunWriter` (a directory), `_objectstore.RemoteRunWriter` (a URL)."""
+
+    def __enter__(self) -> Self:
+        self._lock_out()
+        try:
+            _faults.checkpoint("locked")
+            self._prepare()
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _lock_out(self) -> None:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+
+class RunWriter(OneWriter):
     """The one writer of run directory `out` (a context manager). On leaving with an exception the
     run being built stays beside `out` for `--resume`; `out` itself is untouched. `resume` with no
     interrupted run beside `out` starts from the start (and says so in `notes`)."""
@@ -120,7 +148,7 @@ class RunWriter:
         self.complete = False  # resuming a run that was built whole and killed before its swap
         self._locks: list[RunLock] = []
 
-    def __enter__(self) -> RunWriter:
+    def _lock_out(self) -> None:
         _put_back(self.out)
         check_out(self.out, self.force)
         try:
@@ -132,17 +160,10 @@ class RunWriter:
         except OSError as exc:
             raise OutputError(f"{self.out}: cannot write the run here: {exc.strerror or exc}", path=self.out,
                               hint="pass an --out directory on a writable file system") from None
-        try:
-            _faults.checkpoint("locked")
-            shutil.rmtree(_old_path(self.out), ignore_errors=True)  # what a two-rename swap left
-            self._prepare_staging()
-        except BaseException:
-            self.release()
-            raise
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
+    def _prepare(self) -> None:
+        shutil.rmtree(_old_path(self.out), ignore_errors=True)  # what a two-rename swap left
+        self._prepare_staging()
 
     def release(self) -> None:
         for lock in self._locks:
@@ -257,7 +278,7 @@ def planned_units(plan: dict[str, Any], files: list[TraceFile], key: dict[str, A
     return units
 
 
-def open_run_writer(out: str, *, resume: bool = False, force: bool = False) -> Any:
+def open_run_writer(out: str, *, resume: bool = False, force: bool = False) -> OneWriter:
     """The writer of run `out`: `RunWriter` for a directory, `RemoteRunWriter` for a URL (`s3://...`)."""
     if is_remote(out):
         from ._objectstore import RemoteRunWriter

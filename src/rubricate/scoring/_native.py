@@ -219,8 +219,7 @@ class KernelPlan:
         self.items = [item for item, _, _ in split.native]
         self.item_ids = [item.id for item in self.items]
         self.mixed = bool(split.python)
-        self.plan = _kernel.Plan([(name, item.id, item.behavior, params) for item, name, params in split.native],
-                                 msgspec.json.encode, self.reward, reason_templates())
+        self.plan = _new_plan(split, self.reward)
         self.plan.bind(*writer.kernel_columns())
         self.writer = writer
         self._counted = {v: 0 for v in VERDICTS}
@@ -261,6 +260,13 @@ class KernelPlan:
         return None if rows is None else verdict_rows(self.items, rows, episode.id)
 
 
+def _new_plan(split: ItemSplit, reward: Callable[[int], float | None]) -> Any:
+    """The kernel's plan of a rubric's native items; `reward` gives the rubric reward of a verdict
+    signature for the rows the kernel writes."""
+    return _kernel.Plan([(name, item.id, item.behavior, params) for item, name, params in split.native],
+                        msgspec.json.encode, reward, reason_templates())
+
+
 def verdict_rows(items: list[Item], rows: tuple[tuple[str, str, tuple[int, ...]], ...],
                  episode_id: str) -> dict[str, Verdict]:
     """The kernel's (verdict, reason, evidence) rows of `items` as Verdicts, by item id."""
@@ -284,8 +290,7 @@ class NativeItems:
         self.items = [item for item, _, _ in split.native]
         self.complete = not split.python
         # the reward function is for rows the kernel writes (score_chunk), which this plan never does
-        self.plan = _kernel.Plan([(name, item.id, item.behavior, params) for item, name, params in split.native],
-                                 msgspec.json.encode, _no_rows, reason_templates())
+        self.plan = _new_plan(split, _no_rows)
         self.plan.set_source("<record>", "<record>", self.FORMAT, None)
         self._lock = threading.Lock()  # the plan holds the episode it is scoring
 

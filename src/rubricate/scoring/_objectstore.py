@@ -40,7 +40,7 @@ from ..errors import OutputError, RunLockedError
 from ..traces import TraceFile
 from ..traces.remote import filesystem, join
 from . import _faults
-from ._lifecycle import LOCK_FILE, PLAN_FILE, RUN_ENTRIES, plan_document, planned_units
+from ._lifecycle import LOCK_FILE, PLAN_FILE, RUN_ENTRIES, OneWriter, plan_document, planned_units
 from ._store import EPISODES, ISSUES, JUDGE, RUN_FILE, SCHEMAS, UNITS_DIR, VERDICTS, part_name
 from ._units import Unit
 
@@ -104,7 +104,7 @@ def stored_parts(out: str, info: dict[str, Any], table: str) -> list[str] | None
     return [join(out, p) for p in parts.get(table, [])]
 
 
-class RemoteRunWriter:
+class RemoteRunWriter(OneWriter):
     """The one writer of a run on object storage (the interface of `RunWriter`; see the module)."""
 
     def __init__(self, out: str, *, resume: bool = False, force: bool = False) -> None:
@@ -116,28 +116,21 @@ class RemoteRunWriter:
         self.generation = 0
         self.staging = ""
 
-    def __enter__(self) -> RemoteRunWriter:
+    def _lock_out(self) -> None:
         self._check_out()
         self._take_lock()
-        try:
-            _faults.checkpoint("locked")
-            current = _read_json(self.fs, join(self.out, RUN_FILE)) or {}
-            self.generation = int(current.get("generation", 0)) + 1
-            self.staging = join(self.out, generation_name(self.generation))
-            self.fs.invalidate_cache(_path(self.fs, self.staging))  # another process may have written it
-            has_plan = self.fs.exists(_path(self.fs, join(self.staging, PLAN_FILE)))
-            if self.resume and not has_plan:
-                self.resume = False
-                self.notes.append("nothing to resume (no interrupted run in --out): scoring from the start")
-            if not self.resume:
-                self._remove(self.staging)
-        except BaseException:
-            self.release()
-            raise
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
+    def _prepare(self) -> None:
+        current = _read_json(self.fs, join(self.out, RUN_FILE)) or {}
+        self.generation = int(current.get("generation", 0)) + 1
+        self.staging = join(self.out, generation_name(self.generation))
+        self.fs.invalidate_cache(_path(self.fs, self.staging))  # another process may have written it
+        has_plan = self.fs.exists(_path(self.fs, join(self.staging, PLAN_FILE)))
+        if self.resume and not has_plan:
+            self.resume = False
+            self.notes.append("nothing to resume (no interrupted run in --out): scoring from the start")
+        if not self.resume:
+            self._remove(self.staging)
 
     # -- checks and the lock --------------------------------------------------------------------------
     def _check_out(self) -> None:
