@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import JudgeError
-from ..rubrics.judges import DEFAULT_CACHE_DIR, JudgeConfig, load_prices
+
+if TYPE_CHECKING:  # (the judge stack is imported when a judge is configured: `score` starts light)
+    from ..rubrics.judges import JudgeConfig
+
+# as rubrics.judges.DEFAULT_CACHE_DIR (a test holds them equal)
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "rubricate")
 
 _OPTIONS = [
     click.option("--judge-model", metavar="MODEL", default=None,
@@ -64,6 +70,8 @@ def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
             flag = "--" + given[0].replace("_", "-")
             raise JudgeError(f"{flag} needs --judge-model", hint="name the judge model with --judge-model MODEL")
         return None
+    from ..rubrics.judges import JudgeConfig, load_prices
+
     return JudgeConfig(
         model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
         cache_dir=None if o["no_judge_cache"] else o["judge_cache"], concurrency=o["judge_concurrency"],

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import click
 
-from ..analyzer import Run, open_run
-from ..scoring import score_run
-from ..rubrics import load_rubric
-from ..traces.remote import is_remote
 from ._app import app
 from ._judge import judge_config, judge_options
 from . import EXIT_FAILED, EXIT_THRESHOLD
-from ._output import REDACT, err_console, fail, plural, wants_progress
-from .summary import print_summary
+
+if TYPE_CHECKING:
+    from ..analyzer import Run
+
+# Imports here stay light: `score` first starts counting the lines of large inputs on an idle core
+# (rubricate.scoring.start_line_index), then imports the scoring stack.
 
 
 class PathOrURL(click.ParamType):
@@ -21,8 +24,11 @@ class PathOrURL(click.ParamType):
     name = "path"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        if is_remote(value):
-            return value
+        if not os.path.exists(value):
+            from ..traces.remote import is_remote
+
+            if is_remote(value):
+                return value
         return click.Path(exists=True).convert(value, param, ctx)
 
 
@@ -65,6 +71,26 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
 
     Judge items (kind = "judge") are asked of --judge-model; without it they are skipped.
     """
+    from ..scoring import start_line_index, stop_line_index
+
+    if engine == "local":
+        start_line_index(paths, workers)
+    try:
+        _score(paths, rubric_ref, out, format_, workers, engine, ray_address, checks_files, strict, resume, force,
+               redact, no_progress, quiet, judge_opts)
+    finally:
+        stop_line_index()
+
+
+def _score(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
+           engine: str, ray_address: str | None, checks_files: tuple[str, ...], strict: bool, resume: bool,
+           force: bool, redact: str | None, no_progress: bool, quiet: bool, judge_opts: dict[str, object]) -> None:
+    from ..analyzer import open_run
+    from ..rubrics import load_rubric
+    from ..scoring import score_run
+    from ._output import REDACT, err_console, fail, wants_progress
+    from .summary import print_summary
+
     judge = judge_config(judge_opts)
     rubric = load_rubric(rubric_ref, checks=checks_files)
     if ray_address and engine != "ray":
@@ -108,6 +134,8 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
 
 def _no_episodes(run: Run) -> None:
     """0 episodes scored: exit 3, naming what was found and the first load issues."""
+    from ._output import fail, plural
+
     counts = run.info["counts"]
     issues = [str(i) for i in run.issues(limit=1)]
     first = f"; the first: {issues[0][:200]}{'...' if len(issues[0]) > 200 else ''}" if issues else ""
@@ -123,6 +151,7 @@ def compact_command(run_dir: str) -> None:
     """Rewrite a run's part files as one Parquet file per table (RUN/verdicts/part-00000.parquet, ...),
     in place and atomically, under the run's lock. A format 1 run becomes format 2."""
     from ..scoring import compact_run
+    from ._output import err_console
 
     info = compact_run(run_dir)
     before = info["compacted"]["parts_before"]

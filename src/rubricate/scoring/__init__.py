@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._compact import compact_run
     from ._engine import RunSummary, available_cores, score_run
     from ._lifecycle import RunLock, RunWriter, staging_path
+    from ._lineindex import start_line_index, stop_line_index
     from ._native import NativeItems, kernel_available, kernel_status
     from ._objectstore import generation_name, stored_parts
     from ._score import iter_verdicts, score
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "compact_run": "_compact", "RunSummary": "_engine", "available_cores": "_engine", "score_run": "_engine",
     "RunLock": "_lifecycle", "RunWriter": "_lifecycle", "staging_path": "_lifecycle",
+    "start_line_index": "_lineindex", "stop_line_index": "_lineindex",
     "NativeItems": "_native", "kernel_available": "_native", "kernel_status": "_native", "iter_verdicts": "_score", "score": "_score",
     "generation_name": "_objectstore", "stored_parts": "_objectstore",
     **dict.fromkeys(("EPISODE_SCHEMA", "EPISODES", "FORMAT1_FILES", "ISSUES", "RUN_FILE", "RUN_FORMAT",
@@ -39,7 +41,7 @@ __all__ = [
     "CHUNK_BYTES", "EPISODES", "EPISODE_SCHEMA", "FORMAT1_FILES", "ISSUES", "NativeItems", "RUN_FILE", "RUN_FORMAT",
     "RunLock", "RunSummary", "RunWriter", "Unit", "VERDICTS", "VERDICT_SCHEMA", "atomic_write_bytes", "available_cores",
     "compact_run", "generation_name", "iter_verdicts", "kernel_available", "kernel_status", "plan_units", "score",
-    "score_run", "share", "staging_path", "stored_parts", "write_json",
+    "score_run", "share", "staging_path", "start_line_index", "stop_line_index", "stored_parts", "write_json",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

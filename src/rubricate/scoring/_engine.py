@@ -20,7 +20,7 @@ from ..rubrics import Rubric
 from ..rubrics.judges import JudgeConfig, judge_run_info, judge_setup
 from ..traces import TraceFile, find_trace_files, get_format
 from ..traces.remote import is_remote
-from . import _faults, _workers
+from . import _faults, _lineindex, _workers
 from ._inputs import plan
 from ._lifecycle import open_run_writer
 from ._loop import Job
@@ -168,13 +168,32 @@ def _score_here(base: Job, todo: list[Unit], line_counts: list[int], progress: C
                 notes: list[str]) -> list[dict[str, Any]]:
     """The local engine: this process and worker processes of this machine; the jobs' totals."""
     n, method = _worker_count(workers, todo, files, notes)
+    index = _lineindex.ACTIVE
+    if index is not None:  # what it counted while the command started is what the jobs find
+        index.stop()
     shares = share(todo, n, FIRST_SHARE_WEIGHT)
+    if index is not None and method == "fork" and _counted_ahead(index, shares):
+        shares = share(todo, n)  # no job counts a share before its own: equal shares
     setup = judge_setup(rubric, judge, workers=len(shares))
     jobs = [replace(base, units=s, part=k, judge=setup, counted=counted_before(shares, k))
             for k, s in enumerate(shares)]
-    if len(jobs) == 1:
-        return [_workers.run_here(jobs[0], progress, line_counts)]
-    return _workers.run_jobs(jobs, progress, method, line_counts)
+    try:
+        if len(jobs) == 1:
+            return [_workers.run_here(jobs[0], progress, line_counts)]
+        return _workers.run_jobs(jobs, progress, method, line_counts)
+    finally:
+        _lineindex.stop_line_index()
+
+
+def _counted_ahead(index: _lineindex.LineIndex, shares: list[list[Unit]]) -> bool:
+    """Every job that starts mid-file finds its file counted up to (a block from) where it starts."""
+    for s in shares[1:]:
+        first = s[0]
+        if first.continues_file:
+            until = index.counted_until(first.trace.path)
+            if until is None or until + index.block < first.span.start:
+                return False
+    return True
 
 
 def _worker_count(workers: int | None, todo: list[Unit], files: list[TraceFile], notes: list[str]) -> tuple[int, str]:

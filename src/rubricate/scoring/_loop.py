@@ -19,7 +19,7 @@ from ..rubrics import Rubric, load_checks, rubric_from_spec
 from ..rubrics.judges import JudgeBatcher, JudgeSetup
 from ..traces import Episode, LoadIssue, choose_format, read_file
 from ..traces.files import count_lines
-from . import _faults
+from . import _faults, _lineindex
 from ._inputs import UnitInputs, source_name
 from ._native import KernelPlan, kernel_counter, kernel_stream
 from ._store import PartWriter
@@ -66,7 +66,7 @@ def score_share(job: Job) -> dict[str, Any]:
         job.judge, rubric, lambda ep, verdicts, source: writer.add_episode(ep, verdicts, source, reward(verdicts).reward))
     kernel = KernelPlan.for_rubric(rubric, writer, judged=judged is not None)
     mixed = kernel if kernel is not None and kernel.mixed else None
-    lines = LineNumbers(job.line_counts, kernel_counter())
+    lines = LineNumbers(job.line_counts, kernel_counter(), _lineindex.ACTIVE)
     lines.count(job.counted)
     totals: dict[str, Any] = {"episodes": 0, "issues": 0, "verdicts": {"pass": 0, "fail": 0, "na": 0, "error": 0},
                               "formats": {}, "kernel_episodes": 0}

@@ -16,6 +16,7 @@ from ..errors import RunError
 from ..traces import Span, TraceFile, TraceFormat, choose_format
 from ..traces.files import count_lines, split_jsonl
 from ..traces.remote import count_remote_lines, is_remote
+from ._lineindex import LineIndex
 
 CHUNK_BYTES = 32 << 20
 COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (not a limit in practice)
@@ -88,11 +89,16 @@ class LineNumbers:
     array of newline counts per unit, -1 until known); a job numbers a unit that continues its own
     previous unit itself, and waits for the counts of earlier units it did not read."""
 
-    def __init__(self, counts: Any, counter: Callable[[memoryview], int] | None = None) -> None:
-        self.counts, self.counter = counts, counter
+    def __init__(self, counts: Any, counter: Callable[[memoryview], int] | None = None,
+                 index: LineIndex | None = None) -> None:
+        self.counts, self.counter, self.index = counts, counter, index
         self._next: tuple[int, int] | None = None  # (unit index, its first line) expected next
 
     def count(self, units: Sequence[Unit]) -> None:
+        """Count the units of the share before this job's (unless the line index has their file: then
+        `number` takes the first line from it)."""
+        if units and self.index is not None and self.index.counted_until(units[0].trace.path) is not None:
+            return
         for u in units:
             if self.counts[u.index] < 0:
                 self.counts[u.index] = unit_lines(u, self.counter)
@@ -104,7 +110,10 @@ class LineNumbers:
         elif self._next is not None and self._next[0] == unit.index:
             first = self._next[1]
         else:
-            first = 1 + _wait_for_counts(self.counts, range(unit.file_first, unit.index))
+            before = None if self.index is None else self.index.lines_before(unit.trace.path, unit.span.start,
+                                                                                self.counter)
+            first = 1 + (before if before is not None else _wait_for_counts(self.counts, range(unit.file_first,
+                                                                                               unit.index)))
         return replace(unit, span=replace(unit.span, first_line=first))
 
     def finished(self, unit: Unit, lines: int) -> None:

@@ -5,20 +5,18 @@ everything imported), else spawned. Workers die with their parent (Linux: PR_SET
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing as mp
 import os
 import queue
-import signal
 import traceback
 from typing import Any
 
 from ..errors import LoadIssueError, RunError
 from . import _faults
+from ._children import die_with_parent
 from ._loop import Job, Progress, score_share
 
 START_METHOD: str | None = None  # "fork" or "spawn" forces one; None: fork when it is safe (start_method)
-PR_SET_PDEATHSIG = 1
 
 
 def start_method() -> str:
@@ -37,18 +35,6 @@ def _thread_count() -> int:
         return len(os.listdir("/proc/self/task"))
     except OSError:  # not Linux: never fork
         return 0
-
-
-def die_with_parent(parent: int) -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux), and exit now if it already
-    has: a worker of a killed run never scores on alone."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the parent's terminate() is all there is
-        return
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def _worker_main(job: Job, out: Any, parent: int) -> None:

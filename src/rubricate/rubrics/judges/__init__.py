@@ -19,8 +19,20 @@ from ._engine import EpisodeJudge, JudgeSetup
 from ._items import JudgeItem
 from ._ledger import Ledger
 from ._parse import ItemAnswer, extract_json, read_answers
-from ._scripted import FAULTS, JudgeRequest, ScriptedJudge, default_answer
 from ._prompt import PROMPT_VERSION, SYSTEM_PROMPT, Rendering, build_messages, render_episode, reply_schema
+
+_SCRIPTED = ("FAULTS", "JudgeRequest", "ScriptedJudge", "default_answer")
+
+
+def __getattr__(name: str) -> object:
+    """The scripted test server (`_scripted`, with http.server) is imported when asked for, not by every
+    `rubricate score`."""
+    if name in _SCRIPTED:
+        from . import _scripted
+
+        return getattr(_scripted, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CACHE_FILE", "DEFAULT_CACHE_DIR", "FAULTS", "PROMPT_VERSION", "SYSTEM_PROMPT", "Budget", "EpisodeJudge",

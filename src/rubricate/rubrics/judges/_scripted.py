@@ -231,6 +231,7 @@ class ScriptedJudge:
                     judge.requests.append(req)
                     judge.active += 1
                     judge.max_active = max(judge.max_active, judge.active)
+                self._in_flight = True
                 try:
                     sent = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                     if judge.api_key is not None and sent != judge.api_key:
@@ -251,10 +252,19 @@ class ScriptedJudge:
                         judge._stop.wait(judge.delay)
                     self._send(*judge._reply(req, fault))
                 finally:
+                    self._done()
+
+            def _done(self) -> None:
+                """The request is no longer in flight: counted off before its reply is written, since
+                a client may send its next request as soon as it has the reply (before this thread
+                would get back to counting)."""
+                if getattr(self, "_in_flight", False):
+                    self._in_flight = False
                     with judge._lock:
                         judge.active -= 1
 
             def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                self._done()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
