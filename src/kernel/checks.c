@@ -571,30 +571,96 @@ static int check_recovers_from_errors(const KItem *it, KEpisode *ep, KScratch *s
     return say(o, V_PASS, R_RECOVERS_PASSED, "i", n_failures);
 }
 
+/* Same tool name and argument key (Python's (call.name, _argument_key(...)) tuple): 1, 0, or 0 with
+ * *rc set to K_FALLBACK. */
+static int same_call(KEpisode *ep, const KCall *a, const KCall *b, int *rc) {
+    return kstr_eq(a->name, b->name) && argkey_equal(ep, a, b, rc);
+}
+
+/* changes_state: a word of the lower-cased tool name (runs of [a-z0-9]) is one of EFFECT_WORDS
+ * (tool_discipline.py). A name with non-ASCII characters is left to Python (str.lower). */
+static const char *const EFFECT_WORDS[] = {
+    "execute", "exec", "run", "bash", "shell", "sh", "python", "ipython", "code", "command", "cmd", "terminal",
+    "write", "create", "edit", "editor", "replace", "insert", "append", "save", "put", "patch", "apply", "install",
+    "mkdir", "touch", "move", "rename", "copy", "upload", "delete", "remove", "update", "modify", "set", "add",
+};
+
+static inline int k_isalnum_lower(unsigned char c) { return (c >= 'a' && c <= 'z') || k_isdigit(c); }
+
+static int changes_state(KStr name, int *rc) {
+    for (Py_ssize_t i = 0; i < name.n; i++)
+        if ((unsigned char)name.p[i] >= 0x80) {
+            *rc = K_FALLBACK;
+            return 0;
+        }
+    Py_ssize_t i = 0;
+    while (i < name.n) {
+        while (i < name.n && !k_isalnum_lower((unsigned char)name.p[i])) i++;
+        Py_ssize_t start = i;
+        while (i < name.n && k_isalnum_lower((unsigned char)name.p[i])) i++;
+        if (i == start) break;
+        for (size_t w = 0; w < sizeof EFFECT_WORDS / sizeof *EFFECT_WORDS; w++)
+            if ((Py_ssize_t)strlen(EFFECT_WORDS[w]) == i - start && memcmp(EFFECT_WORDS[w], name.p + start, (size_t)(i - start)) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* The call at position k is new: no call before it has its name and argument key. */
+static int new_call(KEpisode *ep, int k, int *rc) {
+    for (int i = 0; i < k; i++) {
+        int same = same_call(ep, &ep->calls[i], &ep->calls[k], rc);
+        if (*rc != K_OK || same) return 0;
+    }
+    return 1;
+}
+
+/* The fix a repeat of the failure at step `earlier` rests on: the step of a new call before position k,
+ * after the failure, of a tool that changes state, that succeeded; -1 when there is none. */
+static int fix_before(KEpisode *ep, int k, int earlier, int *rc) {
+    for (int j = 0; j < k; j++) {
+        const KCall *other = &ep->calls[j];
+        if (other->step <= earlier || !succeeded(ep, other)) continue;
+        int effect = changes_state(other->lname, rc);
+        if (*rc != K_OK) return -1;
+        if (!effect) continue;
+        int fresh = new_call(ep, j, rc);
+        if (*rc != K_OK) return -1;
+        if (fresh) return other->step;
+    }
+    return -1;
+}
+
 static int check_no_repeated_failing_call(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
-    /* failed_keys: the calls (in s->ints, as call positions) whose (name, argument key) first failed */
-    s->n_ints = 0;
-    int any_error = 0, rc = K_OK;
-    for (int i = 0; i < ep->n_calls; i++) {
-        const KCall *c = &ep->calls[i];
-        int earlier = -1;
-        for (int k = 0; k < s->n_ints && earlier < 0; k++) {
-            const KCall *f = &ep->calls[s->ints[k]];
-            if (!kstr_eq(f->name, c->name)) continue;
-            int same = argkey_equal(ep, f, c, &rc);
+    (void)it;
+    (void)s;
+    int any_error = 0, n_fixed = 0, rc = K_OK;
+    for (int k = 0; k < ep->n_calls; k++) {
+        const KCall *c = &ep->calls[k];
+        int earlier = -1;  /* the result step of the last failure of this call's key */
+        for (int j = 0; j < k; j++) {
+            const KCall *f = &ep->calls[j];
+            if (!failed_call(ep, f)) continue;
+            int same = same_call(ep, f, c, &rc);
             if (rc != K_OK) return rc;
             if (same) earlier = f->result_step;
         }
         if (earlier >= 0 && earlier < c->step) {
-            if (ev_add(o, earlier) != K_OK || ev_add(o, c->step) != K_OK) return K_NOMEM;
-            return say(o, V_FAIL, R_REPEATS_REPEATED, "isi", c->step, c->name, earlier);
+            int fix = fix_before(ep, k, earlier, &rc);
+            if (rc != K_OK) return rc;
+            if (fix < 0) {
+                o->n_evidence = 0;
+                if (ev_add(o, earlier) != K_OK || ev_add(o, c->step) != K_OK) return K_NOMEM;
+                return say(o, V_FAIL, R_REPEATS_REPEATED, "isi", c->step, c->name, earlier);
+            }
+            if (ev_add(o, earlier) != K_OK || ev_add(o, fix) != K_OK || ev_add(o, c->step) != K_OK) return K_NOMEM;
+            n_fixed++;
         }
-        if (failed_call(ep, c)) {
-            any_error = 1;
-            if (earlier < 0 && ints_push(s, i) != K_OK) return K_NOMEM;  /* setdefault: the first failure stays */
-        }
+        any_error |= failed_call(ep, c);
     }
     if (!any_error) return na(o, R_RECOVERS_NO_ERROR);
+    if (n_fixed) return say(o, V_PASS, R_REPEATS_AFTER_FIX, "i", n_fixed);
+    o->n_evidence = 0;
     return reason(o, V_PASS, R_REPEATS_PASSED);
 }
 
@@ -692,6 +758,39 @@ static int pool_source(const KNumber *t, KEpisode *ep, int answer_step, KScratch
     return 0;
 }
 
+/* _ordinal_at: the number opens its line as a list item ("2. ", "3) "): [ \t]* then 1-3 digits, then
+ * '.' or ')' and a space or tab. */
+static int list_ordinal(KStr text, const KNumber *t) {
+    const char *p = t->text.p, *line = p;
+    while (line > text.p && line[-1] != '\n') line--;
+    for (const char *q = line; q < p; q++)
+        if (*q != ' ' && *q != '\t') return 0;
+    Py_ssize_t d = 0, left = text.n - (p - text.p);
+    while (d < left && d < 4 && k_isdigit((unsigned char)p[d])) d++;
+    return d >= 1 && d <= 3 && d + 1 < left && (p[d] == '.' || p[d] == ')') && (p[d + 1] == ' ' || p[d + 1] == '\t');
+}
+
+/* _references: an answer that states no quantity passes when the numbers of its dates, times and
+ * identifiers (list ordinals and identifier tails aside) are all whole numbers of tool outputs; else na. */
+static int grounded_references(KEpisode *ep, KScratch *s, const KAnswer *a, KOutcome *o) {
+    s->stated.n = 0;
+    int rc = numbers_find(a->text.p, a->text.n, &s->stated), found = 0;
+    if (rc != K_OK) return rc;
+    o->n_evidence = 0;
+    if (ev_add(o, a->step) != K_OK) return K_NOMEM;
+    for (int i = 0; i < s->stated.n; i++) {
+        const KNumber *t = &s->stated.items[i];
+        if (list_ordinal(a->text, t) || id_tail(t, ep, a->step)) continue;
+        int source = literal_source(t, ep, a->step, SRC_OUTPUT, &s->plain);
+        if (source == -2) return K_NOMEM;
+        if (source < 0) return na(o, R_GROUNDED_NO_QUANTITY);
+        if (ev_add(o, source) != K_OK) return K_NOMEM;
+        found++;
+    }
+    if (!found) return na(o, R_GROUNDED_NO_QUANTITY);
+    return say(o, V_PASS, R_GROUNDED_REFERENCES, "i", found);
+}
+
 static int check_grounded_answer(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
@@ -705,7 +804,7 @@ static int check_grounded_answer(const KItem *it, KEpisode *ep, KScratch *s, KOu
     for (int i = 0; i < s->stated.n; i++)
         if (!id_tail(&s->stated.items[i], ep, a.step)) s->stated.items[kept++] = s->stated.items[i];
     s->stated.n = kept;
-    if (s->stated.n == 0) return na(o, R_GROUNDED_NO_QUANTITY);
+    if (s->stated.n == 0) return grounded_references(ep, s, &a, o);
     s->question.n = 0;
     if (ep->question.p != NULL && (rc = numbers_find(ep->question_text.p, ep->question_text.n, &s->question)) != K_OK)
         return rc;

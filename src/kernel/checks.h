@@ -46,6 +46,7 @@ enum { V_PASS = 0, V_FAIL = 1, V_NA = 2, V_ERROR = 3 };
     R(RECOVERS_PASSED, "recovers_from_errors.passed", "n")                                           \
     R(REPEATS_REPEATED, "no_repeated_failing_call.repeated", "step tool failed")                     \
     R(REPEATS_PASSED, "no_repeated_failing_call.passed", "")                                         \
+    R(REPEATS_AFTER_FIX, "no_repeated_failing_call.after_fix", "n")                                  \
     R(GROUNDED_NO_ANSWER, "grounded_answer.no_answer", "")                                           \
     R(GROUNDED_NO_NUMBER, "grounded_answer.no_number", "")                                           \
     R(GROUNDED_NO_QUANTITY, "grounded_answer.no_quantity", "")                                       \
@@ -54,6 +55,7 @@ enum { V_PASS = 0, V_FAIL = 1, V_NA = 2, V_ERROR = 3 };
     R(GROUNDED_MISSING, "grounded_answer.missing", "missing targets numbers")                        \
     R(GROUNDED_PASSED, "grounded_answer.passed", "n")                                                \
     R(GROUNDED_PASSED_GIVEN, "grounded_answer.passed_given", "n")                                    \
+    R(GROUNDED_REFERENCES, "grounded_answer.references", "n")                                        \
     R(CORRECT_NO_TRUTH, "answer_correct.no_truth", "")                                               \
     R(CORRECT_CONTAINS, "answer_correct.contains", "truth")                                          \
     R(CORRECT_NOT_CONTAINS, "answer_correct.not_contains", "truth")                                  \

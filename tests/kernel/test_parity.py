@@ -197,7 +197,9 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
     parallel and unpaired calls, answer tools, numbers with units, ground truths of every kind."""
     r = random.Random(seed)
     tools = ["Search_Pages", "list_tables", "read_section", "sql_query", "view_sections", "describe_table",
-             "submit_answer", "other"]
+             "submit_answer", "other",
+             # no_repeated_failing_call: a new successful call of a tool that runs code or writes excuses a repeat
+             "execute_code", "Write_File"]
     tables = ["orders", "Orders", "t1", "sales.q1", "`odd name`", "x:y", " pad "]
     outputs = ["12,345.6 rows", "Error: no such table", "Traceback (most recent call last):\n boom",
                '{"error": null, "v": 17.5}', '{"error": "bad"}', "3.4 million and 12%", "page not found",
@@ -211,7 +213,9 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                "Purchase ID: PUR-456789, reservation 5RJ7UH, total $1,200 for 3 passengers.",
                # answer_correct's precision and number words (the kernel reads the first, declines the second)
                "The year is 2007.", "It is 2018.4", "0.00049", "0.0334", "Two pods, 12 rockets in all.",
-               "twenty-one", "a hundred", "Often, ONE", "seventeen_x", "\u00e9two"]
+               "twenty-one", "a hundred", "Often, ONE", "seventeen_x", "\u00e9two",
+               # grounded_answer with no quantity: dates, times and ids found in a tool output pass
+               "Departure on 2024-05-24 (May 24th).", "1. Gift card 1591784\n2. On 2024-05-24 at 14:00"]
     out = []
     for i in range(n):
         msgs: list[dict[str, Any]] = [
@@ -488,3 +492,67 @@ def test_a_judged_run_scores_its_builtin_items_natively(native: Any, tmp_path: P
     assert runs["native"]["counts"]["kernel_episodes"] == runs["native"]["counts"]["episodes"] > 0
     items = {r["item"] for r in _rows(tmp_path / "native", "verdicts.parquet")}
     assert items == {item.id for item in rubric.items}  # judged and checked
+
+
+def _chat(*turns: tuple[str, Any]) -> dict[str, Any]:
+    """An OpenAI-chat record from (role, content) turns; an assistant turn whose content is a list of
+    (tool, arguments, result) calls makes those calls, each followed by its result."""
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": "You are an agent."}]
+    for role, content in turns:
+        if role != "calls":
+            msgs.append({"role": role, "content": content})
+            continue
+        for k, (name, args, result) in enumerate(content):
+            cid = f"c{len(msgs)}-{k}"
+            msgs.append({"role": "assistant", "content": "", "tool_calls": [
+                {"id": cid, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]})
+            msgs.append({"role": "tool", "tool_call_id": cid, "content": result})
+    return {"messages": msgs}
+
+
+FAIL = "Traceback (most recent call last):\n FileNotFoundError: data.csv"
+REPEATS_AND_REFERENCES = [
+    # Who&When Algorithm-Generated/118: the analysis fails, a new script creates the file, the analysis reruns
+    _chat(("user", "q"), ("calls", [("execute_code", {"code": "analyze()"}, FAIL),
+                                    ("execute_code", {"code": "make_data()"}, "exitcode: 0 (execution succeeded)"),
+                                    ("execute_code", {"code": "analyze()"}, "35.00%")]), ("assistant", "35.00%")),
+    # tau-bench gpt-4o-airline/8/1: a `think` between a failed booking and its unchanged repeat excuses nothing
+    _chat(("user", "q"), ("calls", [("book_reservation", {"a": 1}, "Error: payment amount does not add up"),
+                                    ("think", {"thought": "retry"}, ""),
+                                    ("book_reservation", {"a": 1}, "Error: payment amount does not add up")])),
+    # NeMo Gym mini_swe_agent_2:5: the same edit again is no new fix
+    _chat(("user", "q"), ("calls", [("bash", {"c": "sed -i s/a/b/ f.py"}, "ok"), ("bash", {"c": "python3 t.py"}, FAIL),
+                                    ("bash", {"c": "sed -i s/a/b/ f.py"}, "ok"), ("bash", {"c": "python3 t.py"}, FAIL)])),
+    _chat(("user", "q"), ("calls", [("Run_Tests", {}, FAIL), ("Write_File", {"p": "x"}, "written"),
+                                    ("Run_Tests", {}, FAIL), ("Run_Tests", {}, FAIL)])),
+    _chat(("user", "q"), ("calls", [("lookup", {}, FAIL), ("write_\u00e9tat", {"p": "x"}, "ok"),
+                                    ("lookup", {}, "found")])),
+    # tau-bench gpt-4o-airline/13/0: the answer's numbers are a time and a date, both in the search result
+    _chat(("user", "q"), ("calls", [("search_direct_flight", {"date": "2024-05-21"},
+                                     '[{"flight_number": "HAT052", "date": "2024-05-21", "scheduled_departure_time_est": "03:00:00"}]')]),
+          ("assistant", "Changed to flight HAT052, departing at 03:00 EST on May 21, 2024.")),
+    _chat(("user", "q"), ("calls", [("search", {}, '{"date": "2024-05-21"}')]),
+          ("assistant", "1. Flight on 2024-05-21\n2. Back on 2024-05-28")),
+    _chat(("user", "q"), ("calls", [("search", {}, '{"date": "2024-05-21", "card": "gift_card_1591784"}')]),
+          ("assistant", "1. Flight on 2024-05-21\n2. Paid with the card ending in 1784")),
+]
+
+
+def test_repeats_after_a_fix_and_answers_without_quantities(native: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two rules of issue 13 on hand-made records, kernel against Python: a failed call repeated
+    after a new successful call that runs code or writes is a retry after a fix (not after a `think`
+    or the same edit again); an answer whose only numbers are dates, times and ids passes when they
+    are all in a tool output, and stays na otherwise."""
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("".join(json.dumps(rec) + "\n" for rec in REPEATS_AND_REFERENCES))
+    native_run, python_run, info = _both(tmp_path, chat, parse_rubric(ROLE_RUBRIC, path="r.toml"), monkeypatch)
+    _assert_same(native_run, python_run)
+    assert info["counts"]["kernel_episodes"] == len(REPEATS_AND_REFERENCES) - 1  # the non-ASCII tool name declines
+    rows = _rows(python_run, "verdicts.parquet")
+    repeats = [r["verdict"] for r in rows if r["item"] == "repeats"]
+    grounded = [(r["verdict"], r["reason"]) for r in rows if r["item"] == "grounded"]
+    assert repeats[:5] == ["pass", "fail", "fail", "fail", "pass"]
+    assert grounded[5][0] == "pass" and "dates, times and identifiers" in grounded[5][1]
+    assert grounded[6][0] == "na"  # 28 is in no tool output
+    assert grounded[7][0] == "pass"  # the id tail 1784 is neither a quantity nor a reference; the date is found

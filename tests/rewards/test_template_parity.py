@@ -40,7 +40,7 @@ LOSSY = {
     ("NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "nemo-gym-rollouts"): (3, "message text is rewritten"),
     ("Mistral-Small-3.2-24B-Instruct-2506", "nemo-gym-rollouts"): (3, "text beside tool calls is dropped"),
     ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "nemo-gym-rollouts"): (3, "text before </think> is dropped"),
-    ("deepseek-ai-DeepSeek-V3.1", "who-and-when"): (68, "every system message is joined at the top, unmarked"),
+    ("deepseek-ai-DeepSeek-V3.1", "who-and-when"): (69, "every system message is joined at the top, unmarked"),
     ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "who-and-when"): (1, "text before </think> is dropped, with numbers the answer took from it"),
     # The templates write their own system turn, with dates: numbers given to the agent are sources of
     # grounded_answer, so a year or day the answer states is grounded in the text and not in the messages.

@@ -165,3 +165,29 @@ def test_a_user_turn_left_unanswered_is_a_cut_off_unless_it_ends_the_conversatio
     assert out.verdict == "fail" and "user's last turn (step 5) is never answered" in out.reason
     assert verdict("answers_question", booking(*asks, end=(user("Thanks! ###STOP###"),))) == "pass"
     assert verdict("answers_question", booking(*asks, end=(user("ok"),)), end_markers=("ok",)) == "pass"
+
+
+def test_a_refusal_of_the_whole_reservation_holds_for_what_the_user_asked() -> None:
+    """tau-bench gpt-4o-airline/13/0 (golden row): asked to change a flight (1), the agent looks the
+    reservation up (4-5) and says "Your reservation is in basic economy class, which cannot be
+    modified." (6), naming neither the id nor a part; later it changes the flights (24). The sentence
+    declines the reservation as a whole (its noun, then "which cannot be modified" with nothing
+    after), so it holds for what the user had asked about (the flight): fail. A cabin-only change
+    with the same flights (tau-bench 5/1's kind of write) is not what was declined."""
+    from rubricate.testing import answer, call, episode, result, user
+    flights = [{"flight_number": "HAT252", "date": "2024-05-21"}]
+    steps = (user("Hello! I'd like to change my upcoming flight, please."),
+             call("get_reservation_details", reservation_id="XEWRD9"),
+             result('{"reservation_id": "XEWRD9", "cabin": "basic_economy", "flights": '
+                    '[{"flight_number": "HAT252", "date": "2024-05-21", "price": 75}]}'),
+             answer("Your reservation is in basic economy class, which cannot be modified."),
+             user("If changing requires an upgrade to economy class, I'm willing to do that."))
+    changed = outcome("no_write_after_refusal", episode(*steps, call(
+        "update_reservation_flights", reservation_id="XEWRD9", cabin="economy",
+        flights=[{"flight_number": "HAT052", "date": "2024-05-21"}], payment_id="gift_card_4643416"), result("{}")),
+        rubric=cs())
+    assert changed.verdict == "fail" and changed.evidence == (3, 5)
+    upgraded = outcome("no_write_after_refusal", episode(*steps, call(
+        "update_reservation_flights", reservation_id="XEWRD9", cabin="economy", flights=flights,
+        payment_id="gift_card_4643416"), result("{}")), rubric=cs())
+    assert upgraded.verdict == "pass"

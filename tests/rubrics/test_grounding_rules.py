@@ -220,3 +220,42 @@ def test_a_number_the_agent_was_given_grounds_the_answer_as_written(value: str, 
         user(f"Note that my limit is {value} per day.")
     verdict, _, evidence = grounded(user("What is my daily limit?"), given_step, answer(f"Your limit is {value}."))
     assert verdict == "pass" and evidence == (1, 2)
+
+
+# ---------------------------------------------------------------- answers with no quantity
+
+# tau-bench (TAU) task 13 trial 0: the flight search result (cut) and the final answer, line 4514
+SEARCH_13 = ('[{"flight_number": "HAT052", "origin": "ATL", "destination": "LAS", "scheduled_departure_time_est": '
+             '"03:00:00", "scheduled_arrival_time_est": "07:00:00", "status": "available"}]')
+ANSWER_13 = ("Your reservation has been successfully updated. The flight from Atlanta (ATL) to Las Vegas (LAS) has "
+             "been changed to flight HAT052, departing at 03:00 EST on May 21, 2024, and the cabin has been upgraded "
+             "to economy class.")
+RESERVATION_13 = '{"reservation_id": "XEWRD9", "flights": [{"flight_number": "HAT252", "date": "2024-05-21"}]}'
+
+
+def test_dates_times_and_ids_found_in_tool_outputs_pass() -> None:
+    """tau-bench task 13 trial 0 (the golden row that disagreed): the answer's only numbers are a time
+    (03:00) and a date (May 21, 2024); the search result (step 4) holds 03:00:00, the reservation
+    (step 2) 2024-05-21. That is evidence of grounding: pass, citing those steps, not na."""
+    verdict, reason, evidence = grounded(user("change my flight"), call("get_reservation_details"),
+                                         result(RESERVATION_13), call("search_direct_flight"), result(SEARCH_13),
+                                         answer(ANSWER_13))
+    assert verdict == "pass" and "dates, times and identifiers" in reason
+    assert evidence == (2, 4, 5)
+
+
+def test_dates_not_in_any_tool_output_stay_na_never_fail() -> None:
+    """The same answer after only the search result: 21 and 2024 are in no tool output, so the check
+    has no evidence either way (they are not quantities): na, never a false fail."""
+    verdict, reason, _ = grounded(user("change my flight"), call("search_direct_flight"), result(SEARCH_13),
+                                  answer(ANSWER_13))
+    assert verdict == "na" and "no quantity" in reason
+
+
+def test_list_ordinals_are_not_references() -> None:
+    """tau-bench task 9 trial 3 numbers its answer ("1. ...", "2. ..."): the ordinals need no source;
+    the date in the list item does (found here, so pass on one number set: 2024, 05, 24)."""
+    verdict, reason, evidence = grounded(user("q"), call("get_reservation_details"),
+                                         result('{"date": "2024-05-24"}'),
+                                         answer("1. Your flight on 2024-05-24\n2. Origin and destination airports."))
+    assert (verdict, evidence) == ("pass", (2, 3)) and "3 numbers" in reason

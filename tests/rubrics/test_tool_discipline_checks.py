@@ -429,3 +429,52 @@ def test_discovery_and_schema_items_are_na_without_configured_roles():
                  answer("1"))
     assert verdict("discovers_tables", ep, discovery_tools=frozenset()) == "na"
     assert verdict("inspects_schema", ep, schema_tools=frozenset()) == "na"
+
+
+# ---------------------------------------------------------------- no_repeated_failing_call: a retry after a fix
+
+def _repeats(*steps):
+    from rubricate.testing import episode
+    from ._support import outcome
+    out = outcome("no_repeated_failing_call", episode(*steps))
+    return out.verdict, out.reason, out.evidence
+
+
+def test_a_rerun_after_a_new_call_that_creates_the_file_is_a_retry_after_a_fix() -> None:
+    """Who&When Algorithm-Generated/118.json, steps 4-11: the analysis fails (no data file), a mock-data
+    script fails, the fixed mock-data script creates the file (8, a new execute_code call that
+    succeeds), then the unchanged analysis runs (10). Hand-checked: pass."""
+    from rubricate.testing import call, result, user
+    analysis = "# filename: analyze_houston_weather.py\nimport pandas as pd\ndata = pd.read_csv(csv_file)"
+    verdict, reason, evidence = _repeats(
+        user("percentage of June days above 95F"),
+        call("execute_code", code=analysis), result("exitcode: 1 (execution failed)\nTraceback (most recent call last):"
+                                                    "\nFileNotFoundError: houston_weather_june_2020_2023.csv"),
+        call("execute_code", code="# filename: create_mock_houston_weather_data.py\ndates = generate_dates(31)"),
+        result("exitcode: 1 (execution failed)\nTraceback (most recent call last):\nValueError: day is out of range"),
+        call("execute_code", code="# filename: create_mock_houston_weather_data.py\ndates = generate_dates(30)"),
+        result("exitcode: 0 (execution succeeded)\nCode output: Mock data created"),
+        call("execute_code", code=analysis), result("exitcode: 0 (execution succeeded)\nCode output: 35.00%"))
+    assert verdict == "pass" and "after a fix" in reason and evidence == (2, 5, 7)
+
+
+def test_a_think_or_the_same_edit_between_is_no_fix() -> None:
+    """tau-bench gpt-4o-airline/8/1 (steps 30-38): book_reservation fails, the agent calls `think`, and
+    books again unchanged; NeMo Gym mini_swe_agent_2 line 5: the same sed edit, then the same failing
+    test run. Both stay blind repeats: `think` changes nothing, and an edit already made is not new."""
+    from rubricate.testing import call, result, user
+    booking = {"user_id": "u", "payment_methods": [{"payment_id": "gift_card_1", "amount": 1625}]}
+    verdict, _, evidence = _repeats(
+        user("book it"), call("book_reservation", **booking),
+        result("Error: payment amount does not add up, total price is 4875, but paid 1625"),
+        call("think", thought="The total should be 4875"), result(""),
+        call("book_reservation", **booking),
+        result("Error: payment amount does not add up, total price is 4875, but paid 1625"))
+    assert (verdict, evidence) == ("fail", (2, 5))
+    edit, test = "sed -i 's/a/b/' pprint.py", "python3 test_pprint.py"
+    verdict, reason, _ = _repeats(
+        user("fix it"), call("bash", command=edit), result("<returncode>0</returncode>"),
+        call("bash", command=test), result("<returncode>1</returncode>\nTraceback (most recent call last):"),
+        call("bash", command=edit), result("<returncode>0</returncode>"),
+        call("bash", command=test), result("<returncode>1</returncode>\nTraceback (most recent call last):"))
+    assert verdict == "fail" and "repeats the bash call" in reason

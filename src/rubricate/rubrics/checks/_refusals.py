@@ -19,6 +19,7 @@ held against the agent (see docs/rubrics.md for the measured agreement).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Refusal:
     step: int
     sentence: str
     entities: set[str] = field(default_factory=set)
+    asked: str = ""  # the user's turns before it (lower case): what was declined, when the sentence names no part
 
 
 def ids_of(call: ToolCall) -> set[str]:
@@ -101,9 +103,12 @@ class Refusals:
         self.any_action = _action(self.words, "|".join(verbs), tuple(w for v in verbs for w in self.actions.get(v, ())))
         state: dict[str, Any] = {}  # entity id -> the last successful tool result about it (parsed JSON)
         last: set[str] = set()  # the ids of the last call that named any: what the agent just looked at
+        asked = ""
         for step in episode.steps:
+            if step.role == "user":
+                asked += "\n" + step.content.lower()
             if step.role == "assistant" and step.content:
-                self.declined += self._read(step, known, last)
+                self.declined += [dataclasses.replace(r, asked=asked) for r in self._read(step, known, last)]
             elif step.role == "tool" and not step.is_error:
                 _remember(step, state, known)
             for call in step.tool_calls:
@@ -113,7 +118,7 @@ class Refusals:
                     continue
                 for refusal in self.declined:
                     entity = next(iter(sorted(refusal.entities & ids)), None)
-                    if entity is not None and self._does(refusal.sentence.lower(), call, state.get(entity)):
+                    if entity is not None and self._does(refusal, call, state.get(entity)):
                         return refusal, step.index, call, entity
                 for refusal in self.declined:  # the entity changed: what was declined may be possible now
                     refusal.entities -= ids
@@ -141,17 +146,38 @@ class Refusals:
                     out.append(Refusal(step.index, text, set(named)))
         return out
 
-    def _does(self, sentence: str, call: ToolCall, seen: Any) -> bool:
+    def _does(self, refusal: Refusal, call: ToolCall, seen: Any) -> bool:
+        sentence = refusal.sentence.lower()
         verb = call.name.lower().split("_")[0]
         if not _action(self.words, verb, self.actions.get(verb, ())).search(sentence):
             return False
         parts = {k: v for k, v in (call.arguments or {}).items() if not _is_id(k)}
         if not parts or verb in WHOLE_ACTIONS:
             return True
-        named = [k for k in parts if any(re.search(rf"\b{re.escape(_stem(t))}", sentence)
-                                         for t in k.split("_") if len(t) > 3)]
+        named = _parts_named(parts, sentence)
+        if not named and self._whole(sentence, call):
+            named = _parts_named(parts, refusal.asked)  # "your reservation cannot be modified": what the user asked
         return any(_changes(parts[k], seen.get(k) if isinstance(seen, dict) else None, seen is not None)
                    for k in named)
+
+    def _whole(self, sentence: str, call: ToolCall) -> bool:
+        """The refusal declines the entity as a whole: the sentence names the entity's noun (the name of
+        the write's id argument: `reservation_id`, "your reservation"), then says that it (the noun, "it"
+        or "which") cannot be changed, passive and with nothing after ("..., which cannot be modified.")."""
+        cues = "|".join(map(re.escape, self.words))
+        for key in call.arguments or {}:
+            noun = key.lower()[:-3] if key.lower().endswith("_id") else ""
+            if len(noun) < 3 or noun not in sentence:
+                continue
+            for m in re.finditer(rf"\b(?:{re.escape(noun)}|it|which)\s+(?:{cues})\s+be\s+\w+\W*$", sentence):
+                if m.start() > sentence.find(noun) or sentence[m.start():].startswith(noun):
+                    return True
+        return False
+
+
+def _parts_named(parts: Mapping[str, Any], text: str) -> list[str]:
+    """The write's arguments a text names (a word of the argument's name, stemmed: flights ~ "flight")."""
+    return [k for k in parts if any(re.search(rf"\b{re.escape(_stem(t))}", text) for t in k.split("_") if len(t) > 3)]
 
 
 def _listed(paragraphs: list[str], known: set[str]) -> set[str]:

@@ -7,12 +7,13 @@ Tool roles come from item parameters (`discovery_tools`, `schema_tools`, `query_
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import msgspec
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import Number, NumberPool, candidate_values, id_tail_at, numbers, quantities
+from .._numbers import NUMBER, Number, NumberPool, candidate_values, id_tail_at, numbers, quantities
 from .._reasons import reasons
 from .._sql import tables_in
 
@@ -160,6 +161,8 @@ REPEATS = reasons(
     "no_repeated_failing_call",
     repeated="step {step} repeats the {tool} call that failed at step {failed}",
     passed="no failed call was repeated unchanged",
+    after_fix="{n} failed call(s) repeated only after a new call that runs code or writes succeeded in between "
+              "(a retry after a fix)",
 )
 
 
@@ -188,22 +191,49 @@ def recovers_from_errors(ctx: CheckContext) -> Outcome:
     return passed(RECOVERS.passed(n=len(failures)), *evidence)
 
 
+# Words of a tool name (split at "_", "-", "." and spaces) that say the tool can change what a later
+# call sees: it runs code or writes. A new call of such a tool that succeeds between a failure and
+# its repeat is a fix the repeat may rest on (the script that creates the missing file).
+EFFECT_WORDS = frozenset({
+    "execute", "exec", "run", "bash", "shell", "sh", "python", "ipython", "code", "command", "cmd", "terminal",
+    "write", "create", "edit", "editor", "replace", "insert", "append", "save", "put", "patch", "apply", "install",
+    "mkdir", "touch", "move", "rename", "copy", "upload", "delete", "remove", "update", "modify", "set", "add",
+})
+_NAME_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def changes_state(name: str) -> bool:
+    """Whether a tool's name says it runs code or writes (EFFECT_WORDS)."""
+    return any(w in EFFECT_WORDS for w in _NAME_WORDS.findall(name.lower()))
+
+
 @check(behavior="error-recovery", params=ROLES)
 def no_repeated_failing_call(ctx: CheckContext) -> Outcome:
-    """No call repeats (same tool, same arguments) a call that already failed."""
-    failed_keys: dict[tuple[str, bytes | str], int] = {}
+    """No call repeats (same tool, same arguments) a call that already failed, unless a fix came in
+    between: a new call (arguments not used before) of a tool that runs code or writes
+    (`changes_state`) succeeded after the failure. Re-running a script once a call created the file it
+    needed is a retry after a fix; re-running it after a read, a `think`, or the same edit again is not."""
+    calls = ctx.calls()
+    keys = [(call.name, _argument_key(call.arguments, call.arguments_raw)) for _, call in calls]
+    failed_at: dict[tuple[str, bytes | str], int] = {}  # key -> the step of its last failure
     any_error = False
-    for index, call in ctx.calls():
-        key = (call.name, _argument_key(call.arguments, call.arguments_raw))
-        earlier = failed_keys.get(key)
+    evidence: list[int] = []
+    for k, (index, call) in enumerate(calls):
+        earlier = failed_at.get(keys[k])
         if earlier is not None and earlier < index:
-            return failed(REPEATS.repeated(step=index, tool=call.name, failed=earlier), earlier, index)
+            fix = next((i for j, (i, other) in enumerate(calls[:k]) if earlier < i and keys[j] not in keys[:j]
+                        and changes_state(other.name) and ctx.succeeded(other)), None)
+            if fix is None:
+                return failed(REPEATS.repeated(step=index, tool=call.name, failed=earlier), earlier, index)
+            evidence += [earlier, fix, index]
         result = ctx.episode.result_of(call)
         if result is not None and result.is_error:
             any_error = True
-            failed_keys.setdefault(key, result.index)
+            failed_at[keys[k]] = result.index
     if not any_error:
         return not_applicable(RECOVERS.no_error())
+    if evidence:
+        return passed(REPEATS.after_fix(n=len(evidence) // 3), *evidence)
     return passed(REPEATS.passed())
 
 
@@ -236,6 +266,8 @@ GROUNDED = reasons(
              "{numbers}"),
     passed="all {n} numbers in the answer come from tool outputs",
     passed_given="all {n} numbers in the answer come from tool outputs or what the agent was given",
+    references="the answer states no quantity, and the {n} numbers of its dates, times and identifiers all "
+               "appear in tool outputs",
 )
 
 
@@ -256,7 +288,7 @@ def grounded_answer(ctx: CheckContext) -> Outcome:
     given = [(s.index, s.content) for s in before if s.role in ("system", "user") and s.content]
     stated = [n for n in quantities(answer.text) if not _id_tail(n, outputs, given)]
     if not stated:
-        return not_applicable(GROUNDED.no_quantity())
+        return _references(answer.text, answer.step, outputs, given)
     in_question = _question_values(ctx)
     # a number of the question is exempt only as written (12.5 in the question does not exempt 12 or 13)
     targets = [n for n in stated if n.value not in in_question]
@@ -287,6 +319,36 @@ def grounded_answer(ctx: CheckContext) -> Outcome:
     if from_given:
         return passed(GROUNDED.passed_given(n=len(targets)), *evidence)
     return passed(GROUNDED.passed(n=len(targets)), *evidence)
+
+
+_ORDINAL = re.compile(r"[ \t]*(\d{1,3})[.)][ \t]")
+
+
+def _ordinal_at(text: str, start: int) -> bool:
+    """The number at `start` numbers a list item: it opens its line ("2. ...")."""
+    m = _ORDINAL.match(text, text.rfind("\n", 0, start) + 1)
+    return m is not None and m.start(1) == start
+
+
+def _references(text: str, step: int, outputs: list[tuple[int, str]], given: list[tuple[int, str]]) -> Outcome:
+    """An answer that states no quantity: it passes when the numbers of its dates, times and
+    identifiers (list ordinals and identifier tails aside) are all whole numbers of tool outputs
+    ("departing at 03:00 on May 21, 2024" after a result with "2024-05-21" and "03:00:00"); otherwise
+    it stays na, never a fail (they are not quantities to ground)."""
+    evidence = [step]
+    found = 0
+    for m in NUMBER.finditer(text):
+        number = Number(m.group(0).strip(), 0.0, 0)
+        if _ordinal_at(text, m.start()) or _id_tail(number, outputs, given):
+            continue
+        source = _literal_source(number, outputs)
+        if source is None:
+            return not_applicable(GROUNDED.no_quantity())
+        evidence += source
+        found += 1
+    if not found:
+        return not_applicable(GROUNDED.no_quantity())
+    return passed(GROUNDED.references(n=found), *evidence)
 
 
 def _id_tail(number: Number, *texts: list[tuple[int, str]]) -> bool:
