@@ -211,7 +211,12 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                "Purchase ID: PUR-456789, reservation 5RJ7UH, total $1,200 for 3 passengers.",
                # answer_correct's precision and number words (the kernel reads the first, declines the second)
                "The year is 2007.", "It is 2018.4", "0.00049", "0.0334", "Two pods, 12 rockets in all.",
-               "twenty-one", "a hundred", "Often, ONE", "seventeen_x", "\u00e9two"]
+               "twenty-one", "a hundred", "Often, ONE", "seventeen_x", "\u00e9two",
+               # answer_correct's whole truths (times, dates, lists, ids), parts, initials and "final results"
+               "being 1:48.585.", "The record is 1:41.614", "80NSSC21K0223", "award 80GSFC21M0002.",
+               "3/4,1/4,1/2,1/7", "132, 133, 134, 197 and 245", "- Iteration 2: x\nFinal results:\n- n: 3",
+               "Universal Pictures in the US and Warner Bros. Pictures abroad", "the GRS Team for the CIA",
+               "Data insufficient to solve the problem", "None of them", "Juan Jose Elhuyar and Fausto Elhuyar"]
     out = []
     for i in range(n):
         msgs: list[dict[str, Any]] = [
@@ -254,7 +259,9 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
         if r.random() < 0.6:
             record[r.choice(["answer", "ground_truth", "expected"])] = r.choice(
                 ["12,345.6", "17.5%", "Paris", "3.4 million", 42, "", "  ", "2018", "0.00033", "0.033",
-                 "2 pods (12 rockets)", "21", "100", "1"])
+                 "2 pods (12 rockets)", "21", "100", "1", "1:41.614", "June 13, 2022", "132, 133, 134, 197, 245",
+                 "80GSFC21M0002", "3/4,1/4,3/4", "Universal Pictures and Warner Bros. Pictures", "Global Response Staff",
+                 "None", "Juan Jose and Fausto Elhuyar", "(x - 3)(x - 1)", "Band of the Hand"])
         if r.random() < 0.5:
             record["reward"] = r.choice([1, 0.5, True, None])
         if r.random() < 0.5:
