@@ -53,8 +53,8 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     understood, numbers written as words counted). A truth of several numbers (a time, a date, a
     list) needs each of them in the answer's marked part; a truth holding an identifier
     ("80GSFC21M0002") is compared whole, as text. A text ground truth matches by whole-word
-    containment, outside any longer quoted phrase; a truth of parts ("A and B") by each part; a
-    multi-word name by its initials ("GRS"); a truth saying there is no answer ("None") by an
+    containment; a truth of parts ("A and B", "A, B, C") by each part; a name of two or more
+    capitalised words by its initials ("GRS"); a truth saying there is no answer ("None") by an
     answer that says the data is insufficient or there is none."""
     truth = ctx.episode.ground_truth
     if truth is None or not truth.strip():
