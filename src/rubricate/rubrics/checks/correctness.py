@@ -50,8 +50,8 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     """The final answer matches the ground truth. A number matches at the precision the truth is
     written with: a whole number (a year, a count) exactly, once rounded to units; a decimal within
     half a unit of its last decimal place or 1% relative (percent and thousand/million/billion
-    understood, numbers written as words counted). A truth of several numbers (a time, a date, a
-    list) needs each of them in the answer's marked part; a truth holding an identifier
+    understood, numbers written as words counted). A truth that is a time, a date or a list needs
+    each of its numbers in the answer's marked part, any other its first; a truth holding an identifier
     ("80GSFC21M0002") is compared whole, as text. A text ground truth matches by whole-word
     containment; a truth of parts ("A and B", "A, B, C") by each part; a name of two or more
     capitalised words by its initials ("GRS"); a truth saying there is no answer ("None") by an
@@ -66,35 +66,35 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     if not expected or has_identifier(truth):
         return _text_outcome(truth, answer.text, answer.step)
     given = _given(marked_answer(answer.text))
-    if len(expected) == 1 or not _whole(truth, expected):
+    if len(expected) == 1 or not _whole(truth):
         return _number_outcome(given, expected[0], answer.step)
-    for target in expected:
-        if not any(_matches(number, target) for number in given):
-            if not given:
-                return failed(CORRECT.no_number(expected=truth[:80]), answer.step)
-            return failed(CORRECT.no_match(numbers=[n.text for n in given[:5]], expected=truth[:80]), answer.step)
-    return passed(CORRECT.all_match(truth=truth[:80]), answer.step)
+    if all(any(_matches(number, target) for number in given) for target in expected):
+        return passed(CORRECT.all_match(truth=truth[:80]), answer.step)
+    return _no_match(given, truth[:80], answer.step)
 
 
-def _whole(truth: str, expected: list[Number]) -> bool:
+def _whole(truth: str) -> bool:
     """True when the truth's numbers are one answer that compares whole: a time or a date (no
     number of it is a quantity: "1:41.614", "June 13, 2022") or a list (a comma, semicolon or line
     break between two of its numbers: "132, 133, 134"). Otherwise its first number is the answer
     ("2 pods (12 rockets)", "(λ - 3)(λ - 1)")."""
     if not quantities(truth):
         return True
-    ends = [m.end() for m in NUMBER.finditer(truth)]
-    starts = [m.start() for m in NUMBER.finditer(truth)]
-    return any(_LIST_SEPARATOR.search(truth, end, start) for end, start in zip(ends, starts[1:], strict=False))
+    spans = [m.span() for m in NUMBER.finditer(truth)]
+    return any(_LIST_SEPARATOR.search(truth, a[1], b[0]) for a, b in zip(spans, spans[1:], strict=False))
 
 
 def _number_outcome(given: list[Number], target: Number, step: int) -> Outcome:
     for number in given:
         if _matches(number, target):
             return passed(CORRECT.matches(number=number.text, expected=target.text), step)
+    return _no_match(given, target.text, step)
+
+
+def _no_match(given: list[Number], expected: str, step: int) -> Outcome:
     if not given:
-        return failed(CORRECT.no_number(expected=target.text), step)
-    return failed(CORRECT.no_match(numbers=[n.text for n in given[:5]], expected=target.text), step)
+        return failed(CORRECT.no_number(expected=expected), step)
+    return failed(CORRECT.no_match(numbers=[n.text for n in given[:5]], expected=expected), step)
 
 
 def _given(text: str) -> list[Number]:
