@@ -378,8 +378,12 @@ def _generated_verifiers(seed: int, n: int) -> list[dict[str, Any]]:
                "Traceback (most recent call last):\n boom", "12,345.6 units \u2013 about 3.4 million",
                "temperature \u221240 \u00b0C", "\u00a0nbsp 12", "{\"error\": null, \"v\": 17.5}"]
     answers = ["Recep Tayyip Erdo\u011fan", "\\boxed{17.5%}", "about 3.4 million", "1954", "The Caf\u00e9 (Paris).",
-               "\u20ac1.2bn", "It is \u221240 degrees", "no idea", "\u03a3 is sigma", "The answer is 12,345.6"]
-    truths = ["Erdo\u011fan", "1954", "17.5%", "caf\u00e9", "3.4 million", "\u00c9cole", "", "Paris", 42, None]
+               "\u20ac1.2bn", "It is \u221240 degrees", "no idea", "\u03a3 is sigma", "The answer is 12,345.6",
+               # answer_correct's parts and initials beside characters above ASCII
+               "the GRS team (caf\u00e9)", "Juan Jos\u00e9 Elhuyar and Fausto Elhuyar", "\u00e9GRS", "Caf\u00e9, then Bar"]
+    truths = ["Erdo\u011fan", "1954", "17.5%", "caf\u00e9", "3.4 million", "\u00c9cole", "", "Paris", 42, None,
+              "Global Response Staff", "Global\u00a0Response Staff", "Juan Jos\u00e9 and Fausto Elhuyar", "Caf\u00e9 and Bar",
+              "Caf\u00e9and Bar"]
     tools = ["search_pages", "view_sections", "read_section", "submit_answer", "Search_Pages"]
     out = []
     for i in range(n):
