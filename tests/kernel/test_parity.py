@@ -261,7 +261,7 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                 ["12,345.6", "17.5%", "Paris", "3.4 million", 42, "", "  ", "2018", "0.00033", "0.033",
                  "2 pods (12 rockets)", "21", "100", "1", "1:41.614", "June 13, 2022", "132, 133, 134, 197, 245",
                  "80GSFC21M0002", "3/4,1/4,3/4", "Universal Pictures and Warner Bros. Pictures", "Global Response Staff",
-                 "None", "Juan Jose and Fausto Elhuyar", "(x - 3)(x - 1)", "Band of the Hand"])
+                 "Juan Jose and Fausto Elhuyar", "(x - 3)(x - 1)", "Band of the Hand"])
         if r.random() < 0.5:
             record["reward"] = r.choice([1, 0.5, True, None])
         if r.random() < 0.5:
@@ -382,8 +382,7 @@ def _generated_verifiers(seed: int, n: int) -> list[dict[str, Any]]:
                # answer_correct's parts and initials beside characters above ASCII
                "the GRS team (caf\u00e9)", "Juan Jos\u00e9 Elhuyar and Fausto Elhuyar", "\u00e9GRS", "Caf\u00e9, then Bar"]
     truths = ["Erdo\u011fan", "1954", "17.5%", "caf\u00e9", "3.4 million", "\u00c9cole", "", "Paris", 42, None,
-              "Global Response Staff", "Global\u00a0Response Staff", "Juan Jos\u00e9 and Fausto Elhuyar", "Caf\u00e9 and Bar",
-              "Caf\u00e9and Bar"]
+              "Global Response Staff", "Juan Jos\u00e9 and Fausto Elhuyar", "Caf\u00e9 and Bar"]
     tools = ["search_pages", "view_sections", "read_section", "submit_answer", "Search_Pages"]
     out = []
     for i in range(n):
