@@ -911,6 +911,183 @@ static int answer_matches(const KNumber *num, const KNumber *target) {
     return 0;
 }
 
+/* _normal_text(text) of UTF-8 text into b, between two spaces (" {...} "); its length, or -1 where
+ * normal_text does not reproduce it, or -2 (K_NOMEM) */
+static Py_ssize_t spaced_normal(KBuf *b, KStr text) {
+    b->n = 0;
+    if (buf_reserve(b, 2 * (size_t)text.n + 3) != K_OK) return -2;
+    b->p[0] = ' ';
+    Py_ssize_t m = normal_text(text.p, text.n, b->p + 1);
+    if (m < 0) return -1;
+    b->p[m + 1] = ' ';
+    return m + 2;
+}
+
+/* correctness._contains: the normalised `want` (spaced, wn bytes; "  " when empty) in the spaced
+ * normalised answer (g, gn bytes). A match starts with ' ', so it starts on a character. */
+static int spaced_in(const char *w, Py_ssize_t wn, const char *g, Py_ssize_t gn) {
+    if (wn <= 2) return 0;
+    for (Py_ssize_t i = 0; i + wn <= gn; i++)
+        if (memcmp(g + i, w, (size_t)wn) == 0) return 1;
+    return 0;
+}
+
+/* The truth holds a character above ASCII: 0 none, 1 some but no Unicode white space, -1 a white
+ * space (U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000: what
+ * str.split() splits on beyond ASCII). */
+static int non_ascii(KStr t) {
+    int seen = 0;
+    for (Py_ssize_t i = 0; i < t.n; i++) {
+        const unsigned char *c = (const unsigned char *)t.p + i;
+        if (*c < 0x80) continue;
+        seen = 1;
+        Py_ssize_t left = t.n - i;
+        if (c[0] == 0xC2 && left >= 2 && (c[1] == 0x85 || c[1] == 0xA0)) return -1;
+        if (c[0] == 0xE1 && left >= 3 && c[1] == 0x9A && c[2] == 0x80) return -1;
+        if (c[0] == 0xE2 && left >= 3 && c[1] == 0x80 &&
+            (c[2] <= 0x8A || c[2] == 0xA8 || c[2] == 0xA9 || c[2] == 0xAF)) return -1;
+        if (c[0] == 0xE2 && left >= 3 && c[1] == 0x81 && c[2] == 0x9F) return -1;
+        if (c[0] == 0xE3 && left >= 3 && c[1] == 0x80 && c[2] == 0x80) return -1;
+    }
+    return seen;
+}
+
+/* The end of the _PART_SEPARATORS match at t[i] ([,;&] or a whole word "and", any case; the spaces
+ * around do not change a part once normalised), -1 for none, -3 where a character above ASCII
+ * beside an "and" decides its \b (the kernel declines). */
+static Py_ssize_t part_separator(KStr t, Py_ssize_t i) {
+    char c = t.p[i];
+    if (c == ',' || c == ';' || c == '&') return i + 1;
+    if (i + 3 > t.n || (c | 0x20) != 'a' || (t.p[i + 1] | 0x20) != 'n' || (t.p[i + 2] | 0x20) != 'd') return -1;
+    unsigned char before = i ? (unsigned char)t.p[i - 1] : ' ', after = i + 3 < t.n ? (unsigned char)t.p[i + 3] : ' ';
+    if (before >= 0x80 || after >= 0x80) return -3;
+    return ascii_word(before) || ascii_word(after) ? -1 : i + 3;
+}
+
+/* The parts rule of _text_outcome: 1 when the truth has two or more parts, none empty once
+ * normalised, each in the answer (g, gn: spaced normalised); 0 otherwise; -2 K_NOMEM; K_FALLBACK. */
+static int all_parts_in(KBuf *w, KStr t, const char *g, Py_ssize_t gn) {
+    int parts = 0, all_in = 1;
+    Py_ssize_t from = 0;
+    for (Py_ssize_t i = 0; i <= t.n; i++) {
+        Py_ssize_t end = i < t.n ? part_separator(t, i) : i + 1;
+        if (end == -3) return K_FALLBACK;
+        if (end < 0) continue;
+        KStr part = {t.p + from, i - from};
+        Py_ssize_t wn = spaced_normal(w, part);
+        if (wn == -2) return -2;
+        if (wn == -1) return K_FALLBACK;
+        if (wn <= 2) return 0;  /* an empty part: the rule does not apply */
+        if (all_in && !spaced_in(w->p, wn, g, gn)) all_in = 0;
+        parts++;
+        from = end;
+        i = end - 1;
+    }
+    return parts > 1 && all_in;
+}
+
+static const char *const SMALL_WORDS[] = {"of", "the", "and", "for", "a", "an", "in", "on", "to", "at", "by", "de"};
+
+/* correctness._initials of a truth with no character above ASCII into out (capacity t.n): its
+ * length, or 0 for None. */
+static int initials(KStr t, char *out) {
+    int words = 0, big = 0;
+    Py_ssize_t i = 0;
+    for (;;) {
+        while (i < t.n && k_isspace((unsigned char)t.p[i])) i++;
+        if (i == t.n) break;
+        Py_ssize_t w = i;
+        while (i < t.n && !k_isspace((unsigned char)t.p[i])) {
+            char c = (char)(t.p[i] | 0x20);
+            if (c < 'a' || c > 'z') return 0;
+            i++;
+        }
+        words++;
+        int small = 0;
+        for (size_t k = 0; k < sizeof SMALL_WORDS / sizeof *SMALL_WORDS && !small; k++) {
+            size_t len = strlen(SMALL_WORDS[k]), j = 0;
+            while ((Py_ssize_t)len == i - w && j < len && (t.p[w + j] | 0x20) == SMALL_WORDS[k][j]) j++;
+            small = (Py_ssize_t)len == i - w && j == len;
+        }
+        if (small) continue;
+        if (t.p[w] < 'A' || t.p[w] > 'Z') return 0;
+        out[big++] = t.p[w];
+    }
+    return words >= 2 && big >= 2 ? big : 0;
+}
+
+/* re.search(rf"\b{acronym}\b", answer) on UTF-8: 1 found, 0 not, K_FALLBACK where a non-ASCII
+ * character beside a match decides the \b. */
+static int acronym_in(KStr text, const char *acr, int len) {
+    for (Py_ssize_t i = 0; i + len <= text.n; i++) {
+        if (memcmp(text.p + i, acr, (size_t)len) != 0) continue;
+        unsigned char before = i ? (unsigned char)text.p[i - 1] : ' ';
+        unsigned char after = i + len < text.n ? (unsigned char)text.p[i + len] : ' ';
+        if (before >= 0x80 || after >= 0x80) return K_FALLBACK;
+        if (!ascii_word(before) && !ascii_word(after)) return 1;
+    }
+    return 0;
+}
+
+static const char *const NO_ANSWER_TRUTHS[] = {"none", "no answer", "no solution", "n a", "unanswerable",
+                                               "not answerable"};
+
+/* correctness._text_outcome: the whole truth, its parts, its initials; a truth of no answer that
+ * the answer does not contain is left to Python. */
+static int correct_text(KEpisode *ep, KAnswer *a, KScratch *s, KOutcome *o) {
+    KStr want = ep->ground_truth, head = head_chars(want, 80);
+    KBuf *w = &s->text, *g = &s->buf;
+    Py_ssize_t gn = spaced_normal(g, a->real), wn;
+    if (gn == -2) return K_NOMEM;
+    if (gn < 0) return K_FALLBACK;
+    if ((wn = spaced_normal(w, want)) == -2) return K_NOMEM;
+    if (wn < 0) return K_FALLBACK;
+    if (spaced_in(w->p, wn, g->p, gn)) return say(o, V_PASS, R_CORRECT_CONTAINS, "s", head);
+    for (size_t k = 0; k < sizeof NO_ANSWER_TRUTHS / sizeof *NO_ANSWER_TRUTHS; k++)
+        if ((size_t)wn == strlen(NO_ANSWER_TRUTHS[k]) + 2 && memcmp(w->p + 1, NO_ANSWER_TRUTHS[k], (size_t)wn - 2) == 0)
+            return K_FALLBACK;
+    int rc = all_parts_in(w, want, g->p, gn);
+    if (rc == -2) return K_NOMEM;
+    if (rc == K_FALLBACK) return K_FALLBACK;
+    if (rc == 1) return say(o, V_PASS, R_CORRECT_PARTS, "s", head);
+    int above = non_ascii(want);  /* a word with a character above ASCII has no initials */
+    if (above < 0) return K_FALLBACK;
+    w->n = 0;
+    if (buf_reserve(w, (size_t)want.n + 1) != K_OK) return K_NOMEM;
+    int len = above ? 0 : initials(want, w->p);
+    if (len > 0) {
+        int found = acronym_in(a->real, w->p, len);
+        if (found == K_FALLBACK) return K_FALLBACK;
+        if (found) return say(o, V_PASS, R_CORRECT_ACRONYM, "ss", (KStr){w->p, len}, head);
+    }
+    return say(o, V_FAIL, R_CORRECT_NOT_CONTAINS, "s", head);
+}
+
+/* correctness._whole: no number of the truth is a quantity, or a comma, semicolon or line break
+ * stands between two of them. */
+static int truth_whole(KStr t, const KNumbers *v) {
+    if (!numbers_any_quantity(t.p, t.n, v)) return 1;
+    for (int i = 0; i + 1 < v->n; i++)
+        for (const char *c = v->items[i].text.p + v->items[i].text.n; c < v->items[i + 1].text.p; c++)
+            if (*c == ',' || *c == ';' || *c == '\n') return 1;
+    return 0;
+}
+
+static int given_matches(const KNumbers *given, const KNumber *target) {
+    for (int i = 0; i < given->n; i++)
+        if (answer_matches(&given->items[i], target)) return i;
+    return -1;
+}
+
+static int say_no_match(KOutcome *o, const KNumbers *given, KStr expected) {
+    if (given->n == 0) return say(o, V_FAIL, R_CORRECT_NO_NUMBER, "s", expected);
+    if (reason(o, V_FAIL, R_CORRECT_NO_MATCH) != K_OK || arg_open(o, RA_LIST) != K_OK) return K_NOMEM;
+    for (int i = 0; i < given->n && i < 5; i++)
+        if (arg_str(o, given->items[i].text.p, given->items[i].text.n) != K_OK) return K_NOMEM;
+    if (arg_close(o) != K_OK || arg_str(o, expected.p, expected.n) != K_OK) return K_NOMEM;
+    return K_OK;
+}
+
 static int check_answer_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KStr truth = ep->truth_text;  /* the stand-in: blank and numbers exactly when the truth is */
     if (truth.p == NULL || kstrip(truth).n == 0) return na(o, R_CORRECT_NO_TRUTH);
@@ -921,45 +1098,22 @@ static int check_answer_correct(const KItem *it, KEpisode *ep, KScratch *s, KOut
     if (ev_add(o, a.step) != K_OK) return K_NOMEM;
     s->expected.n = 0;
     if ((rc = numbers_find(truth.p, truth.n, &s->expected)) != K_OK) return rc;
-    if (s->expected.n == 0) {
-        /* " {want} " in " {_normal_text(answer)} " on the real texts (bytes of UTF-8: a match starts
-         * with ' ', so it starts on a character) */
-        KStr want = ep->ground_truth, got = a.real;
-        KBuf *w = &s->text, *g = &s->buf;
-        w->n = g->n = 0;
-        if (buf_reserve(w, 2 * (size_t)want.n + 3) != K_OK || buf_reserve(g, 2 * (size_t)got.n + 3) != K_OK)
-            return K_NOMEM;
-        w->p[0] = ' ';
-        Py_ssize_t wn = normal_text(want.p, want.n, w->p + 1);
-        if (wn < 0) return K_FALLBACK;
-        w->p[wn + 1] = ' ';
-        g->p[0] = ' ';
-        Py_ssize_t gn = normal_text(got.p, got.n, g->p + 1);
-        if (gn < 0) return K_FALLBACK;
-        g->p[gn + 1] = ' ';
-        int contains = 0;
-        if (wn > 0) {
-            Py_ssize_t need = wn + 2, have = gn + 2;
-            for (Py_ssize_t i = 0; i + need <= have && !contains; i++)
-                contains = memcmp(g->p + i, w->p, (size_t)need) == 0;
-        }
-        return say(o, contains ? V_PASS : V_FAIL, contains ? R_CORRECT_CONTAINS : R_CORRECT_NOT_CONTAINS, "s",
-                   head_chars(want, 80));
-    }
+    if (s->expected.n == 0 || numbers_any_identifier(truth.p, truth.n, &s->expected))
+        return correct_text(ep, &a, s, o);
     KStr marked = marked_answer(a.text.p, a.text.n);
     if (has_number_word(marked.p, marked.n)) return K_FALLBACK;  /* numbers in words: Python reads them */
     s->given.n = 0;
     if ((rc = numbers_find(marked.p, marked.n, &s->given)) != K_OK) return rc;
     const KNumber *target = &s->expected.items[0];
-    for (int i = 0; i < s->given.n; i++)
-        if (answer_matches(&s->given.items[i], target))
-            return say(o, V_PASS, R_CORRECT_MATCHES, "ss", s->given.items[i].text, target->text);
-    if (s->given.n == 0) return say(o, V_FAIL, R_CORRECT_NO_NUMBER, "s", target->text);
-    if (reason(o, V_FAIL, R_CORRECT_NO_MATCH) != K_OK || arg_open(o, RA_LIST) != K_OK) return K_NOMEM;
-    for (int i = 0; i < s->given.n && i < 5; i++)
-        if (arg_str(o, s->given.items[i].text.p, s->given.items[i].text.n) != K_OK) return K_NOMEM;
-    if (arg_close(o) != K_OK || arg_str(o, target->text.p, target->text.n) != K_OK) return K_NOMEM;
-    return K_OK;
+    if (s->expected.n == 1 || !truth_whole(truth, &s->expected)) {
+        int i = given_matches(&s->given, target);
+        if (i >= 0) return say(o, V_PASS, R_CORRECT_MATCHES, "ss", s->given.items[i].text, target->text);
+        return say_no_match(o, &s->given, target->text);
+    }
+    KStr head = head_chars(ep->ground_truth, 80);
+    for (int k = 0; k < s->expected.n; k++)
+        if (given_matches(&s->given, &s->expected.items[k]) < 0) return say_no_match(o, &s->given, head);
+    return say(o, V_PASS, R_CORRECT_ALL_MATCH, "s", head);
 }
 
 /* ------------------------------------------------------------------ dispatch */

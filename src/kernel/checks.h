@@ -60,6 +60,10 @@ enum { V_PASS = 0, V_FAIL = 1, V_NA = 2, V_ERROR = 3 };
     R(CORRECT_CONTAINS, "answer_correct.contains", "truth")                                          \
     R(CORRECT_NOT_CONTAINS, "answer_correct.not_contains", "truth")                                  \
     R(CORRECT_MATCHES, "answer_correct.matches", "number expected")                                  \
+    R(CORRECT_ALL_MATCH, "answer_correct.all_match", "truth")                                        \
+    R(CORRECT_PARTS, "answer_correct.parts", "truth")                                                \
+    R(CORRECT_ACRONYM, "answer_correct.acronym", "acronym truth")                                    \
+    R(CORRECT_NO_ANSWER, "answer_correct.no_answer", "truth said")  /* declared; left to Python */  \
     R(CORRECT_NO_MATCH, "answer_correct.no_match", "numbers expected")                               \
     R(CORRECT_NO_NUMBER, "answer_correct.no_number", "expected")
 

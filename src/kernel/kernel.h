@@ -224,6 +224,9 @@ int numbers_find(const char *s, Py_ssize_t n, KNumbers *out);
 /* quantities(s) from numbers(s) (`v`, found in the same s): drop list ordinals, dates, times and
  * numbers in identifiers, keeping the order. */
 void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v);
+/* correctness: has_identifier(s) / quantities(s) != [] from numbers(s) (`v`, found in the same s). */
+int numbers_any_identifier(const char *s, Py_ssize_t n, const KNumbers *v);
+int numbers_any_quantity(const char *s, Py_ssize_t n, const KNumbers *v);
 /* id_tail_at(hay, digits): `digits` end a longer run of digits that is part of an identifier. */
 int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m);
 /* Number.candidates(): writes up to 6 values, returns how many. */

@@ -454,6 +454,27 @@ void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v) {
     v->n = kept;
 }
 
+/* has_identifier(s) over numbers(s) (`v`, found in the same s): one of them is part of an identifier. */
+int numbers_any_identifier(const char *s, Py_ssize_t n, const KNumbers *v) {
+    for (int i = 0; i < v->n; i++)
+        if (in_identifier(s, n, v->items[i].text.p - s, v->items[i].digits_end)) return 1;
+    return 0;
+}
+
+/* quantities(s) is not empty, from numbers(s) (`v`, found in the same s); numbers_keep_quantities
+ * without changing `v`. */
+int numbers_any_quantity(const char *s, Py_ssize_t n, const KNumbers *v) {
+    Py_ssize_t ms = 0, me = 0;
+    int mask = next_not_quantity(s, n, 0, &ms, &me);
+    for (int i = 0; i < v->n; i++) {
+        const KNumber *x = &v->items[i];
+        Py_ssize_t start = x->text.p - s, end = start + x->text.n;
+        while (mask && me <= start) mask = next_not_quantity(s, n, me, &ms, &me);
+        if (!(mask && ms < end) && !in_identifier(s, n, start, x->digits_end)) return 1;
+    }
+    return 0;
+}
+
 static Py_ssize_t str_find(const char *h, Py_ssize_t n, const char *sub, Py_ssize_t m, Py_ssize_t start);
 
 int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m) {

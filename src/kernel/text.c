@@ -680,15 +680,33 @@ KStr marked_answer(const char *s, Py_ssize_t n) {
         pos = e + 1;
     }
     if (found) return r;
-    /* _MARKED.findall(text)[-1]: (?:final answer|answer)\s*(?:is|:|=)\s*(.+), IGNORECASE. A match
-     * at "final answer" has the same group and end as the one at its "answer", so scanning the
-     * "answer"s in order finds the same matches. */
+    /* _MARKED.findall(text)[-1]: (?:final answer|final results?|answer)\s*(?:is|:|=)\s*(.+),
+     * IGNORECASE. A match at "final answer" has the same group and end as the one at its "answer",
+     * so scanning the "answer"s and "final result"s in order finds the same matches. After "final
+     * result" an 's' is taken when there is one: without it the match cannot go on (\s*, then
+     * "is", ':' or '=', none of which starts with 's'). */
     pos = 0;
+    Py_ssize_t next_answer = -2, next_result = -2;  /* -2: not looked for since pos moved past it */
     while (pos < n) {
-        Py_ssize_t a = ci_find(s + pos, n - pos, "answer", 6);
-        if (a < 0) break;
-        a += pos;
-        Py_ssize_t j = skip_ws(s, a + 6, n), q;
+        if (next_answer != -1 && next_answer < pos) {
+            next_answer = ci_find(s + pos, n - pos, "answer", 6);
+            if (next_answer >= 0) next_answer += pos;
+        }
+        if (next_result != -1 && next_result < pos) {
+            next_result = ci_find(s + pos, n - pos, "final result", 12);
+            if (next_result >= 0) next_result += pos;
+        }
+        if (next_answer < 0 && next_result < 0) break;
+        Py_ssize_t a, k;
+        if (next_result < 0 || (next_answer >= 0 && next_answer < next_result)) {
+            a = next_answer;
+            k = a + 6;
+        } else {
+            a = next_result;
+            k = a + 12;
+            if (k < n && (s[k] | 0x20) == 's') k++;
+        }
+        Py_ssize_t j = skip_ws(s, k, n), q;
         if (ci_at(s, n, j, "is", 2)) q = j + 2;
         else if (j < n && (s[j] == ':' || s[j] == '=')) q = j + 1;
         else {

@@ -215,7 +215,12 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                "The year is 2007.", "It is 2018.4", "0.00049", "0.0334", "Two pods, 12 rockets in all.",
                "twenty-one", "a hundred", "Often, ONE", "seventeen_x", "\u00e9two",
                # grounded_answer with no quantity: dates, times and ids found in a tool output pass
-               "Departure on 2024-05-24 (May 24th).", "1. Gift card 1591784\n2. On 2024-05-24 at 14:00"]
+               "Departure on 2024-05-24 (May 24th).", "1. Gift card 1591784\n2. On 2024-05-24 at 14:00",
+               # answer_correct's whole truths (times, dates, lists, ids), parts, initials and "final results"
+               "being 1:48.585.", "The record is 1:41.614", "80NSSC21K0223", "award 80GSFC21M0002.",
+               "3/4,1/4,1/2,1/7", "132, 133, 134, 197 and 245", "- Iteration 2: x\nFinal results:\n- n: 3",
+               "Universal Pictures in the US and Warner Bros. Pictures abroad", "the GRS Team for the CIA",
+               "Data insufficient to solve the problem", "None of them", "Juan Jose Elhuyar and Fausto Elhuyar"]
     out = []
     for i in range(n):
         msgs: list[dict[str, Any]] = [
@@ -258,7 +263,9 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
         if r.random() < 0.6:
             record[r.choice(["answer", "ground_truth", "expected"])] = r.choice(
                 ["12,345.6", "17.5%", "Paris", "3.4 million", 42, "", "  ", "2018", "0.00033", "0.033",
-                 "2 pods (12 rockets)", "21", "100", "1"])
+                 "2 pods (12 rockets)", "21", "100", "1", "1:41.614", "June 13, 2022", "132, 133, 134, 197, 245",
+                 "80GSFC21M0002", "3/4,1/4,3/4", "Universal Pictures and Warner Bros. Pictures", "Global Response Staff",
+                 "Juan Jose and Fausto Elhuyar", "(x - 3)(x - 1)", "Band of the Hand"])
         if r.random() < 0.5:
             record["reward"] = r.choice([1, 0.5, True, None])
         if r.random() < 0.5:
@@ -375,8 +382,11 @@ def _generated_verifiers(seed: int, n: int) -> list[dict[str, Any]]:
                "Traceback (most recent call last):\n boom", "12,345.6 units \u2013 about 3.4 million",
                "temperature \u221240 \u00b0C", "\u00a0nbsp 12", "{\"error\": null, \"v\": 17.5}"]
     answers = ["Recep Tayyip Erdo\u011fan", "\\boxed{17.5%}", "about 3.4 million", "1954", "The Caf\u00e9 (Paris).",
-               "\u20ac1.2bn", "It is \u221240 degrees", "no idea", "\u03a3 is sigma", "The answer is 12,345.6"]
-    truths = ["Erdo\u011fan", "1954", "17.5%", "caf\u00e9", "3.4 million", "\u00c9cole", "", "Paris", 42, None]
+               "\u20ac1.2bn", "It is \u221240 degrees", "no idea", "\u03a3 is sigma", "The answer is 12,345.6",
+               # answer_correct's parts and initials beside characters above ASCII
+               "the GRS team (caf\u00e9)", "Juan Jos\u00e9 Elhuyar and Fausto Elhuyar", "\u00e9GRS", "Caf\u00e9, then Bar"]
+    truths = ["Erdo\u011fan", "1954", "17.5%", "caf\u00e9", "3.4 million", "\u00c9cole", "", "Paris", 42, None,
+              "Global Response Staff", "Juan Jos\u00e9 and Fausto Elhuyar", "Caf\u00e9 and Bar"]
     tools = ["search_pages", "view_sections", "read_section", "submit_answer", "Search_Pages"]
     out = []
     for i in range(n):

@@ -610,7 +610,7 @@ def test_error_random_ascii(kernel, text):
 
 ANSWER_TOKENS = ["\\boxed{", "\\boxed", "{", "}", "answer", "Answer", "ANSWER", "final answer", "Final Answer",
                  "final  answer", " is ", "is", "IS", ":", "=", " ", "\n", "\n\n", "\t", "\r", "42", "x", "3.5%",
-                 "The ", "\\", "boxed{", "answers"]
+                 "The ", "\\", "boxed{", "answers", "final result", "Final Results", "results", "s", "final"]
 
 
 @cfg(5000)
@@ -631,6 +631,10 @@ def test_marked_answer_random_ascii(kernel, text):
     "answer:\n\n", "answer: \n", "answer:  \n\n", "answer:\t\n \n", "answer is\n\n answer: 5",
     "Answer: 1\nAnswer: 2\nsome text", "the final answer is 7 and the answer = 8", "answer island",
     "answer\n=\n\n7", "answer: \r\n", "answer:\r", "answer", "Answer:", "answeris5", "\\boxed{}",
+    # ../shared/corpora/who-and-when Algorithm-Generated/40.json: the conclusion under "Final results:"
+    "- Iteration 2: x\n\nFinal results:\n- The smallest n: 3\n- The value: -4.9361\n\nTERMINATE",
+    "final result is 5", "Final Result: 5", "final results = 5", "final resultss: 5", "final result  \n 5",
+    "final results", "the answer: 4, final result: 5", "final result: 5, the answer is 6", "final resultis 7",
 ])
 def test_marked_answer_examples(kernel, text):
     assert kernel._debug_marked_answer(text) == marked_answer(text), text

@@ -143,6 +143,14 @@ def quantities(text: str) -> list[Number]:
     return out
 
 
+def has_identifier(text: str) -> bool:
+    """True when a number of `text` is part of an identifier (see `quantities`): "80GSFC21M0002",
+    "release-101". Such a text is compared whole, never by its numbers."""
+    if not _DIGIT(text):
+        return False
+    return any(_in_identifier(text, m.start(), m.end("num")) for m in NUMBER.finditer(text))
+
+
 def _in_identifier(text: str, start: int, digits_end: int) -> bool:
     """True when the number matched at `start` (its digits ending at `digits_end`) is part of an
     identifier: the word characters right after its digits hold a digit, or it follows a word

@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import NUMBER, Number, close, numbers, spelled_numbers
+from .._numbers import NUMBER, Number, close, has_identifier, numbers, quantities, spelled_numbers
 from .._reasons import reasons
 from .tool_discipline import GROUNDED, ROLES
 
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
-_MARKED = re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\s*(.+)", re.IGNORECASE)
+_MARKED = re.compile(r"(?:final answer|final results?|answer)\s*(?:is|:|=)\s*(.+)", re.IGNORECASE)
+_LIST_SEPARATOR = re.compile(r"[,;\n]")
 _WORDS = re.compile(r"[^\w%.]+")
 _ARTICLES = re.compile(r"\b(?:the|a|an)\b")
 
 
 def marked_answer(text: str) -> str:
-    """The `\\boxed{...}` part of an answer, else the text after 'answer is/:', else all of it."""
+    """The `\\boxed{...}` part of an answer, else the text after 'answer is/:' or 'final result(s):'
+    (on its line), else all of it."""
     boxed = _BOXED.findall(text)
     if boxed:
         return boxed[-1]
@@ -34,8 +36,12 @@ CORRECT = reasons(
     contains="the answer contains the expected text {truth!r}",
     not_contains="the answer does not contain the expected text {truth!r}",
     matches="{number} matches the expected {expected}",
+    all_match="the answer gives every number of the expected {truth!r}",
     no_match="the answer gives {numbers}; expected {expected}",
     no_number="the answer gives no number; expected {expected}",
+    parts="the answer names each part of the expected {truth!r}",
+    acronym="the answer gives {acronym}, the initials of the expected {truth!r}",
+    no_answer="the expected answer is that there is none ({truth!r}); the answer says {said!r}",
 )
 
 
@@ -44,8 +50,12 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     """The final answer matches the ground truth. A number matches at the precision the truth is
     written with: a whole number (a year, a count) exactly, once rounded to units; a decimal within
     half a unit of its last decimal place or 1% relative (percent and thousand/million/billion
-    understood, numbers written as words counted). A text ground truth matches by whole-word
-    containment."""
+    understood, numbers written as words counted). A truth that is a time, a date or a list needs
+    each of its numbers in the answer's marked part, any other its first; a truth holding an identifier
+    ("80GSFC21M0002") is compared whole, as text. A text ground truth matches by whole-word
+    containment; a truth of parts ("A and B", "A, B, C") by each part; a name of two or more
+    capitalised words by its initials ("GRS"); a truth saying there is no answer ("None") by an
+    answer that says the data is insufficient or there is none."""
     truth = ctx.episode.ground_truth
     if truth is None or not truth.strip():
         return not_applicable(CORRECT.no_truth())
@@ -53,19 +63,38 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     if answer is None:
         return failed(GROUNDED.no_answer())
     expected = numbers(truth)
-    if not expected:
-        want = _normal_text(truth)
-        if want and f" {want} " in f" {_normal_text(answer.text)} ":  # whole words: "Paris" is not "Parisian"
-            return passed(CORRECT.contains(truth=truth[:80]), answer.step)
-        return failed(CORRECT.not_contains(truth=truth[:80]), answer.step)
+    if not expected or has_identifier(truth):
+        return _text_outcome(truth, answer.text, answer.step)
     given = _given(marked_answer(answer.text))
-    target = expected[0]
+    if len(expected) == 1 or not _whole(truth):
+        return _number_outcome(given, expected[0], answer.step)
+    if all(any(_matches(number, target) for number in given) for target in expected):
+        return passed(CORRECT.all_match(truth=truth[:80]), answer.step)
+    return _no_match(given, truth[:80], answer.step)
+
+
+def _whole(truth: str) -> bool:
+    """True when the truth's numbers are one answer that compares whole: a time or a date (no
+    number of it is a quantity: "1:41.614", "June 13, 2022") or a list (a comma, semicolon or line
+    break between two of its numbers: "132, 133, 134"). Otherwise its first number is the answer
+    ("2 pods (12 rockets)", "(λ - 3)(λ - 1)")."""
+    if not quantities(truth):
+        return True
+    spans = [m.span() for m in NUMBER.finditer(truth)]
+    return any(_LIST_SEPARATOR.search(truth, a[1], b[0]) for a, b in zip(spans, spans[1:], strict=False))
+
+
+def _number_outcome(given: list[Number], target: Number, step: int) -> Outcome:
     for number in given:
         if _matches(number, target):
-            return passed(CORRECT.matches(number=number.text, expected=target.text), answer.step)
+            return passed(CORRECT.matches(number=number.text, expected=target.text), step)
+    return _no_match(given, target.text, step)
+
+
+def _no_match(given: list[Number], expected: str, step: int) -> Outcome:
     if not given:
-        return failed(CORRECT.no_number(expected=target.text), answer.step)
-    return failed(CORRECT.no_match(numbers=[n.text for n in given[:5]], expected=target.text), answer.step)
+        return failed(CORRECT.no_number(expected=expected), step)
+    return failed(CORRECT.no_match(numbers=[n.text for n in given[:5]], expected=expected), step)
 
 
 def _given(text: str) -> list[Number]:
@@ -93,3 +122,51 @@ def _matches(number: Number, target: Number) -> bool:
                        rel=0.01):
                 return True
     return False
+
+
+# ---------------------------------------------------------------- text truths
+
+# A truth of parts: names joined by commas, semicolons, "and" or "&".
+_PART_SEPARATORS = re.compile(r"\s*(?:[,;&]|\band\b)\s*", re.IGNORECASE)
+_SMALL_WORDS = frozenset("of the and for a an in on to at by de".split())
+# A truth that says the question has no answer, and what an answer says when it finds none.
+_NO_ANSWER_TRUTHS = frozenset({"none", "no answer", "no solution", "n a", "unanswerable", "not answerable"})
+_SAYS_NONE = re.compile(
+    r"\b(?:none|no (?:valid )?(?:answer|solution)|insufficient|not enough (?:information|data)"
+    r"|cannot be (?:determined|answered|solved)|can not be (?:determined|answered|solved)"
+    r"|unanswerable|unsolvable|not solvable)\b")
+
+
+def _contains(want: str, text: str) -> bool:
+    return bool(want) and f" {want} " in f" {_normal_text(text)} "
+
+
+def _text_outcome(truth: str, text: str, step: int) -> Outcome:
+    """The text rules in order: the whole truth, each of its parts, its initials, and for a truth of
+    no answer an answer that finds none."""
+    want = _normal_text(truth)
+    if _contains(want, text):
+        return passed(CORRECT.contains(truth=truth[:80]), step)
+    parts = [_normal_text(p) for p in _PART_SEPARATORS.split(truth)]
+    if len(parts) > 1 and all(parts) and all(_contains(p, text) for p in parts):
+        return passed(CORRECT.parts(truth=truth[:80]), step)
+    acronym = _initials(truth)
+    if acronym and re.search(rf"\b{acronym}\b", text):
+        return passed(CORRECT.acronym(acronym=acronym, truth=truth[:80]), step)
+    if want in _NO_ANSWER_TRUTHS:
+        said = _SAYS_NONE.search(_normal_text(text))
+        if said:
+            return passed(CORRECT.no_answer(truth=truth[:80], said=said.group(0)), step)
+    return failed(CORRECT.not_contains(truth=truth[:80]), step)
+
+
+def _initials(truth: str) -> str | None:
+    """The upper-case initials of a name of two or more capitalised words ("Global Response Staff":
+    "GRS"), small words left out; None for anything else."""
+    words = truth.split()
+    if len(words) < 2 or not all(w.isalpha() and w.isascii() for w in words):
+        return None
+    big = [w for w in words if w.lower() not in _SMALL_WORDS]
+    if len(big) < 2 or not all(w[0].isupper() for w in big):
+        return None
+    return "".join(w[0] for w in big)
