@@ -171,9 +171,9 @@ def _score_here(base: Job, todo: list[Unit], line_counts: list[int], progress: C
     index = _lineindex.ACTIVE
     if index is not None:  # what it counted while the command started is what the jobs find
         index.stop()
-    shares = share(todo, n, FIRST_SHARE_WEIGHT)
-    if index is not None and method == "fork" and _counted_ahead(index, shares):
-        shares = share(todo, n)  # no job counts a share before its own: equal shares
+    shares = share(todo, n)  # equal shares when no job counts the share before its own
+    if index is None or method != "fork" or not _counted_ahead(index, shares):
+        shares = share(todo, n, FIRST_SHARE_WEIGHT)
     setup = judge_setup(rubric, judge, workers=len(shares))
     jobs = [replace(base, units=s, part=k, judge=setup, counted=counted_before(shares, k))
             for k, s in enumerate(shares)]

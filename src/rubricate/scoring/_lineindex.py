@@ -52,7 +52,7 @@ class LineIndex:
                 size = os.path.getsize(real)
             except OSError:  # gone since it was listed: its readers report it
                 continue
-            blocks = min(-(-size // block), int(size * limit) // block + 1)
+            blocks = min(-(-size // block), int(size * limit) // block + 2)
             self.files[real] = _File(real, size, slots, blocks)
             slots += blocks
         self._memory = mmap.mmap(-1, max(8, 8 * slots))  # anonymous and shared: seen by later forks
