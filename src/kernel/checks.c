@@ -1137,3 +1137,40 @@ int run_item(const KItem *item, KEpisode *ep, KScratch *s, KOutcome *out) {
     ev_finish(out, ep->n_steps);
     return K_OK;
 }
+
+
+/* WORDS: the word tables above as a dict of tuples (`_kernel.WORDS`), so that a test holds each one to
+ * its Python twin (tool_discipline.EFFECT_WORDS, correctness._SMALL_WORDS and _NO_ANSWER_TRUTHS). */
+static PyObject *words_tuple(const char *const *words, size_t n) {
+    PyObject *t = PyTuple_New((Py_ssize_t)n);
+    for (size_t i = 0; t != NULL && i < n; i++) {
+        PyObject *w = PyUnicode_FromString(words[i]);
+        if (w == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, w);
+    }
+    return t;
+}
+
+#define K_WORDS(table) words_tuple(table, sizeof table / sizeof *table)
+
+int kchecks_add_words(PyObject *m) {
+    PyObject *d = PyDict_New();
+    if (d == NULL) return -1;
+    struct { const char *key; PyObject *value; } tables[] = {
+        {"effect_words", K_WORDS(EFFECT_WORDS)},
+        {"small_words", K_WORDS(SMALL_WORDS)},
+        {"no_answer_truths", K_WORDS(NO_ANSWER_TRUTHS)},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        if (rc == 0 && (tables[i].value == NULL || PyDict_SetItemString(d, tables[i].key, tables[i].value) < 0))
+            rc = -1;
+        Py_XDECREF(tables[i].value);
+    }
+    if (rc == 0 && PyModule_AddObject(m, "WORDS", d) == 0) return 0;
+    Py_DECREF(d);
+    return -1;
+}

@@ -11,6 +11,7 @@ PyObject *kscore_plan_type(void);  /* score.c: the Plan type, or NULL with an er
 PyObject *kscore_score_chunk(PyObject *self, PyObject *args);
 PyObject *kscore_count_lines(PyObject *self, PyObject *arg);
 int kscore_add_declaration(PyObject *m);  /* score.c: CHECKS, PARAMS, REASONS, MAX_ITEMS */
+int kchecks_add_words(PyObject *m);  /* checks.c: WORDS, the checks' word tables */
 
 static PyMethodDef methods[] = {
     {"score_chunk", kscore_score_chunk, METH_VARARGS,
@@ -54,7 +55,8 @@ PyMODINIT_FUNC PyInit__kernel(void) {
         Py_DECREF(m);
         return NULL;
     }
-    if (kscore_add_declaration(m) < 0 || PyModule_AddIntConstant(m, "DEBUG", KERNEL_DEBUG) < 0) {
+    if (kscore_add_declaration(m) < 0 || kchecks_add_words(m) < 0 ||
+        PyModule_AddIntConstant(m, "DEBUG", KERNEL_DEBUG) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -74,8 +74,21 @@ def test_the_score_command_module_imports_light() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_the_judge_cache_default_is_the_judges_own() -> None:
-    from rubricate.cli import _judge
+def test_a_judge_without_judge_cache_uses_the_judges_default_cache() -> None:
+    """The --judge-* options import no judge code (see above); the cache they give by default is
+    rubricate.rubrics.judges' own."""
+    import click
+
+    from rubricate.cli._judge import judge_config, judge_options
     from rubricate.rubrics.judges import DEFAULT_CACHE_DIR
 
-    assert _judge.DEFAULT_CACHE_DIR == DEFAULT_CACHE_DIR
+    @click.command()
+    @judge_options
+    def cmd(**options: object) -> None:
+        config = judge_config(options)
+        assert config is not None and config.cache_dir == DEFAULT_CACHE_DIR
+        seen.append(config.model)
+
+    seen: list[str] = []
+    cmd.main(["--judge-model", "m"], standalone_mode=False)
+    assert seen == ["m"]

@@ -129,3 +129,13 @@ def test_a_kernel_out_of_step_with_the_reason_table_is_not_used(native: Any, mon
         _native._stale_kernel.cache_clear()
     assert status["used"] is False
     assert "discovers_tables.query_first" in status["why"] and "rebuild it" in status["why"]
+
+
+def test_the_kernel_word_tables_are_the_python_checks_own(native: Any) -> None:
+    """Word lists the C checks hold a copy of (src/kernel/checks.c), each the same set as in Python."""
+    from rubricate.rubrics.checks import correctness, tool_discipline
+
+    assert set(native.WORDS["effect_words"]) == tool_discipline.EFFECT_WORDS
+    assert set(native.WORDS["small_words"]) == correctness._SMALL_WORDS
+    assert set(native.WORDS["no_answer_truths"]) == correctness._NO_ANSWER_TRUTHS
+    assert all(len(set(words)) == len(words) for words in native.WORDS.values())

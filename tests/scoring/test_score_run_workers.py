@@ -306,7 +306,7 @@ def test_the_cli_stays_single_threaded_so_its_workers_fork() -> None:
     its workers fork (milliseconds) instead of spawning (a fresh interpreter's imports each)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "JE_ARROW_MALLOC_CONF")}
     code = ("from rubricate.cli import main; import rubricate.cli.score, rubricate.scoring._store; "
-            "from rubricate.scoring._workers import start_method, _thread_count; print(start_method(), _thread_count())")
+            "from rubricate.scoring._workers import start_method, thread_count; print(start_method(), thread_count())")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["fork", "1"]
 

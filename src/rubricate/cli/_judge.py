@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +12,6 @@ from ..errors import JudgeError
 if TYPE_CHECKING:  # (the judge stack is imported when a judge is configured: `score` starts light)
     from ..rubrics.judges import JudgeConfig
 
-# as rubrics.judges.DEFAULT_CACHE_DIR (a test holds them equal)
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "rubricate")
-
 _OPTIONS = [
     click.option("--judge-model", metavar="MODEL", default=None,
                  help="Ask judge items of this model (without it, judge items are skipped and run.json says so)."),
@@ -23,7 +19,7 @@ _OPTIONS = [
                  help="OpenAI-compatible endpoint (default: OpenAI's), e.g. http://127.0.0.1:8080/v1."),
     click.option("--judge-api-key-env", metavar="NAME", default=None,
                  help="Environment variable holding the API key (default OPENAI_API_KEY; never written anywhere)."),
-    click.option("--judge-cache", "judge_cache", metavar="DIR", default=DEFAULT_CACHE_DIR,
+    click.option("--judge-cache", "judge_cache", metavar="DIR", default=None,
                  show_default="~/.cache/rubricate",
                  help="Directory of the judge's answer cache."),
     click.option("--no-judge-cache", is_flag=True, help="Do not read or write the judge cache."),
@@ -70,11 +66,11 @@ def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
             flag = "--" + given[0].replace("_", "-")
             raise JudgeError(f"{flag} needs --judge-model", hint="name the judge model with --judge-model MODEL")
         return None
-    from ..rubrics.judges import JudgeConfig, load_prices
+    from ..rubrics.judges import DEFAULT_CACHE_DIR, JudgeConfig, load_prices
 
     return JudgeConfig(
         model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
-        cache_dir=None if o["no_judge_cache"] else o["judge_cache"], concurrency=o["judge_concurrency"],
+        cache_dir=None if o["no_judge_cache"] else o["judge_cache"] or DEFAULT_CACHE_DIR, concurrency=o["judge_concurrency"],
         max_calls=o["judge_max_calls"], max_tokens=o["judge_max_tokens"], timeout=o["judge_timeout"],
         max_retries=o["judge_retries"], temperature=o["judge_temperature"], batch=o["judge_batch"],
         max_output_tokens=o["judge_max_output_tokens"],

@@ -75,16 +75,7 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
 
     if engine == "local":
         start_line_index(paths, workers)
-    try:
-        _score(paths, rubric_ref, out, format_, workers, engine, ray_address, checks_files, strict, resume, force,
-               redact, no_progress, quiet, judge_opts)
-    finally:
-        stop_line_index()
-
-
-def _score(paths: tuple[str, ...], rubric_ref: str, out: str, format_: str | None, workers: int | None,
-           engine: str, ray_address: str | None, checks_files: tuple[str, ...], strict: bool, resume: bool,
-           force: bool, redact: str | None, no_progress: bool, quiet: bool, judge_opts: dict[str, object]) -> None:
+        click.get_current_context().call_on_close(stop_line_index)  # also when the command fails
     from ..analyzer import open_run
     from ..rubrics import load_rubric
     from ..scoring import score_run

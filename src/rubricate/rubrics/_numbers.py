@@ -87,8 +87,10 @@ def spelled_numbers(text: str) -> list[tuple[int, Number]]:
 # (15:00, 2:00:30).
 _MONTH = ("(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           "|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_ORDINAL = r"^[ \t]*(\d{1,3})[.)][ \t]"  # a list ordinal opening its line ("2. ", "3) ")
+LIST_ORDINAL = re.compile(_ORDINAL, re.MULTILINE)
 NOT_QUANTITY = re.compile(
-    r"^[ \t]*\d{1,3}[.)][ \t]"
+    _ORDINAL +
     r"|(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)"
     r"|(?<!\d)\d{1,2}/\d{1,2}/\d{2,4}(?!\d)"
     r"|(?<!\d)\d{4}/\d{1,2}/\d{1,2}(?!\d)"
@@ -141,6 +143,12 @@ def quantities(text: str) -> list[Number]:
         value, decimals, scale, percent = _parse(*m.groups(default=""))
         out.append(Number(m.group(0).strip(), value, decimals, scale, percent))
     return out
+
+
+def list_ordinal_at(text: str, start: int) -> bool:
+    """The number at `start` numbers a list item: it opens its line ("2. ...")."""
+    m = LIST_ORDINAL.match(text, text.rfind("\n", 0, start) + 1)
+    return m is not None and m.start(1) == start
 
 
 def has_identifier(text: str) -> bool:

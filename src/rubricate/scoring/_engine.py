@@ -21,6 +21,7 @@ from ..rubrics.judges import JudgeConfig, judge_run_info, judge_setup
 from ..traces import TraceFile, find_trace_files, get_format
 from ..traces.remote import is_remote
 from . import _faults, _lineindex, _workers
+from ._children import available_cores
 from ._inputs import plan
 from ._lifecycle import open_run_writer
 from ._loop import Job
@@ -54,13 +55,6 @@ class RunSummary:
     @property
     def issues(self) -> int:
         return int(self.info["counts"]["issues"])
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def score_run(

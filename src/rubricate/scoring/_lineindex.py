@@ -19,7 +19,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._children import die_with_parent
+from ._children import available_cores, die_with_parent, thread_count
 
 BLOCK = 16 << 20
 MIN_BYTES = 64 << 20  # smaller inputs: no index (a job's count of them takes milliseconds)
@@ -142,9 +142,8 @@ def start_line_index(paths: Sequence[str], workers: int | None = None) -> LineIn
     no input is large enough: then None."""
     global ACTIVE
     stop_line_index()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    jobs = min(workers or cores, cores)
-    index = LineIndex.for_inputs(paths, jobs) if _single_threaded() else None
+    cores = available_cores()
+    index = LineIndex.for_inputs(paths, min(workers or cores, cores)) if thread_count() == 1 else None
     if index is not None:
         index.start(_kernel_counter())  # the kernel is loaded here: the child imports nothing
     ACTIVE = index
@@ -175,13 +174,6 @@ def _kernel_counter() -> Counter | None:
     except ImportError:
         return None
     return count_lines  # type: ignore[no-any-return]
-
-
-def _single_threaded() -> bool:
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:  # not Linux
-        return False
 
 
 def _large_jsonl_files(paths: Sequence[str], min_bytes: int) -> list[str]:

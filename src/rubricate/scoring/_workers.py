@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import LoadIssueError, RunError
 from . import _faults
-from ._children import die_with_parent
+from ._children import die_with_parent, thread_count
 from ._loop import Job, Progress, score_share
 
 START_METHOD: str | None = None  # "fork" or "spawn" forces one; None: fork when it is safe (start_method)
@@ -25,16 +25,9 @@ def start_method() -> str:
     CLI keeps itself single-threaded for this (no progress-bar thread, no jemalloc background thread)."""
     if START_METHOD is not None:
         return START_METHOD
-    if "fork" in mp.get_all_start_methods() and _thread_count() == 1:
+    if "fork" in mp.get_all_start_methods() and thread_count() == 1:
         return "fork"
     return "spawn"
-
-
-def _thread_count() -> int:
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:  # not Linux: never fork
-        return 0
 
 
 def _worker_main(job: Job, out: Any, parent: int) -> None:

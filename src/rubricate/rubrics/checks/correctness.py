@@ -137,24 +137,25 @@ _SAYS_NONE = re.compile(
     r"|unanswerable|unsolvable|not solvable)\b")
 
 
-def _contains(want: str, text: str) -> bool:
-    return bool(want) and f" {want} " in f" {_normal_text(text)} "
+def _contains(want: str, have: str) -> bool:
+    """`want` (normalised) is whole words of `have` (normalised, between spaces)."""
+    return bool(want) and f" {want} " in have
 
 
 def _text_outcome(truth: str, text: str, step: int) -> Outcome:
     """The text rules in order: the whole truth, each of its parts, its initials, and for a truth of
     no answer an answer that finds none."""
-    want = _normal_text(truth)
-    if _contains(want, text):
+    want, have = _normal_text(truth), f" {_normal_text(text)} "
+    if _contains(want, have):
         return passed(CORRECT.contains(truth=truth[:80]), step)
     parts = [_normal_text(p) for p in _PART_SEPARATORS.split(truth)]
-    if len(parts) > 1 and all(parts) and all(_contains(p, text) for p in parts):
+    if len(parts) > 1 and all(parts) and all(_contains(p, have) for p in parts):
         return passed(CORRECT.parts(truth=truth[:80]), step)
     acronym = _initials(truth)
     if acronym and re.search(rf"\b{acronym}\b", text):
         return passed(CORRECT.acronym(acronym=acronym, truth=truth[:80]), step)
     if want in _NO_ANSWER_TRUTHS:
-        said = _SAYS_NONE.search(_normal_text(text))
+        said = _SAYS_NONE.search(have)
         if said:
             return passed(CORRECT.no_answer(truth=truth[:80], said=said.group(0)), step)
     return failed(CORRECT.not_contains(truth=truth[:80]), step)

@@ -13,7 +13,9 @@ from typing import Any
 import msgspec
 
 from .._check import CheckContext, Outcome, check, failed, not_applicable, passed
-from .._numbers import NUMBER, Number, NumberPool, candidate_values, id_tail_at, numbers, quantities
+from .._numbers import (
+    NUMBER, Number, NumberPool, candidate_values, id_tail_at, list_ordinal_at, numbers, quantities,
+)
 from .._reasons import reasons
 from .._sql import tables_in
 
@@ -215,13 +217,18 @@ def no_repeated_failing_call(ctx: CheckContext) -> Outcome:
     needed is a retry after a fix; re-running it after a read, a `think`, or the same edit again is not."""
     calls = ctx.calls()
     keys = [(call.name, _argument_key(call.arguments, call.arguments_raw)) for _, call in calls]
+    new: list[bool] = []  # the call's tool and arguments were not used before it
+    seen: set[tuple[str, bytes | str]] = set()
+    for key in keys:
+        new.append(key not in seen)
+        seen.add(key)
     failed_at: dict[tuple[str, bytes | str], int] = {}  # key -> the step of its last failure
     any_error = False
     evidence: list[int] = []
     for k, (index, call) in enumerate(calls):
         earlier = failed_at.get(keys[k])
         if earlier is not None and earlier < index:
-            fix = next((i for j, (i, other) in enumerate(calls[:k]) if earlier < i and keys[j] not in keys[:j]
+            fix = next((i for j, (i, other) in enumerate(calls[:k]) if earlier < i and new[j]
                         and changes_state(other.name) and ctx.succeeded(other)), None)
             if fix is None:
                 return failed(REPEATS.repeated(step=index, tool=call.name, failed=earlier), earlier, index)
@@ -321,15 +328,6 @@ def grounded_answer(ctx: CheckContext) -> Outcome:
     return passed(GROUNDED.passed(n=len(targets)), *evidence)
 
 
-_ORDINAL = re.compile(r"[ \t]*(\d{1,3})[.)][ \t]")
-
-
-def _ordinal_at(text: str, start: int) -> bool:
-    """The number at `start` numbers a list item: it opens its line ("2. ...")."""
-    m = _ORDINAL.match(text, text.rfind("\n", 0, start) + 1)
-    return m is not None and m.start(1) == start
-
-
 def _references(text: str, step: int, outputs: list[tuple[int, str]], given: list[tuple[int, str]]) -> Outcome:
     """An answer that states no quantity: it passes when the numbers of its dates, times and
     identifiers (list ordinals and identifier tails aside) are all whole numbers of tool outputs
@@ -339,7 +337,7 @@ def _references(text: str, step: int, outputs: list[tuple[int, str]], given: lis
     found = 0
     for m in NUMBER.finditer(text):
         number = Number(m.group(0).strip(), 0.0, 0)
-        if _ordinal_at(text, m.start()) or _id_tail(number, outputs, given):
+        if list_ordinal_at(text, m.start()) or _id_tail(number, outputs, given):
             continue
         source = _literal_source(number, outputs)
         if source is None:
