@@ -500,6 +500,8 @@ static int check_inspects_schema(const KItem *it, KEpisode *ep, KScratch *s, KOu
         if (any_inspection >= 0 && any_inspection < end) {
             rc = ev_add(o, any_inspection);
             if (rc == K_OK) rc = say(o, V_PASS, R_INSPECTS_INSPECTED_ONLY, "i", any_inspection);
+        } else if (!a.has) {
+            rc = na(o, R_INSPECTS_NO_USE);
         } else {
             rc = reason(o, V_FAIL, R_INSPECTS_NOTHING);
         }

@@ -39,6 +39,7 @@ enum { V_PASS = 0, V_FAIL = 1, V_NA = 2, V_ERROR = 3 };
     R(INSPECTS_NO_TABLE_QUERIED, "inspects_schema.no_table_queried", "")                             \
     R(INSPECTS_INSPECTED_ONLY, "inspects_schema.inspected_only", "step")                             \
     R(INSPECTS_NOTHING, "inspects_schema.nothing", "")                                               \
+    R(INSPECTS_NO_USE, "inspects_schema.no_use", "")                                                 \
     R(INSPECTS_NOT_INSPECTED, "inspects_schema.not_inspected", "tables")                             \
     R(INSPECTS_PASSED, "inspects_schema.passed", "n")                                                \
     R(RECOVERS_NO_ERROR, "recovers_from_errors.no_error", "")                                        \

@@ -478,3 +478,22 @@ def test_a_think_or_the_same_edit_between_is_no_fix() -> None:
         call("bash", command=edit), result("<returncode>0</returncode>"),
         call("bash", command=test), result("<returncode>1</returncode>\nTraceback (most recent call last):"))
     assert verdict == "fail" and "repeats the bash call" in reason
+
+
+def test_an_episode_cut_off_before_any_use_is_na_to_views_sections_first() -> None:
+    """verifiers-wiki-search gpt-5-nano/9a37a8bd results.jsonl:57: nine searches, then the run is cut
+    off at its first view_sections call (no result, no read, no answer). Nothing was used without
+    looking: na. With an answer after the same searches, it still fails (answered from search
+    results alone)."""
+    from rubricate import load_rubric
+    from rubricate.testing import call, episode, result, user
+    from rubricate.testing import answer as say
+    rubric = load_rubric("search-agent")
+    steps = [user("Which album ...?")]
+    for k in range(3):
+        steps += [call("search_pages", query=f"album {k}"), result('[{"page_id": "desire_i_want"}]')]
+    cut = episode(*steps, call("view_sections", page_id="desire_i_want"))
+    verdict = {v.item: v for v in rubric.evaluate(cut)}["views_sections_first"]
+    assert verdict.verdict == "na" and "cut off" in verdict.reason
+    answered = episode(*steps, say("Desire, I Want to Turn Into You"))
+    assert {v.item: v for v in rubric.evaluate(answered)}["views_sections_first"].verdict == "fail"

@@ -98,6 +98,7 @@ INSPECTS = reasons(
     no_table_queried="the queries name no table, so no schema had to be inspected",
     inspected_only="no table was queried; schema inspected at step {step}",
     nothing="no table was queried and no schema was inspected before the answer",
+    no_use="nothing was queried, inspected or answered (an episode cut off before any use)",
     not_inspected=("queried without inspecting the schema first: {tables}", "{} (step {})"),
     passed="all {n} queried tables were inspected first",
 )
@@ -105,7 +106,9 @@ INSPECTS = reasons(
 
 @check(behavior="schema-inspection", params=ENTITIES)
 def inspects_schema(ctx: CheckContext) -> Outcome:
-    """Every table queried had its schema inspected (successfully) before its first query."""
+    """Every table queried had its schema inspected (successfully) before its first query; with no
+    query, some inspection came before the answer. An episode with no query, no inspection and no
+    answer (cut off before any use) is na: there is nothing the agent used without looking."""
     inspected: dict[str, int] = {}
     any_inspection: int | None = None
     first_query: dict[str, int] = {}
@@ -138,6 +141,8 @@ def inspects_schema(ctx: CheckContext) -> Outcome:
         end = answer.step if answer is not None else len(ctx.episode.steps)
         if any_inspection is not None and any_inspection < end:
             return passed(INSPECTS.inspected_only(step=any_inspection), any_inspection)
+        if answer is None:
+            return not_applicable(INSPECTS.no_use())
         return failed(INSPECTS.nothing())
     missing = [(e, s) for e, s in first_query.items() if inspected.get(e, s) >= s]
     if missing:
