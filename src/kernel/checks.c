@@ -1034,6 +1034,87 @@ static int acronym_in(KStr text, const char *acr, int len) {
 static const char *const NO_ANSWER_TRUTHS[] = {"none", "no answer", "no solution", "n a", "unanswerable",
                                                "not answerable"};
 
+/* The end of correctness._QUOTED's match at t[i] ("**...**", "\"...\"", "\u201c...\u201d": 1 to 100
+ * characters, no line break, no closing mark inside), -1 for none; *body is what is between. */
+static Py_ssize_t quoted_at(KStr t, Py_ssize_t i, KStr *body) {
+    const unsigned char *u = (const unsigned char *)t.p;
+    int bold = i + 1 < t.n && u[i] == '*' && u[i + 1] == '*';
+    int curly = i + 2 < t.n && u[i] == 0xE2 && u[i + 1] == 0x80 && u[i + 2] == 0x9C;
+    if (!bold && !curly && u[i] != '"') return -1;
+    Py_ssize_t from = i + (bold ? 2 : curly ? 3 : 1), j = from;
+    int chars = 0;
+    for (; j < t.n && u[j] != '\n' && chars <= 100; j++) {
+        if (bold ? u[j] == '*' : curly ? (j + 2 < t.n && u[j] == 0xE2 && u[j + 1] == 0x80 && u[j + 2] == 0x9D)
+                                       : u[j] == '"')
+            break;
+        chars += (u[j] & 0xC0) != 0x80;
+    }
+    if (chars < 1 || chars > 100 || j >= t.n) return -1;
+    if (bold && !(j + 1 < t.n && u[j] == '*' && u[j + 1] == '*')) return -1;
+    if (!bold && !curly && u[j] != '"') return -1;
+    if (curly && !(j + 2 < t.n && u[j] == 0xE2 && u[j + 1] == 0x80 && u[j + 2] == 0x9D)) return -1;
+    *body = (KStr){t.p + from, j - from};
+    return j + (bold ? 2 : curly ? 3 : 1);
+}
+
+/* 1 when s at i is the whole word w (ASCII, any case), as far as ASCII decides: 0 otherwise. */
+static int word_at(KStr s, Py_ssize_t i, const char *w) {
+    size_t n = strlen(w);
+    if (i + (Py_ssize_t)n > s.n) return 0;
+    for (size_t k = 0; k < n; k++)
+        if (k_lower((unsigned char)s.p[i + k]) != (unsigned char)w[k]) return 0;
+    return 1;
+}
+
+/* 1 when correctness._named_answer or _more_than may turn a contained truth into a fail: the text
+ * has 'answer/word/term/name/result is|was' before a quote or bold mark, or a quoted or bold phrase
+ * holds " and " or " & ". Also 1 where characters above ASCII could decide it (whitespace, \b, case
+ * folding): Python then judges. */
+static int may_name_another(KStr t) {
+    static const char *const KEYS[] = {"answer", "word", "term", "name", "result"};
+    const unsigned char *u = (const unsigned char *)t.p;
+    if (non_ascii(t) < 0) return 1;
+    for (Py_ssize_t i = 0; i + 1 < t.n; i++) {
+        if ((u[i] == 0xC4 && (u[i + 1] == 0xB0 || u[i + 1] == 0xB1)) || (u[i] == 0xC5 && u[i + 1] == 0xBF) ||
+            (u[i] == 0xE2 && i + 2 < t.n && u[i + 1] == 0x84 && u[i + 2] == 0xAA))
+            return 1;  /* the four characters that fold to ASCII letters */
+    }
+    for (Py_ssize_t i = 0; i < t.n; i++) {
+        KStr body;
+        Py_ssize_t end = quoted_at(t, i, &body);
+        if (end >= 0) {
+            for (Py_ssize_t k = 1; k + 1 < body.n; k++) {
+                if (!k_isspace((unsigned char)body.p[k - 1])) continue;
+                Py_ssize_t after = body.p[k] == '&' ? k + 1 : word_at(body, k, "and") ? k + 3 : -1;
+                if (after > 0 && after < body.n && k_isspace((unsigned char)body.p[after])) return 1;
+            }
+            i = end - 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < t.n; i++) {
+        for (size_t k = 0; k < sizeof KEYS / sizeof *KEYS; k++) {
+            if (!word_at(t, i, KEYS[k])) continue;
+            if (i > 0 && (u[i - 1] >= 0x80 || ascii_word(u[i - 1]))) {
+                if (u[i - 1] >= 0x80) return 1;
+                continue;
+            }
+            Py_ssize_t j = i + (Py_ssize_t)strlen(KEYS[k]), ws = j;
+            while (j < t.n && k_isspace(u[j])) j++;
+            if (j == ws) continue;
+            if (word_at(t, j, "is")) j += 2;
+            else if (word_at(t, j, "was")) j += 3;
+            else continue;
+            while (j < t.n && k_isspace(u[j])) j++;
+            if (j < t.n && u[j] == ':') j++;
+            while (j < t.n && k_isspace(u[j])) j++;
+            if (j < t.n && (u[j] == '"' || (u[j] == '*' && j + 1 < t.n && u[j + 1] == '*') ||
+                            (u[j] == 0xE2 && j + 2 < t.n && u[j + 1] == 0x80 && u[j + 2] == 0x9C)))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* correctness._text_outcome: the whole truth, its parts, its initials; a truth of no answer that
  * the answer does not contain is left to Python. */
 static int correct_text(KEpisode *ep, KAnswer *a, KScratch *s, KOutcome *o) {
@@ -1044,7 +1125,8 @@ static int correct_text(KEpisode *ep, KAnswer *a, KScratch *s, KOutcome *o) {
     if (gn < 0) return K_FALLBACK;
     if ((wn = spaced_normal(w, want)) == -2) return K_NOMEM;
     if (wn < 0) return K_FALLBACK;
-    if (spaced_in(w->p, wn, g->p, gn)) return say(o, V_PASS, R_CORRECT_CONTAINS, "s", head);
+    if (spaced_in(w->p, wn, g->p, gn))  /* a quoted or bold phrase may name another answer: Python */
+        return may_name_another(a->real) ? K_FALLBACK : say(o, V_PASS, R_CORRECT_CONTAINS, "s", head);
     for (size_t k = 0; k < sizeof NO_ANSWER_TRUTHS / sizeof *NO_ANSWER_TRUTHS; k++)
         if ((size_t)wn == strlen(NO_ANSWER_TRUTHS[k]) + 2 && memcmp(w->p + 1, NO_ANSWER_TRUTHS[k], (size_t)wn - 2) == 0)
             return K_FALLBACK;

@@ -192,6 +192,37 @@ behavior = "correctness"
 """
 
 
+# answer_correct's quoted or bold phrases: named as the answer ('the correct word is "X"') or holding
+# the truth as one side of "A and B"; near misses of each (no 'is', no word boundary, a line break or
+# over 100 characters inside the marks, an unclosed mark)
+QUOTED_ANSWERS = [
+    'the correct identification of "shrimp and grits" as the missing course', "**Paris & Lyon**",
+    'a "cloak of print" ... the correct word is "mistransmission"', "The answer is **Paris**, not Lyon",
+    'The name was:\n "Paris"', '"shrimp\nand grits" shrimp', '"shrimp and" grits', "answers is **Paris**",
+    "the_answer is **Lyon** Paris", '"' + "shrimp and grits " * 7 + '"', "**shrimp  AND\tgrits**",
+    'RESULT  was  :  "Lyon" of Paris', '"Paris" and "Lyon"', "**shrimp and grits*", '"Paris"',
+    "\u201cshrimp and grits\u201d", "the word is \u201cParis\u201d not Lyon", '"Lyon and Paris" and Paris',
+    'the answer is "the shrimp and the grits"', "Answer is ** Lyon ** Paris"]
+
+
+def test_quoted_answers_name_another_answer_alike(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every quoted answer against each truth it could hold: the kernel declines where Python's
+    _named_answer or _more_than may apply, so the rows are the same; Python fails some of them."""
+    path = tmp_path / "quoted.jsonl"
+    with open(path, "w") as f:
+        for text in QUOTED_ANSWERS:
+            for truth in ("shrimp", "cloak", "Paris", "Lyon", "grits"):
+                f.write(json.dumps({"messages": [{"role": "user", "content": "Which one?"},
+                                                 {"role": "assistant", "content": text}], "answer": truth}) + "\n")
+    rubric = parse_rubric(ROLE_RUBRIC, path="roles.toml")
+    native_run, python_run, info = _both(tmp_path, path, rubric, monkeypatch)
+    _assert_same(native_run, python_run)
+    reasons = [r["reason"] for r in _rows(python_run, "verdicts.parquet") if r["item"] == "correct"]
+    assert sum("as its answer" in r for r in reasons) >= 5 and sum("more than the expected" in r for r in reasons) >= 5
+    assert sum(r.startswith("the answer contains") for r in reasons) >= 10
+    assert info["counts"]["kernel_episodes"] > 0
+
+
 def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
     """Adversarial OpenAI-chat records: role-mapped tools, entity arguments, errors, retries,
     parallel and unpaired calls, answer tools, numbers with units, ground truths of every kind."""
@@ -220,7 +251,9 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                "being 1:48.585.", "The record is 1:41.614", "80NSSC21K0223", "award 80GSFC21M0002.",
                "3/4,1/4,1/2,1/7", "132, 133, 134, 197 and 245", "- Iteration 2: x\nFinal results:\n- n: 3",
                "Universal Pictures in the US and Warner Bros. Pictures abroad", "the GRS Team for the CIA",
-               "Data insufficient to solve the problem", "None of them", "Juan Jose Elhuyar and Fausto Elhuyar"]
+               "Data insufficient to solve the problem", "None of them", "Juan Jose Elhuyar and Fausto Elhuyar",
+               # a quoted or bold phrase naming another answer, or more than the truth (the kernel declines)
+               *QUOTED_ANSWERS]
     out = []
     for i in range(n):
         msgs: list[dict[str, Any]] = [
@@ -265,7 +298,7 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
                 ["12,345.6", "17.5%", "Paris", "3.4 million", 42, "", "  ", "2018", "0.00033", "0.033",
                  "2 pods (12 rockets)", "21", "100", "1", "1:41.614", "June 13, 2022", "132, 133, 134, 197, 245",
                  "80GSFC21M0002", "3/4,1/4,3/4", "Universal Pictures and Warner Bros. Pictures", "Global Response Staff",
-                 "Juan Jose and Fausto Elhuyar", "(x - 3)(x - 1)", "Band of the Hand"])
+                 "Juan Jose and Fausto Elhuyar", "(x - 3)(x - 1)", "Band of the Hand", "shrimp", "cloak"])
         if r.random() < 0.5:
             record["reward"] = r.choice([1, 0.5, True, None])
         if r.random() < 0.5:
@@ -332,7 +365,9 @@ def test_verifiers_wiki_search_is_scored_by_the_kernel(native: Any, tmp_path: Pa
     counts = info["counts"]
     assert counts["episodes"] == 1250 and counts["issues"] == 0
     assert counts["kernel_episodes"] > 0
-    assert counts["kernel_episodes"] >= 1200, counts  # the few others hold a character with no ASCII stand-in
+    # the few others hold a character with no ASCII stand-in, or (13) an answer with a quoted phrase that
+    # may name another answer than the truth it contains (correctness._named_answer, _more_than: Python's)
+    assert counts["kernel_episodes"] >= 1190, counts
     rows = _rows(native, "episodes.parquet")
     assert all(r["format"] == "verifiers-results" for r in rows)
     meta = [json.loads(r["metadata"]) for r in rows]

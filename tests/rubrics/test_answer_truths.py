@@ -143,11 +143,29 @@ def test_text_rule_reasons():
         ("pass", "the expected answer is that there is none ('None'); the answer says 'insufficient'")
 
 
-@pytest.mark.parametrize(("text", "truth"), [
-    # known disagreements, kept (docs/rubrics.md): ../shared/corpora/who-and-when Algorithm-Generated/79.json
-    ('the correct identification of "shrimp and grits" as the missing main course', "shrimp"),
-    # Algorithm-Generated/62.json: the expected word inside a quoted source passage
-    ('obscured not by a "cloak of print" but by ... the correct word is "mistransmission"', "cloak"),
+@pytest.mark.parametrize(("text", "truth", "reason"), [
+    # ../shared/corpora/who-and-when Algorithm-Generated/79.json (GAIA's answer is 'shrimp')
+    ('the correct identification of "shrimp and grits" as the missing main course', "shrimp",
+     "the answer names 'shrimp and grits', more than the expected 'shrimp'"),
+    ("the correct answer is:\n\n**Salt & Pepper**", "salt", "the answer names 'Salt & Pepper', more than the expected 'salt'"),
+    # Algorithm-Generated/62.json: the expected word only inside a quoted source passage
+    ('obscured not by a "cloak of print" but by ... the correct word is "mistransmission"', "cloak",
+     "the answer names 'mistransmission' as its answer; expected 'cloak'"),
+    ("The answer is **Paris**, not Lyon.", "Lyon", "the answer names 'Paris' as its answer; expected 'Lyon'"),
 ])
-def test_an_expected_word_inside_a_longer_phrase_still_matches(text, truth):
+def test_a_quoted_answer_that_names_another_or_more_fails(text, truth, reason):
+    assert judged(text, truth) == ("fail", reason)
+
+
+@pytest.mark.parametrize(("text", "truth"), [
+    # ../shared/corpora/verifiers-wiki-search: a full title quoted for its short form is right
+    ('The album is "Desire, I Want to Turn Into You".', "I Want to Turn Into You"),  # gpt-4.1-mini 052a81ae:36
+    ('They were called "East Indiamen".', "Indiamen"),  # gpt-4.1-nano 8d8aecd4:58
+    ('The speech "This Is Water: Some Thoughts, Delivered on a Significant Occasion"', "This Is Water"),  # :98
+    # the truth also outside the phrase, or the phrase is the truth, or named as the answer
+    ('"Shrimp and grits" was gone, so the answer is shrimp.', "shrimp"),
+    ('The answer is "Romeo and Juliet".', "Romeo and Juliet"),
+    ('The correct word is "cloak".', "cloak"),
+])
+def test_a_quoted_phrase_holding_the_truth_still_matches(text, truth):
     assert correct(text, truth) == "pass"

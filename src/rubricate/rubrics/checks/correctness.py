@@ -42,6 +42,8 @@ CORRECT = reasons(
     parts="the answer names each part of the expected {truth!r}",
     acronym="the answer gives {acronym}, the initials of the expected {truth!r}",
     no_answer="the expected answer is that there is none ({truth!r}); the answer says {said!r}",
+    names_other="the answer names {named!r} as its answer; expected {truth!r}",
+    names_more="the answer names {named!r}, more than the expected {truth!r}",
 )
 
 
@@ -55,7 +57,9 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     ("80GSFC21M0002") is compared whole, as text. A text ground truth matches by whole-word
     containment; a truth of parts ("A and B", "A, B, C") by each part; a name of two or more
     capitalised words by its initials ("GRS"); a truth saying there is no answer ("None") by an
-    answer that says the data is insufficient or there is none."""
+    answer that says the data is insufficient or there is none. A contained text truth still fails
+    when the answer names another answer in quotes or bold ('the correct word is "mistransmission"')
+    or names more than the truth ("shrimp and grits" for 'shrimp', the truth nowhere else)."""
     truth = ctx.episode.ground_truth
     if truth is None or not truth.strip():
         return not_applicable(CORRECT.no_truth())
@@ -147,6 +151,12 @@ def _text_outcome(truth: str, text: str, step: int) -> Outcome:
     no answer an answer that finds none."""
     want, have = _normal_text(truth), f" {_normal_text(text)} "
     if _contains(want, have):
+        named = _named_answer(text)
+        if named is not None and not _contains(want, f" {_normal_text(named)} "):
+            return failed(CORRECT.names_other(named=named[:80], truth=truth[:80]), step)
+        more = _more_than(want, text)
+        if more is not None:
+            return failed(CORRECT.names_more(named=more[:80], truth=truth[:80]), step)
         return passed(CORRECT.contains(truth=truth[:80]), step)
     parts = [_normal_text(p) for p in _PART_SEPARATORS.split(truth)]
     if len(parts) > 1 and all(parts) and all(_contains(p, have) for p in parts):
@@ -159,6 +169,38 @@ def _text_outcome(truth: str, text: str, step: int) -> Outcome:
         if said:
             return passed(CORRECT.no_answer(truth=truth[:80], said=said.group(0)), step)
     return failed(CORRECT.not_contains(truth=truth[:80]), step)
+
+
+# A phrase in quotes or bold, and one that the answer names as its answer ('the correct word is
+# "mistransmission"', 'the answer is: **shrimp and grits**').
+_QUOTED = re.compile(r"\*\*([^*\n]{1,100}?)\*\*|\"([^\"\n]{1,100}?)\"|\u201c([^\u201d\n]{1,100}?)\u201d")
+_NAMED = re.compile(r"\b(?:answer|word|term|name|result)\s+(?:is|was)\s*:?\s*(?=\*\*|[\"\u201c])", re.IGNORECASE)
+_CONJUNCTION = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
+
+
+def _named_answer(text: str) -> str | None:
+    """The quoted or bold phrase right after the answer's last 'answer/word/name ... is', if any."""
+    named = None
+    for mark in _NAMED.finditer(text):
+        quoted = _QUOTED.match(text, mark.end())
+        if quoted:
+            named = next(g for g in quoted.groups() if g is not None)
+    return named
+
+
+def _more_than(want: str, text: str) -> str | None:
+    """A quoted or bold phrase 'A and B' of which the truth is one whole side ("shrimp and grits" for
+    'shrimp'), when the truth is nowhere else in the answer: the answer names more than the truth."""
+    more, rest = None, text
+    for quoted in _QUOTED.finditer(text):
+        phrase = next(g for g in quoted.groups() if g is not None)
+        sides = [_normal_text(side) for side in _CONJUNCTION.split(phrase)]
+        if len(sides) > 1 and want in sides:
+            more = more or phrase
+            rest = rest.replace(quoted.group(0), " ")
+    if more is None or _contains(want, f" {_normal_text(rest)} "):
+        return None
+    return more
 
 
 def _initials(truth: str) -> str | None:
