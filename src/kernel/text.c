@@ -867,6 +867,14 @@ Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out) {
         int w = nt_char(s, &i, &lc);
         if (w < 0) return -1;
         if (!w) {
+            if (lc == '.') {  /* _LONE_DOT: a '.' is kept between two digits only (a decimal point) */
+                unsigned char before = at > 0 ? (unsigned char)s[at - 1] : ' ', after = i < n ? (unsigned char)s[i] : ' ';
+                /* a byte above ASCII is no digit: nt_char refuses the digits beyond ASCII */
+                if (!(before >= '0' && before <= '9' && after >= '0' && after <= '9')) {
+                    sep = 1;
+                    continue;
+                }
+            }
             if (lc == '%' || lc == '.') {
                 if (sep && o > 0) out[o++] = ' ';
                 sep = 0;

@@ -643,7 +643,8 @@ def test_marked_answer_examples(kernel, text):
 # ---------------------------------------------------------------- _normal_text
 
 TEXT_TOKENS = ["the", "The", "THE", "a", "A", "an", "An", "and", "then", "theme", "a_", "_a", "a1", " ", "  ",
-               "\n", "\t", ".", "..", "%", "-", ",", "'", "Paris", "3.5", "42%", "x", "(", ")", "$", "\x0b"]
+               "\n", "\t", ".", "..", "%", "-", ",", "'", "Paris", "3.5", "42%", "x", "(", ")", "$", "\x0b",
+               "7", "7.", ".7", "D.C."]
 
 
 @cfg(5000)
@@ -651,6 +652,7 @@ TEXT_TOKENS = ["the", "The", "THE", "a", "A", "an", "An", "and", "then", "theme"
 @example(" . the . ")
 @example("a.a.a")
 @example("%the%")
+@example("Russ Armstrong. They have 3.5 sons. 4.x .5 5.")  # full stops go, decimal points stay
 def test_normal_text_token_soup(kernel, text):
     assert kernel._debug_normal_text(text) == _normal_text(text), text
 
@@ -777,12 +779,12 @@ def test_normal_text_utf8_every_character(kernel):
     chars = [chr(cp) for cp in range(0x80, sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF]
     for i in range(0, len(chars), 400):
         chunk = chars[i:i + 400]
-        text = " ".join(f"a{c} {c}the q{c}R." for c in chunk)
+        text = " ".join(f"a{c} {c}the q{c}R. {c}.7 7.{c}" for c in chunk)  # a '.' beside it: digit or not
         if kernel._debug_normal_text_utf8(text) is not None:
             check_normal_text_utf8(kernel, text)
             continue
         for c in chunk:
-            check_normal_text_utf8(kernel, f"a{c} {c}the q{c}R.")
+            check_normal_text_utf8(kernel, f"a{c} {c}the q{c}R. {c}.7 7.{c}")
     for text in ("", "abc", "The Paris.", "x" * 50):
         assert kernel._debug_normal_text_utf8(text) == kernel._debug_normal_text(text) == _normal_text(text)
 

@@ -143,6 +143,21 @@ def test_text_rule_reasons():
         ("pass", "the expected answer is that there is none ('None'); the answer says 'insufficient'")
 
 
+@pytest.mark.parametrize(("text", "truth"), [
+    # ../shared/corpora/verifiers-wiki-search: the truth ends a sentence in the middle of the answer
+    ("Greta Lee is married to Russ Armstrong. They have two sons together.", "Russ Armstrong"),  # gpt-4.1:79
+    ("Washington, D.C. (United States).", "Washington, D.C."),  # gpt-5-nano a880a526:13
+    ("is *O. J.: Made in America*. However, ...", "O.J.: Made in America"),  # qwen3-30b 6c9b879e:42
+])
+def test_a_truth_before_a_full_stop_matches(text, truth):
+    assert correct(text, truth) == "pass"
+
+
+def test_a_full_stop_goes_and_a_decimal_point_stays():
+    from rubricate.rubrics.checks.correctness import _normal_text
+    assert _normal_text("It grew 3.5 times. Then U.S. sales") == "it grew 3.5 times then u s sales"
+
+
 @pytest.mark.parametrize(("text", "truth", "reason"), [
     # ../shared/corpora/who-and-when Algorithm-Generated/79.json (GAIA's answer is 'shrimp')
     ('the correct identification of "shrimp and grits" as the missing main course', "shrimp",

@@ -14,6 +14,7 @@ _MARKED = re.compile(r"(?:final answer|final results?|answer)\s*(?:is|:|=)\s*(.+
 _LIST_SEPARATOR = re.compile(r"[,;\n]")
 _WORDS = re.compile(r"[^\w%.]+")
 _ARTICLES = re.compile(r"\b(?:the|a|an)\b")
+_LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")  # a full stop, not a decimal point
 
 
 def marked_answer(text: str) -> str:
@@ -27,7 +28,9 @@ def marked_answer(text: str) -> str:
 
 
 def _normal_text(text: str) -> str:
-    return " ".join(_ARTICLES.sub(" ", _WORDS.sub(" ", text.lower())).split()).strip(" .")
+    """Lower case, words only (a '.' kept only inside a number, '%' kept), no articles."""
+    text = _LONE_DOT.sub(" ", text.lower())
+    return " ".join(_ARTICLES.sub(" ", _WORDS.sub(" ", text)).split()).strip(" .")
 
 
 CORRECT = reasons(
