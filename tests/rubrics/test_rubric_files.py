@@ -288,3 +288,48 @@ def test_schema_describes_rubric_files():
 def test_a_rubric_may_name_its_schema():
     rubric = parse_rubric('"$schema" = "https://rubricate.dev/schema/rubric-1.json"\n' + BASE)
     assert rubric.hash == parse_rubric(BASE).hash
+
+
+# ---------------------------------------------------------------- extends / drop
+
+def test_extends_takes_the_base_items_less_drop_replaces_by_id_and_adds_new_ones(tmp_path):
+    (tmp_path / "mine.toml").write_text(
+        HEAD + 'extends = "agent-basics"\ndrop = ["no_repeated_failing_call"]\n'
+        '[params]\nmax_tool_calls = 12\n\n'
+        '[[items]]\nid = "grounded_answer"\nweight = 2.0\n\n'
+        '[[items]]\nid = "answer_correct"\n')
+    base, mine = load_rubric("agent-basics"), load_rubric(tmp_path / "mine.toml")
+    want = [i.id for i in base.items if i.id != "no_repeated_failing_call"] + ["answer_correct"]
+    assert [i.id for i in mine.items] == want
+    assert mine.item("grounded_answer").weight == 2.0 and base.item("grounded_answer").weight != 2.0
+    assert mine.item("stays_within_step_budget").params["max_tool_calls"] == 12
+    assert mine.item("answers_question").params["handoff_tools"] == base.item("answers_question").params["handoff_tools"]
+    assert mine.id == "my-rubric" and mine.hash != base.hash
+
+
+def test_extends_a_file_relative_to_the_rubric(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.toml").write_text('id = "base"\nversion = "1"\n[[items]]\nid = "answers_question"\n')
+    (tmp_path / "sub" / "top.toml").write_text(HEAD + 'extends = "../base.toml"\n[[items]]\nid = "answer_correct"\n')
+    assert [i.id for i in load_rubric(tmp_path / "sub" / "top.toml").items] == ["answers_question", "answer_correct"]
+
+
+def test_drop_of_an_item_the_base_lacks_is_an_error_with_a_hint():
+    err = rubric_error(HEAD + 'extends = "agent-basics"\ndrop = ["recovers_from_eror"]\n[[items]]\nid = "answer_correct"\n')
+    assert str(err) == "rubrics/x.toml: drop[0]: 'agent-basics' has no item 'recovers_from_eror'"
+    assert err.hint == "did you mean 'recovers_from_errors'?" and err.location == "drop[0]"
+
+
+def test_extends_an_unknown_rubric_or_a_cycle_is_an_error(tmp_path):
+    err = rubric_error(HEAD + 'extends = "agent-basic"\n[[items]]\nid = "answer_correct"\n')
+    assert "extends: no rubric file or built-in rubric named 'agent-basic'" in str(err)
+    (tmp_path / "a.toml").write_text(HEAD + 'extends = "b.toml"\n[[items]]\nid = "answer_correct"\n')
+    (tmp_path / "b.toml").write_text(HEAD + 'extends = "a.toml"\n[[items]]\nid = "answers_question"\n')
+    with pytest.raises(RubricError, match="a cycle"):
+        load_rubric(tmp_path / "a.toml")
+
+
+def test_the_mast_preset_is_multi_agent_without_the_tool_call_items():
+    mast, multi = load_rubric("mast"), load_rubric("multi-agent")
+    assert [i.id for i in mast.checks] == ["answer_correct"]
+    assert [i.id for i in mast.judges] == [i.id for i in multi.judges if i.id != "no_decisive_mistake"]

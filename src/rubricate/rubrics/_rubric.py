@@ -181,12 +181,59 @@ def rubric_from_spec(spec: RubricSpec, *, path: str | None = None) -> Rubric:
     return Rubric(spec.id, spec.version, spec.description, tuple(items), f"sha256:{digest[:16]}", path, spec)
 
 
-def _spec_from_text(text: str, path: str) -> RubricSpec:
+def _toml(text: str, path: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(f"{path}: not valid TOML: {exc}", path=path,
                           hint="check the line and column named above") from None
+
+
+def _extended(data: dict[str, Any], path: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`data` with the params and items of the rubric it `extends` merged in: the base's params under
+    its own, the base's items (less `drop`) in order with those of the same id replaced, then its
+    new items."""
+    ref = data.get("extends")
+    if not isinstance(ref, str):
+        return data
+    here = os.path.dirname(path) if not path.startswith(("builtin:", "<")) else ""
+    file = os.path.join(here, ref)
+    if os.path.isfile(file):
+        base_path = file
+        with open(file, encoding="utf-8") as f:
+            base_text = f.read()
+    else:
+        try:
+            base_text, base_path = builtin_rubric_text(ref), f"builtin:{BUILTIN_ALIASES.get(ref, ref)}"
+        except FileNotFoundError:
+            raise RubricError(f"{path}: extends: no rubric file or built-in rubric named '{ref}'", path=path,
+                              location="extends", hint=f"built-in rubrics: {', '.join(builtin_rubrics())}; "
+                              "or the path of a rubric .toml file, relative to this one") from None
+    if base_path in seen:
+        raise RubricError(f"{path}: extends: '{ref}' extends this rubric in turn (a cycle)", path=path,
+                          location="extends", hint="a rubric cannot extend itself, directly or through another")
+    base = _extended(_toml(base_text, base_path), base_path, (*seen, base_path))
+    base_items = [i for i in base.get("items", []) if isinstance(i, dict)]
+    known = [i.get("id") for i in base_items]
+    drop = data.get("drop", [])
+    for k, name in enumerate(drop if isinstance(drop, list) else []):
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(str(name), [str(n) for n in known], n=1)
+            raise RubricError(f"{path}: drop[{k}]: '{ref}' has no item '{name}'", path=path, location=f"drop[{k}]",
+                              hint=f"did you mean '{close[0]}'?" if close else f"its items: {', '.join(map(str, known))}")
+    own = {i.get("id"): i for i in data.get("items", []) if isinstance(i, dict)}
+    items = [own.pop(i.get("id"), i) for i in base_items if i.get("id") not in drop]
+    merged = {**data, "params": {**base.get("params", {}), **data.get("params", {})},
+              "items": items + list(own.values())}
+    if "reward" not in data and "reward" in base:
+        merged["reward"] = base["reward"]
+    return merged
+
+
+def _spec_from_text(text: str, path: str) -> RubricSpec:
+    data = _extended(_toml(text, path), path)
     try:
         return RubricSpec.model_validate(data)
     except ValidationError as exc:
@@ -229,7 +276,7 @@ def builtin_rubrics() -> dict[str, str]:
     out = {}
     for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            data = tomllib.loads(entry.read_text("utf-8"))
+            data = tomllib.loads(entry.read_text("utf-8"))  # (the description only: no `extends` to follow)
             out[entry.name[:-5]] = str(data.get("description", "")).strip().split("\n")[0]
     return out
 
