@@ -155,9 +155,9 @@ def test_comparison_section(page: Page, report_compare: Path) -> None:
     assert rows.count() == len(ITEMS)
     text = section.locator("table.compare-table").inner_text()
     assert "mcnemar-exact" in text  # the runs share task ids: paired test
-    # RL's gains read as gains: +34 pts answer_correct, green ("better"), never a red negative
+    # RL's gains read as gains: +30 pts answer_correct, green ("better"), never a red negative
     gain = section.locator('tr[data-item="answer_correct"]')
-    assert gain.locator("td.delta").inner_text() == "+34.0 pts" and gain.locator("td.direction").inner_text() == "better"
+    assert gain.locator("td.delta").inner_text() == "+30.0 pts" and gain.locator("td.direction").inner_text() == "better"
     assert "better" in (gain.get_attribute("class") or "")
     assert gain.locator("td.delta").evaluate("e => getComputedStyle(e).color") == "rgb(31, 157, 107)"
     assert section.locator("tr.significant.worse").count() == 0
