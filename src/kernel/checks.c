@@ -1175,6 +1175,8 @@ static int say_no_match(KOutcome *o, const KNumbers *given, KStr expected) {
 static int check_answer_correct(const KItem *it, KEpisode *ep, KScratch *s, KOutcome *o) {
     KStr truth = ep->truth_text;  /* the stand-in: blank and numbers exactly when the truth is */
     if (truth.p == NULL || kstrip(truth).n == 0) return na(o, R_CORRECT_NO_TRUTH);
+    if (ep->metadata != NULL && PyDict_GetItemString(ep->metadata, "score_name") != NULL)
+        return K_FALLBACK;  /* a model-graded eval's reference (correctness.answer_correct): Python's */
     KAnswer a;
     int rc = find_answer(it, ep, s, &a);
     if (rc != K_OK) return rc;

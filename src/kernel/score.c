@@ -648,6 +648,7 @@ static int append_rows(Plan *p, Py_ssize_t line_no, long long signature) {
 /* Run every item on the episode of one line: K_OK (p->outcomes filled), K_FALLBACK or K_NOMEM. */
 static int run_items(Plan *p, const char *line, size_t n, long long *signature) {
     int rc = episode_from_json(&p->ep, line, n, p->fmt);
+    if (rc == K_OK) rc = episode_merge_metadata(&p->ep, p->shared);  /* the checks see what Python's do */
     scratch_episode(&p->scratch);
     *signature = 0;
     for (int i = 0; i < p->n_items && rc == K_OK; i++) {
@@ -660,7 +661,6 @@ static int run_items(Plan *p, const char *line, size_t n, long long *signature) 
 /* Score one line: K_OK (rows appended), K_FALLBACK (nothing appended) or K_NOMEM. */
 static int score_line(Plan *p, const char *line, size_t n, Py_ssize_t line_no, long long *signature) {
     int rc = run_items(p, line, n, signature);
-    if (rc == K_OK) rc = episode_merge_metadata(&p->ep, p->shared);
     if (rc == K_OK && append_rows(p, line_no, *signature) < 0) rc = K_NOMEM;
     Py_CLEAR(p->ep.metadata);
     if (rc == K_NOMEM && !PyErr_Occurred()) PyErr_NoMemory();

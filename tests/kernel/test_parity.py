@@ -303,6 +303,8 @@ def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
             record["reward"] = r.choice([1, 0.5, True, None])
         if r.random() < 0.5:
             record["metadata"] = {"model": r.choice(["a", "b"]), "seed": i, "nested": {"k": [1, 2.5]}}
+            if i % 50 == 0:  # an eval's scorer: answer_correct is na for a model grader's reference (Python's)
+                record["metadata"]["score_name"] = "model_graded_fact" if i % 100 == 0 else "match"
         if r.random() < 0.3:
             record["final_answer"] = r.choice(answers)
         record["model"] = r.choice(["qwen", "gpt"])
@@ -343,6 +345,22 @@ def test_every_declared_check_on_generated_records(native: Any, tmp_path: Path,
     _assert_same(native_run, python_run)
     assert info["kernel"] == {"used": True, "formats": ["openai-chat", "verifiers-results"]}
     assert info["counts"]["kernel_episodes"] > 1000, info["counts"]
+
+
+def test_a_model_graded_run_leaves_answer_correct_to_python(native: Any, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verifiers records that name a model-graded scorer (a record field, so episode metadata): the
+    kernel declines answer_correct there, and the rows are Python's (na)."""
+    run = tmp_path / "runs" / "graded" / "r1"
+    run.mkdir(parents=True)
+    (run / "metadata.json").write_text(json.dumps({"env_id": "qa", "model": "gen"}))
+    records = [{**rec, "score_name": "model_graded_qa"} for rec in _generated_verifiers(13, 60)]
+    (run / "results.jsonl").write_text("".join(json.dumps(rec) + "\n" for rec in records))
+    rubric = parse_rubric(ROLE_RUBRIC, path="roles.toml")
+    native_run, python_run, _ = _both(tmp_path, tmp_path / "runs", rubric, monkeypatch)
+    _assert_same(native_run, python_run)
+    reasons = [r["reason"] for r in _rows(python_run, "verdicts.parquet") if r["item"] == "correct"]
+    assert sum("model grader (model_graded_qa)" in r for r in reasons) >= 10
 
 
 WIKI = CORPORA / "verifiers-wiki-search"

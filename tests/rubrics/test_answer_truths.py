@@ -184,3 +184,17 @@ def test_a_quoted_answer_that_names_another_or_more_fails(text, truth, reason):
 ])
 def test_a_quoted_phrase_holding_the_truth_still_matches(text, truth):
     assert correct(text, truth) == "pass"
+
+
+@pytest.mark.parametrize(("scorer", "expected"), [
+    ("model_graded_fact", "na"), ("model_graded_qa", "na"), ("match", "fail"), ("includes", "fail")])
+def test_a_model_graders_reference_is_not_matched_as_text(scorer, expected):
+    """../shared/corpora/inspect-logs security-guide/2: 'Use prepared statements and parameterized
+    queries.' for the model_graded_fact reference 'use parameterized queries and prepared statements'
+    (Inspect's grader: correct). Containment would fail it; a reference is no exact answer."""
+    ep = episode(user("How do I prevent sqli?"), answer("Use prepared statements and parameterized queries."),
+                 ground_truth="use parameterized queries and prepared statements", metadata={"score_name": scorer})
+    out = outcome("answer_correct", ep)
+    assert out.verdict == expected
+    if expected == "na":
+        assert out.reason.startswith(f"the expected answer is a reference for the eval's model grader ({scorer})")

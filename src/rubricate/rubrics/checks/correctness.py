@@ -45,6 +45,8 @@ CORRECT = reasons(
     parts="the answer names each part of the expected {truth!r}",
     acronym="the answer gives {acronym}, the initials of the expected {truth!r}",
     no_answer="the expected answer is that there is none ({truth!r}); the answer says {said!r}",
+    model_graded=("the expected answer is a reference for the eval's model grader ({scorer}): matching text "
+                  "cannot judge it (its grade is the episode's reward)"),
     names_other="the answer names {named!r} as its answer; expected {truth!r}",
     names_more="the answer names {named!r}, more than the expected {truth!r}",
 )
@@ -60,12 +62,17 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     ("80GSFC21M0002") is compared whole, as text. A text ground truth matches by whole-word
     containment; a truth of parts ("A and B", "A, B, C") by each part; a name of two or more
     capitalised words by its initials ("GRS"); a truth saying there is no answer ("None") by an
-    answer that says the data is insufficient or there is none. A contained text truth still fails
+    answer that says the data is insufficient or there is none. An eval whose own scorer is
+    model-graded (Inspect's `model_graded_fact`, `model_graded_qa`: metadata `score_name`) has a
+    reference, not an exact answer, as its target: na. A contained text truth still fails
     when the answer names another answer in quotes or bold ('the correct word is "mistransmission"')
     or names more than the truth ("shrimp and grits" for 'shrimp', the truth nowhere else)."""
     truth = ctx.episode.ground_truth
     if truth is None or not truth.strip():
         return not_applicable(CORRECT.no_truth())
+    scorer = ctx.episode.metadata.get("score_name")
+    if isinstance(scorer, str) and scorer.startswith("model_graded"):
+        return not_applicable(CORRECT.model_graded(scorer=scorer))
     answer = ctx.answer
     if answer is None:
         return failed(GROUNDED.no_answer())
