@@ -760,18 +760,6 @@ static int pool_source(const KNumber *t, KEpisode *ep, int answer_step, KScratch
     return 0;
 }
 
-/* _ordinal_at: the number opens its line as a list item ("2. ", "3) "): [ \t]* then 1-3 digits, then
- * '.' or ')' and a space or tab. */
-static int list_ordinal(KStr text, const KNumber *t) {
-    const char *p = t->text.p, *line = p;
-    while (line > text.p && line[-1] != '\n') line--;
-    for (const char *q = line; q < p; q++)
-        if (*q != ' ' && *q != '\t') return 0;
-    Py_ssize_t d = 0, left = text.n - (p - text.p);
-    while (d < left && d < 4 && k_isdigit((unsigned char)p[d])) d++;
-    return d >= 1 && d <= 3 && d + 1 < left && (p[d] == '.' || p[d] == ')') && (p[d + 1] == ' ' || p[d + 1] == '\t');
-}
-
 /* _references: an answer that states no quantity passes when the numbers of its dates, times and
  * identifiers (list ordinals and identifier tails aside) are all whole numbers of tool outputs; else na. */
 static int grounded_references(KEpisode *ep, KScratch *s, const KAnswer *a, KOutcome *o) {
@@ -782,7 +770,8 @@ static int grounded_references(KEpisode *ep, KScratch *s, const KAnswer *a, KOut
     if (ev_add(o, a->step) != K_OK) return K_NOMEM;
     for (int i = 0; i < s->stated.n; i++) {
         const KNumber *t = &s->stated.items[i];
-        if (list_ordinal(a->text, t) || id_tail(t, ep, a->step)) continue;
+        int ordinal = number_is_list_ordinal(a->text.p, a->text.n, t->text.p - a->text.p);
+        if (ordinal || id_tail(t, ep, a->step)) continue;
         int source = literal_source(t, ep, a->step, SRC_OUTPUT, &s->plain);
         if (source == -2) return K_NOMEM;
         if (source < 0) return na(o, R_GROUNDED_NO_QUANTITY);

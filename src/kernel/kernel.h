@@ -227,6 +227,8 @@ void numbers_keep_quantities(const char *s, Py_ssize_t n, KNumbers *v);
 /* correctness: has_identifier(s) / quantities(s) != [] from numbers(s) (`v`, found in the same s). */
 int numbers_any_identifier(const char *s, Py_ssize_t n, const KNumbers *v);
 int numbers_any_quantity(const char *s, Py_ssize_t n, const KNumbers *v);
+/* list_ordinal_at(s, start): the number at s[start] opens its line as a list item ("2. "). */
+int number_is_list_ordinal(const char *s, Py_ssize_t n, Py_ssize_t start);
 /* id_tail_at(hay, digits): `digits` end a longer run of digits that is part of an identifier. */
 int id_tail_at(const char *hay, Py_ssize_t n, const char *digits, Py_ssize_t m);
 /* Number.candidates(): writes up to 6 values, returns how many. */

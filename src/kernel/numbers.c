@@ -334,6 +334,15 @@ static Py_ssize_t alt_ordinal(const char *s, Py_ssize_t n, Py_ssize_t i) {
     return -1;
 }
 
+/* _numbers.list_ordinal_at: the number whose digits start at s[start] opens its line as a list item
+ * ("2. ", "3) "), the alternative above from the line's start. */
+int number_is_list_ordinal(const char *s, Py_ssize_t n, Py_ssize_t start) {
+    Py_ssize_t line = start, j;
+    while (line > 0 && s[line - 1] != '\n') line--;
+    for (j = line; j < start && is_blank((unsigned char)s[j]); j++) {}
+    return j == start && alt_ordinal(s, n, line) >= 0;
+}
+
 /* (?<!\d) three runs of digits of lengths [lo, hi] joined by `sep`, (?!\d). */
 static Py_ssize_t alt_runs(const char *s, Py_ssize_t n, Py_ssize_t i, char sep, const int lo[3], const int hi[3]) {
     Py_ssize_t j = i;

@@ -852,10 +852,11 @@ static int nt_char(const char *s, Py_ssize_t *i, Py_UCS4 *lc) {
     return Py_UNICODE_ISALNUM(*lc) ? 1 : 0;
 }
 
-/* " ".join(_ARTICLES.sub(" ", _WORDS.sub(" ", text.lower())).split()).strip(" .")
- * _WORDS turns every run of [^\w%.] into a space; _ARTICLES then blanks every maximal \w run that
- * is "the", "a" or "an" (\b on both sides of a word-only match means the whole run). What is left
- * is pieces of [\w%.] joined by single spaces, then stripped of spaces and dots at both ends.
+/* " ".join(_ARTICLES.sub(" ", _NOT_WORDS.sub(" ", text.lower())).split()).strip(" .")
+ * _NOT_WORDS turns every run of [^\w%.] and of '.' not between two digits into a space;
+ * _ARTICLES then blanks every maximal \w run that is "the", "a" or "an" (\b on both sides of a
+ * word-only match means the whole run). What is left is pieces of [\w%.] joined by single spaces,
+ * then stripped of spaces and dots at both ends.
  * Lower-cased non-ASCII characters are never ASCII (nt_char), so only all-ASCII runs can be
  * articles, and byte comparison finds them. */
 Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out) {
@@ -867,7 +868,7 @@ Py_ssize_t normal_text(const char *s, Py_ssize_t n, char *out) {
         int w = nt_char(s, &i, &lc);
         if (w < 0) return -1;
         if (!w) {
-            if (lc == '.') {  /* _LONE_DOT: a '.' is kept between two digits only (a decimal point) */
+            if (lc == '.') {  /* _NOT_WORDS: a '.' is kept between two digits only (a decimal point) */
                 unsigned char before = at > 0 ? (unsigned char)s[at - 1] : ' ', after = i < n ? (unsigned char)s[i] : ' ';
                 /* a byte above ASCII is no digit: nt_char refuses the digits beyond ASCII */
                 if (!(before >= '0' && before <= '9' && after >= '0' && after <= '9')) {

@@ -70,7 +70,8 @@ def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
 
     return JudgeConfig(
         model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
-        cache_dir=None if o["no_judge_cache"] else o["judge_cache"] or DEFAULT_CACHE_DIR, concurrency=o["judge_concurrency"],
+        cache_dir=None if o["no_judge_cache"] else o["judge_cache"] or DEFAULT_CACHE_DIR,
+        concurrency=o["judge_concurrency"],
         max_calls=o["judge_max_calls"], max_tokens=o["judge_max_tokens"], timeout=o["judge_timeout"],
         max_retries=o["judge_retries"], temperature=o["judge_temperature"], batch=o["judge_batch"],
         max_output_tokens=o["judge_max_output_tokens"],

@@ -197,21 +197,15 @@ def _extended(data: dict[str, Any], path: str, seen: tuple[str, ...] = ()) -> di
     if not isinstance(ref, str):
         return data
     here = os.path.dirname(path) if not path.startswith(("builtin:", "<")) else ""
-    file = os.path.join(here, ref)
-    if os.path.isfile(file):
-        base_path = file
-        with open(file, encoding="utf-8") as f:
-            base_text = f.read()
-    else:
-        try:
-            base_text, base_path = builtin_rubric_text(ref), f"builtin:{BUILTIN_ALIASES.get(ref, ref)}"
-        except FileNotFoundError:
-            raise RubricError(f"{path}: extends: no rubric file or built-in rubric named '{ref}'", path=path,
-                              location="extends", hint=f"built-in rubrics: {', '.join(builtin_rubrics())}; "
-                              "or the path of a rubric .toml file, relative to this one") from None
+    try:
+        base_text, base_path = _rubric_source(ref, here)
+    except RubricError as exc:
+        raise RubricError(f"{path}: extends: {exc.message}", path=path, location="extends",
+                          hint=exc.hint) from None
     if base_path in seen:
         raise RubricError(f"{path}: extends: '{ref}' extends this rubric in turn (a cycle)", path=path,
-                          location="extends", hint="a rubric cannot extend itself, directly or through another")
+                          location="extends",
+                          hint="a rubric cannot extend itself, directly or through another")
     base = _extended(_toml(base_text, base_path), base_path, (*seen, base_path))
     base_items = [i for i in base.get("items", []) if isinstance(i, dict)]
     known = [i.get("id") for i in base_items]
@@ -221,8 +215,9 @@ def _extended(data: dict[str, Any], path: str, seen: tuple[str, ...] = ()) -> di
             import difflib
 
             close = difflib.get_close_matches(str(name), [str(n) for n in known], n=1)
-            raise RubricError(f"{path}: drop[{k}]: '{ref}' has no item '{name}'", path=path, location=f"drop[{k}]",
-                              hint=f"did you mean '{close[0]}'?" if close else f"its items: {', '.join(map(str, known))}")
+            hint = f"did you mean '{close[0]}'?" if close else f"its items: {', '.join(map(str, known))}"
+            raise RubricError(f"{path}: drop[{k}]: '{ref}' has no item '{name}'", path=path,
+                              location=f"drop[{k}]", hint=hint)
     own = {i.get("id"): i for i in data.get("items", []) if isinstance(i, dict)}
     items = [own.pop(i.get("id"), i) for i in base_items if i.get("id") not in drop]
     merged = {**data, "params": {**base.get("params", {}), **data.get("params", {})},
@@ -294,13 +289,21 @@ def load_rubric(name_or_path: str | os.PathLike[str], *,
 
 
 def _load(ref: str) -> Rubric:
-    if os.path.isfile(ref):
-        with open(ref, encoding="utf-8") as f:
-            return parse_rubric(f.read(), path=ref)
-    name = BUILTIN_ALIASES.get(ref, ref)
-    builtin = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml")
-    if builtin.is_file():
-        return parse_rubric(builtin.read_text("utf-8"), path=f"builtin:{name}")
+    text, path = _rubric_source(ref)
+    return parse_rubric(text, path=path)
+
+
+def _rubric_source(ref: str, relative_to: str = "") -> tuple[str, str]:
+    """The TOML text of a rubric file (`ref`, relative to `relative_to`) or of a built-in rubric by
+    name, and the path a run records for it (the file, or `builtin:NAME`)."""
+    file = os.path.join(relative_to, ref)
+    if os.path.isfile(file):
+        with open(file, encoding="utf-8") as f:
+            return f.read(), file
+    try:
+        return builtin_rubric_text(ref), f"builtin:{BUILTIN_ALIASES.get(ref, ref)}"
+    except FileNotFoundError:
+        pass
     import difflib
 
     names = list(builtin_rubrics())

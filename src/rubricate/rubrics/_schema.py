@@ -143,10 +143,12 @@ class RubricSpec(BaseModel):
     id: str = Field(pattern=ID_PATTERN)
     version: str = Field(description="Rubric version; persisted with every run.")
     description: str = ""
-    extends: str | None = Field(None, description="A built-in rubric (`agent-basics`) or a rubric file (relative "
-                                "to this one) whose params and items this rubric starts from: an item given here "
-                                "replaces the one of the same id, a new one is added after them.")
-    drop: list[str] = Field(default_factory=list, description="Items of the rubric named by `extends` to leave out.")
+    extends: str | None = Field(None, description=(
+        "A built-in rubric (`agent-basics`) or a rubric file (relative to this one) whose params and items "
+        "this rubric starts from: an item given here replaces the one of the same id, a new one is added "
+        "after them."))
+    drop: list[str] = Field(default_factory=list,
+                            description="Items of the rubric named by `extends` to leave out.")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters shared by all items.")
     items: list[ItemSpec] = Field(min_length=1)
     reward: RewardSpec | None = Field(None, description="How the verdicts collapse into one reward (default: "

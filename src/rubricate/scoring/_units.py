@@ -112,8 +112,9 @@ class LineNumbers:
         else:
             before = None if self.index is None else self.index.lines_before(unit.trace.path, unit.span.start,
                                                                                 self.counter)
-            first = 1 + (before if before is not None else _wait_for_counts(self.counts, range(unit.file_first,
-                                                                                               unit.index)))
+            if before is None:
+                before = _wait_for_counts(self.counts, range(unit.file_first, unit.index))
+            first = 1 + before
         return replace(unit, span=replace(unit.span, first_line=first))
 
     def finished(self, unit: Unit, lines: int) -> None:

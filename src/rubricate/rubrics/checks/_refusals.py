@@ -59,7 +59,8 @@ class Refusal:
     step: int
     sentence: str
     entities: set[str] = field(default_factory=set)
-    asked: str = ""  # the user's turns before it (lower case): what was declined, when the sentence names no part
+    # the user's turns before it (lower case): what was declined, when the sentence names no part
+    asked: str = ""
 
 
 def ids_of(call: ToolCall) -> set[str]:
@@ -156,7 +157,8 @@ class Refusals:
             return True
         named = _parts_named(parts, sentence)
         if not named and self._whole(sentence, call):
-            named = _parts_named(parts, refusal.asked)  # "your reservation cannot be modified": what the user asked
+            # "your reservation cannot be modified": the parts the user asked about
+            named = _parts_named(parts, refusal.asked)
         return any(_changes(parts[k], seen.get(k) if isinstance(seen, dict) else None, seen is not None)
                    for k in named)
 

@@ -12,9 +12,9 @@ from .tool_discipline import GROUNDED, ROLES
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 _MARKED = re.compile(r"(?:final answer|final results?|answer)\s*(?:is|:|=)\s*(.+)", re.IGNORECASE)
 _LIST_SEPARATOR = re.compile(r"[,;\n]")
-_WORDS = re.compile(r"[^\w%.]+")
+# what is not a word: anything but word characters, '%' and a decimal point ('.' between two digits)
+_NOT_WORDS = re.compile(r"(?:[^\w%.]|(?<!\d)\.|\.(?!\d))+")
 _ARTICLES = re.compile(r"\b(?:the|a|an)\b")
-_LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")  # a full stop, not a decimal point
 
 
 def marked_answer(text: str) -> str:
@@ -29,8 +29,7 @@ def marked_answer(text: str) -> str:
 
 def _normal_text(text: str) -> str:
     """Lower case, words only (a '.' kept only inside a number, '%' kept), no articles."""
-    text = _LONE_DOT.sub(" ", text.lower())
-    return " ".join(_ARTICLES.sub(" ", _WORDS.sub(" ", text)).split()).strip(" .")
+    return " ".join(_ARTICLES.sub(" ", _NOT_WORDS.sub(" ", text.lower())).split()).strip(" .")
 
 
 CORRECT = reasons(
@@ -194,7 +193,7 @@ def _named_answer(text: str) -> str | None:
     for mark in _NAMED.finditer(text):
         quoted = _QUOTED.match(text, mark.end())
         if quoted:
-            named = next(g for g in quoted.groups() if g is not None)
+            named = quoted[quoted.lastindex]
     return named
 
 
@@ -203,7 +202,7 @@ def _more_than(want: str, text: str) -> str | None:
     'shrimp'), when the truth is nowhere else in the answer: the answer names more than the truth."""
     more, rest = None, text
     for quoted in _QUOTED.finditer(text):
-        phrase = next(g for g in quoted.groups() if g is not None)
+        phrase = quoted[quoted.lastindex]
         sides = [_normal_text(side) for side in _CONJUNCTION.split(phrase)]
         if len(sides) > 1 and want in sides:
             more = more or phrase
