@@ -79,6 +79,7 @@ def score(path: str, out: str, workers: int, kernel: bool = True) -> dict[str, f
             "episodes_per_s": round(info["counts"]["episodes"] / wall),
             "workers_used": info["timings"]["workers"],
             "seconds_per_worker": info["timings"].get("seconds_per_worker"),
+            "units_per_worker": info["timings"].get("units_per_worker"),
             "peak_rss_mb_per_worker": info["timings"]["peak_rss_mb_per_worker"],
             "kernel_episodes": info["counts"].get("kernel_episodes", 0), "episodes": info["counts"]["episodes"]}
 

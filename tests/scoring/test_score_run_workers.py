@@ -21,6 +21,8 @@ import pytest
 
 from rubricate.analyzer import open_run
 from rubricate.scoring import _engine, _workers, score_run, staging_path
+from rubricate.scoring._units import Dealer, Unit
+from rubricate.traces import Span, TraceFile
 from rubricate.errors import LoadIssueError, RunError
 from rubricate.rubrics import Rubric, isolated_registry, load_checks_file, load_rubric
 
@@ -222,6 +224,7 @@ def test_span_files_are_not_split_across_workers(tmp_path: Path) -> None:
 DIES_IN_WORKERS = """
 import multiprocessing
 import os
+import time
 
 from rubricate import check
 
@@ -230,8 +233,52 @@ from rubricate import check
 def dies_in_a_worker(ctx):
     if multiprocessing.parent_process() is not None:
         os._exit(7)
+    time.sleep(0.005)  # the parent is slower than a worker's start: the worker is not left without units
     return True
 """
+
+SLOW_IN_WORKERS = """
+import multiprocessing
+import time
+
+from rubricate import check
+
+
+@check(behavior="robustness")
+def slow_in_a_worker(ctx):
+    if multiprocessing.parent_process() is not None:
+        time.sleep(0.005)
+    return True
+"""
+
+
+def test_the_dealer_gives_each_unit_once_and_takes_from_the_tail_of_the_fullest_share() -> None:
+    trace = TraceFile("x.jsonl", ".", 800)
+    units = [Unit(trace, Span(100 * i, 100 * (i + 1)), 100, i) for i in range(8)]
+    dealer = Dealer([units[:3], units[3:]])
+    second = dealer.deal(1)
+    assert next(second) == (units[3], False)
+    first = [(u.index, taken) for u, taken in dealer.deal(0)]
+    assert first == [(0, False), (1, False), (2, False), (7, True), (6, True), (5, True), (4, True)]
+    assert list(second) == []
+    assert [u.index for u in dealer.same_file_before(units[5])] == [0, 1, 2, 3, 4]
+
+
+def test_a_job_done_early_takes_units_from_the_slow_share(big_jsonl, tmp_path: Path, start_method: str) -> None:
+    """Work stealing: the worker scores its episodes 5 ms each, the parent at full speed; the parent,
+    done with its own share, takes units from the end of the worker's. The run equals the run of one
+    worker, line numbers and order included."""
+    path, _ = big_jsonl
+    with _one_check_rubric(tmp_path, SLOW_IN_WORKERS, "slow_in_a_worker") as (rubric, checks):
+        one = score_run(path, rubric, tmp_path / "one", workers=1, checks_files=checks, chunk_bytes=CHUNK)
+        two = score_run(path, rubric, tmp_path / "two", workers=2, checks_files=checks, chunk_bytes=CHUNK)
+    _same_runs(one.path, two.path)
+    units = two.info["counts"]["units"]
+    here, worker = two.info["timings"]["units_per_worker"]
+    assert here + worker == units
+    assert here > -(-units // 2), f"the parent took no unit of the worker's share: {here} of {units}"
+    lines = open_run(two.path).episodes()["source_line"].to_list()
+    assert lines == sorted(lines) and len(set(lines)) == len(lines)
 
 
 def test_worker_that_dies_stops_the_run(big_jsonl, tmp_path: Path, start_method: str) -> None:

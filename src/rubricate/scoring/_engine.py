@@ -244,5 +244,6 @@ def _run_info(rubric: Rubric, paths: Any, format: str | None, files: Sequence[Tr
                     "episodes_per_s": round(episodes / seconds, 1) if seconds else None,
                     "mb_per_s": round(total_bytes / seconds / 1e6, 2) if seconds else None,
                     "peak_rss_mb_per_worker": [r["peak_rss_mb"] for r in results],
-                    "seconds_per_worker": [r["seconds"] for r in results]},
+                    "seconds_per_worker": [r["seconds"] for r in results],
+                    "units_per_worker": [r.get("units", 0) for r in results]},
     }

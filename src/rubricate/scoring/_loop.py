@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from . import _faults, _lineindex
 from ._inputs import UnitInputs, source_name
 from ._native import KernelPlan, kernel_counter, kernel_stream
 from ._store import PartWriter
-from ._units import LineNumbers, Unit
+from ._units import Dealer, LineNumbers, Unit
 
 Progress = Callable[[int, int], None]
 
@@ -43,6 +43,7 @@ class Job:
     judge: JudgeSetup | None = None  # judge items: None when the rubric has none or no judge is configured
     line_counts: Any = None   # shared array: newlines in each unit, -1 until known (see LineNumbers)
     counted: list[Unit] = field(default_factory=list)  # units of the previous share this job counts
+    dealer: Dealer | None = None  # hands out the units of every local job (else: `units`, in order)
     redact_issues: bool = True     # load-issue reasons through rubricate.redaction
     redact_episodes: bool = False  # stored episode texts and verdict reasons too (`score --redact`)
     progress: Progress | None = None
@@ -69,7 +70,7 @@ def score_share(job: Job) -> dict[str, Any]:
     lines = LineNumbers(job.line_counts, kernel_counter(), _lineindex.ACTIVE)
     lines.count(job.counted)
     totals: dict[str, Any] = {"episodes": 0, "issues": 0, "verdicts": {"pass": 0, "fail": 0, "na": 0, "error": 0},
-                              "formats": {}, "kernel_episodes": 0}
+                              "formats": {}, "kernel_episodes": 0, "units": 0}
     progress = _Progress(job.progress)
     inputs = UnitInputs()  # remote files are read from local mirrors
 
@@ -96,8 +97,8 @@ def score_share(job: Job) -> dict[str, Any]:
     gc.freeze()  # the hot loop allocates millions of short-lived acyclic objects: collect less often
     gc.set_threshold(50_000, 20, 100)
     try:
-        for unit in job.units:
-            unit = lines.number(unit)
+        for unit, taken in _units_of(job):
+            unit = lines.number_taken(unit, job.dealer.same_file_before(unit)) if taken else lines.number(unit)
             writer.begin(unit.index)
             formats: dict[str, int] = {}
             source_file = source_name(unit.trace)
@@ -139,6 +140,13 @@ def score_share(job: Job) -> dict[str, Any]:
     return totals
 
 
+def _units_of(job: Job) -> Iterator[tuple[Unit, bool]]:
+    """The units the job scores, each with whether it was taken from another job's share."""
+    if job.dealer is not None:
+        return job.dealer.deal(job.part)
+    return ((u, False) for u in job.units)
+
+
 def _commit(writer: PartWriter, kernel: KernelPlan | None, unit: Unit, lines: LineNumbers, state: dict[str, int],
             formats: dict[str, int]) -> dict[str, Any]:
     extra: dict[str, Any] = {"formats": formats, "kernel_episodes": state.get("kernel_episodes", 0)}
@@ -154,6 +162,7 @@ def _commit(writer: PartWriter, kernel: KernelPlan | None, unit: Unit, lines: Li
 
 
 def _add_totals(totals: dict[str, Any], marker: dict[str, Any]) -> None:
+    totals["units"] += 1
     totals["episodes"] += marker["episodes"]
     totals["issues"] += marker["issues"]
     totals["kernel_episodes"] += marker.get("kernel_episodes", 0)

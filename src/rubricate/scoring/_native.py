@@ -37,7 +37,7 @@ import msgspec
 from ..rubrics import SCORES, VERDICTS, Item, Rubric, Verdict, collapse, registered_checks, tool_names
 from ..rubrics.checks import REASONS, SEPARATOR
 from ..traces import Episode, LoadIssue, RecordFormat, TraceFile, display_path, with_shared
-from ..traces.files import READ_ERRORS, DamagedStream, Span, container_of, open_binary, read_head
+from ..traces.files import READ_ERRORS, DamagedStream, Span, container_of, open_binary, read_head, strip_bom
 
 if TYPE_CHECKING:  # (pyarrow is not imported for NativeItems alone)
     from ._store import PartWriter
@@ -406,7 +406,10 @@ def score_lines(kernel: KernelPlan, fmt: RecordFormat, trace: TraceFile, span: S
                         nl = buf.index(b"\n", pos, end) + 1  # the declined line, for the Python path
                         # (without the newline `fill` added: the reader sees the line as iter_lines gives it)
                         line = bytes(view[pos:nl - 1 if nl - 1 == blocks.added else nl])
-                        yield with_shared(fmt.record(line, rel, line_no), shared)
+                        if line_no == 1:  # as iter_lines: a byte order mark is dropped, then a blank line skipped
+                            line = strip_bom(line)
+                        if line and not line.isspace():
+                            yield with_shared(fmt.record(line, rel, line_no), shared)
                         pos, line_no = nl, line_no + 1
                 if status == 2:
                     break

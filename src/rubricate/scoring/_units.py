@@ -8,7 +8,7 @@ resumed run skips the units whose markers exist; a cluster engine can ship units
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,6 +75,51 @@ def share(units: list[Unit], workers: int, first_weight: float = 1.0) -> list[li
     return [s for s in shares if s] or [[]]
 
 
+class Dealer:
+    """The units of a local run's shares, handed out while the jobs run: job `k` takes its own share
+    from the front and, once that is taken, the last unit not yet taken of the share with the most left
+    (work stealing), so the jobs finish together however unevenly their cores go. `bounds` holds, per
+    share, the position of its next unit and the end of what is left of it, in shared memory (`ctx`:
+    a multiprocessing context; without one the dealer serves one process)."""
+
+    def __init__(self, shares: list[list[Unit]], ctx: Any = None) -> None:
+        self.units = [u for s in shares for u in s]
+        bounds: list[int] = []
+        for s in shares:
+            start = bounds[-1] if bounds else 0
+            bounds += [start, start + len(s)]
+        self.bounds = ctx.Array("q", bounds) if ctx is not None else bounds
+        self._lock = self.bounds.get_lock() if ctx is not None else None
+
+    def deal(self, k: int) -> Iterator[tuple[Unit, bool]]:
+        """Job `k`'s units, each with whether it was taken from another share."""
+        while True:
+            if self._lock is None:
+                taken = self._take(k)
+            else:
+                with self._lock:
+                    taken = self._take(k)
+            if taken is None:
+                return
+            yield self.units[taken[0]], taken[1]
+
+    def _take(self, k: int) -> tuple[int, bool] | None:
+        b = self.bounds
+        if b[2 * k] < b[2 * k + 1]:
+            b[2 * k] += 1
+            return b[2 * k] - 1, False
+        left = [b[2 * j + 1] - b[2 * j] for j in range(len(b) // 2)]
+        j = max(range(len(left)), key=left.__getitem__)
+        if left[j] <= 0:
+            return None
+        b[2 * j + 1] -= 1
+        return b[2 * j + 1], True
+
+    def same_file_before(self, unit: Unit) -> list[Unit]:
+        """The units of this run before `unit` in its file (those not dealt here are done already)."""
+        return [u for u in self.units if unit.file_first <= u.index < unit.index]
+
+
 def counted_before(shares: list[list[Unit]], k: int) -> list[Unit]:
     """The units job `k` counts the lines of before it starts: those of the previous share that belong
     to the file its first unit continues (counted in parallel, in C, rather than by the parent)."""
@@ -115,6 +160,20 @@ class LineNumbers:
             if before is None:
                 before = _wait_for_counts(self.counts, range(unit.file_first, unit.index))
             first = 1 + before
+        return replace(unit, span=replace(unit.span, first_line=first))
+
+    def number_taken(self, unit: Unit, before: Sequence[Unit]) -> Unit:
+        """`unit`, taken from another job's share, with its first line number: from the line index where
+        it has counted up to (a block from) the unit, else the newlines of `before` (the units ahead of
+        it in its file) that no job has published yet are counted here, now (a few milliseconds a unit,
+        in C), rather than waited for."""
+        until = None if self.index is None else self.index.counted_until(unit.trace.path)
+        if not unit.continues_file or (until is not None and until + self.index.block >= unit.span.start):
+            return self.number(unit)
+        for u in before:
+            if self.counts[u.index] < 0:
+                self.counts[u.index] = unit_lines(u, self.counter)
+        first = 1 + _wait_for_counts(self.counts, range(unit.file_first, unit.index))
         return replace(unit, span=replace(unit.span, first_line=first))
 
     def finished(self, unit: Unit, lines: int) -> None:

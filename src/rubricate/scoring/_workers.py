@@ -15,6 +15,7 @@ from ..errors import LoadIssueError, RunError
 from . import _faults
 from ._children import die_with_parent, thread_count
 from ._loop import Job, Progress, score_share
+from ._units import Dealer
 
 START_METHOD: str | None = None  # "fork" or "spawn" forces one; None: fork when it is safe (start_method)
 
@@ -47,13 +48,15 @@ def _worker_main(job: Job, out: Any, parent: int) -> None:
 
 
 def run_jobs(jobs: list[Job], progress: Progress, method: str, line_counts: list[int]) -> list[dict[str, Any]]:
-    """Score the first share here while worker processes (started by `method`) score the others; a
+    """Score the first share here while worker processes (started by `method`) score the others (a job
+    done with its share takes units from the end of the share with the most left: `Dealer`); a
     worker's failure or --strict issue is raised here (the others are stopped) as soon as its
     message arrives. `line_counts`: the newlines of each unit, -1 where not known yet."""
     ctx = mp.get_context(method)
     counts = ctx.Array("q", line_counts, lock=False)
+    dealer = Dealer([job.units for job in jobs], ctx)  # a job that is done takes the tail of the slowest share
     for job in jobs:
-        job.line_counts = counts
+        job.line_counts, job.dealer = counts, dealer
     channel = ctx.Queue()
     parent = os.getpid()
     procs = {job.part: ctx.Process(target=_worker_main, args=(job, channel, parent), daemon=True) for job in jobs[1:]}
