@@ -1020,6 +1020,22 @@ static int acronym_in(KStr text, const char *acr, int len) {
     return 0;
 }
 
+/* Whether the answer may spell the acronym out (correctness._expansion: "Name (ACR)", "ACR (Name)"):
+ * an occurrence followed by "(", or between "(" and ")", ASCII spaces aside, or beside a character above
+ * ASCII there. */
+static int acronym_maybe_spelled_out(KStr text, const char *acr, int len) {
+    for (Py_ssize_t i = 0; i + len <= text.n; i++) {
+        if (memcmp(text.p + i, acr, (size_t)len) != 0) continue;
+        Py_ssize_t b = i - 1, a = i + len;
+        while (b >= 0 && k_isspace((unsigned char)text.p[b])) b--;
+        while (a < text.n && k_isspace((unsigned char)text.p[a])) a++;
+        unsigned char before = b >= 0 ? (unsigned char)text.p[b] : ' ', after = a < text.n ? (unsigned char)text.p[a] : ' ';
+        if (after == '(' || (before == '(' && after == ')') || before >= 0x80 || after >= 0x80)
+            return 1;  /* (Python's \s also spans Unicode spaces) */
+    }
+    return 0;
+}
+
 static const char *const NO_ANSWER_TRUTHS[] = {"none", "no answer", "no solution", "n a", "unanswerable",
                                                "not answerable"};
 
@@ -1130,7 +1146,7 @@ static int correct_text(KEpisode *ep, KAnswer *a, KScratch *s, KOutcome *o) {
     int len = above ? 0 : initials(want, w->p);
     if (len > 0) {
         int found = acronym_in(a->real, w->p, len);
-        if (found == K_FALLBACK) return K_FALLBACK;
+        if (found == K_FALLBACK || (found && acronym_maybe_spelled_out(a->real, w->p, len))) return K_FALLBACK;
         if (found) return say(o, V_PASS, R_CORRECT_ACRONYM, "ss", (KStr){w->p, len}, head);
     }
     return say(o, V_FAIL, R_CORRECT_NOT_CONTAINS, "s", head);

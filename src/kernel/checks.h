@@ -67,6 +67,7 @@ enum { V_PASS = 0, V_FAIL = 1, V_NA = 2, V_ERROR = 3 };
     R(CORRECT_NO_ANSWER, "answer_correct.no_answer", "truth said")  /* declared; left to Python */  \
     R(CORRECT_NAMES_OTHER, "answer_correct.names_other", "named truth")  /* declared; left to Python */\
     R(CORRECT_NAMES_MORE, "answer_correct.names_more", "named truth")  /* declared; left to Python */ \
+    R(CORRECT_EXPANDS_OTHER, "answer_correct.expands_other", "acronym named truth")  /* declared; left to Python */ \
     R(CORRECT_MODEL_GRADED, "answer_correct.model_graded", "scorer")  /* declared; left to Python */ \
     R(CORRECT_NO_MATCH, "answer_correct.no_match", "numbers expected")                               \
     R(CORRECT_NO_NUMBER, "answer_correct.no_number", "expected")

@@ -223,6 +223,32 @@ def test_quoted_answers_name_another_answer_alike(native: Any, tmp_path: Path, m
     assert info["counts"]["kernel_episodes"] > 0
 
 
+# answer_correct's initials spelled out as another name ("Name (GRS)", "GRS (Name)"), and near misses
+SPELLED_OUT = [
+    "the **Gamma Regional Support (GRS) Team**", "The GRS (Guardsman Response Team) team", "GRS\u00a0(Global X Y)",
+    "GRS \u2003 (Global X Y)", "Woods (GRS team commander)", "(the GRS Team for the CIA)", "GRS (the CIA team)",
+    "Global Response (GRS)", "GRS(Global Response Team)", "( GRS )", "GRS (", "the FBI (Federal Bureau of Inquiry)",
+    "Federal Bureau Inquiry (FBI) and FBI", "FBI (caf\u00e9 Team)", "\u00c9cole Normale (GRS)", "GRS_X (Global Y Z)"]
+
+
+def test_spelled_out_initials_alike(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Initials spelled out, or beside brackets, against truths they are the initials of: the kernel
+    declines where Python's _expansion may apply, so the rows are the same; Python fails some."""
+    path = tmp_path / "initials.jsonl"
+    with open(path, "w") as f:
+        for text in SPELLED_OUT + ["the GRS Team", "the FBI"]:
+            for truth in ("Global Response Staff", "Federal Bureau of Investigation"):
+                f.write(json.dumps({"messages": [{"role": "user", "content": "Which one?"},
+                                                 {"role": "assistant", "content": text}], "answer": truth}) + "\n")
+    rubric = parse_rubric(ROLE_RUBRIC, path="roles.toml")
+    native_run, python_run, info = _both(tmp_path, path, rubric, monkeypatch)
+    _assert_same(native_run, python_run)
+    reasons = [r["reason"] for r in _rows(python_run, "verdicts.parquet") if r["item"] == "correct"]
+    assert sum(" out as " in r for r in reasons) >= 6
+    assert sum("the initials of" in r for r in reasons) >= 4
+    assert info["counts"]["kernel_episodes"] > 0
+
+
 def _generated_records(seed: int, n: int) -> list[dict[str, Any]]:
     """Adversarial OpenAI-chat records: role-mapped tools, entity arguments, errors, retries,
     parallel and unpaired calls, answer tools, numbers with units, ground truths of every kind."""
@@ -384,7 +410,8 @@ def test_verifiers_wiki_search_is_scored_by_the_kernel(native: Any, tmp_path: Pa
     assert counts["episodes"] == 1250 and counts["issues"] == 0
     assert counts["kernel_episodes"] > 0
     # the few others hold a character with no ASCII stand-in, or (13) an answer with a quoted phrase that
-    # may name another answer than the truth it contains (correctness._named_answer, _more_than: Python's)
+    # may name another answer than the truth it contains (correctness._named_answer, _more_than: Python's),
+    # or (3) the truth's initials beside brackets, perhaps spelled out as another name (_expansion)
     assert counts["kernel_episodes"] >= 1190, counts
     rows = _rows(native, "episodes.parquet")
     assert all(r["format"] == "verifiers-results" for r in rows)

@@ -122,6 +122,29 @@ def test_a_capitalised_name_matches_its_initials(text, truth, expected):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
+    # ../shared/corpora/verifiers-wiki-search qwen3-30b 6c9b879e/results.jsonl:9 (the answer)
+    ("belonged to the **Gamma Regional Support (GRS) Team**, a privately contracted security unit.", "fail"),
+    # willcb/qwen3-4b-wiki-search 094df25d/results.jsonl:23 (the answer)
+    ("Specifically:  - The GRS (Guardsman Response Team) team members were former Navy SEALs", "fail"),
+    # qwen3-4b-instruct-2507 e762fd98/results.jsonl:23 (the answer)
+    ("the team, known as the GRS (Global Response Team), included members who were formerly part of", "fail"),
+    ("The GRS\u00a0(Global Response Team)", "fail"),                          # any space between
+    # gpt-4.1-mini 052a81ae/results.jsonl:23: a description in brackets spells nothing out
+    ('Tyrone "Rone" Woods (GRS team commander), and Glen "Bub" Doherty', "pass"),
+    ("They were primarily former U.S. Navy SEALs (the GRS Team for the CIA).", "pass"),
+    ("the GRS (the CIA's security contractors)", "pass"),
+])
+def test_initials_spelled_out_as_another_name_fail(text, expected):
+    """The answer gives the initials but spells them out as another name: it names another unit."""
+    assert correct(text, "Global Response Staff") == expected
+
+
+def test_initials_spelled_out_reason():
+    assert judged("The GRS (Guardsman Response Team) team", "Global Response Staff") == \
+        ("fail", "the answer spells GRS out as 'Guardsman Response Team', not the expected 'Global Response Staff'")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
     # ../shared/corpora/mast-mad-human MAD_human_labelled_dataset.json[2] (step 9): GSM-Plus, no answer
     ('\\text{"Data insufficient to solve the problem"}', "pass"),
     ("There is not enough information to answer.", "pass"),

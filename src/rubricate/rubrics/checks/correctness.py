@@ -48,6 +48,7 @@ CORRECT = reasons(
                   "cannot judge it (its grade is the episode's reward)"),
     names_other="the answer names {named!r} as its answer; expected {truth!r}",
     names_more="the answer names {named!r}, more than the expected {truth!r}",
+    expands_other="the answer spells {acronym} out as {named!r}, not the expected {truth!r}",
 )
 
 
@@ -60,7 +61,8 @@ def answer_correct(ctx: CheckContext) -> Outcome:
     each of its numbers in the answer's marked part, any other its first; a truth holding an identifier
     ("80GSFC21M0002") is compared whole, as text. A text ground truth matches by whole-word
     containment; a truth of parts ("A and B", "A, B, C") by each part; a name of two or more
-    capitalised words by its initials ("GRS"); a truth saying there is no answer ("None") by an
+    capitalised words by its initials ("GRS"), unless the answer spells them out as another name
+    ("Gamma Regional Support (GRS)"); a truth saying there is no answer ("None") by an
     answer that says the data is insufficient or there is none. An eval whose own scorer is
     model-graded (Inspect's `model_graded_fact`, `model_graded_qa`: metadata `score_name`) has a
     reference, not an exact answer, as its target: na. A contained text truth still fails
@@ -172,6 +174,9 @@ def _text_outcome(truth: str, text: str, step: int) -> Outcome:
         return passed(CORRECT.parts(truth=truth[:80]), step)
     acronym = _initials(truth)
     if acronym and re.search(rf"\b{acronym}\b", text):
+        expanded = _expansion(acronym, text)  # (the truth itself is not in the answer: checked above)
+        if expanded is not None:
+            return failed(CORRECT.expands_other(acronym=acronym, named=expanded[:80], truth=truth[:80]), step)
         return passed(CORRECT.acronym(acronym=acronym, truth=truth[:80]), step)
     if want in _NO_ANSWER_TRUTHS:
         said = _SAYS_NONE.search(have)
@@ -210,6 +215,17 @@ def _more_than(want: str, text: str) -> str | None:
     if more is None or _contains(want, f" {_normal_text(rest)} "):
         return None
     return more
+
+
+# A name of capitalised words (small words between them), as an answer spells out initials with it.
+_NAME = r"[A-Z][A-Za-z'-]*(?:\s+(?:(?:of|the|and|for|a|an|in|on|to|at|by|de)\s+)*[A-Z][A-Za-z'-]*){1,5}"
+
+
+def _expansion(acronym: str, text: str) -> str | None:
+    """The name the answer spells `acronym` out as, "Gamma Regional Support (GRS)" or "GRS (Guardsman
+    Response Team)", if it does."""
+    found = re.search(rf"({_NAME})\s*\(\s*{acronym}\s*\)|\b{acronym}\s*\(\s*({_NAME})\s*\)", text)
+    return None if found is None else found[found.lastindex]
 
 
 def _initials(truth: str) -> str | None:
