@@ -205,19 +205,27 @@ QUOTED_ANSWERS = [
     'the answer is "the shrimp and the grits"', "Answer is ** Lyon ** Paris"]
 
 
-def test_quoted_answers_name_another_answer_alike(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every quoted answer against each truth it could hold: the kernel declines where Python's
-    _named_answer or _more_than may apply, so the rows are the same; Python fails some of them."""
-    path = tmp_path / "quoted.jsonl"
+def _answers_against_truths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, texts: list[str],
+                            truths: tuple[str, ...]) -> tuple[list[str], dict[str, Any]]:
+    """Each final answer against each truth, scored by the kernel and by Python: the rows must be the
+    same. Returns Python's `correct` reasons and the kernel run's info."""
+    path = tmp_path / "answers.jsonl"
     with open(path, "w") as f:
-        for text in QUOTED_ANSWERS:
-            for truth in ("shrimp", "cloak", "Paris", "Lyon", "grits"):
+        for text in texts:
+            for truth in truths:
                 f.write(json.dumps({"messages": [{"role": "user", "content": "Which one?"},
                                                  {"role": "assistant", "content": text}], "answer": truth}) + "\n")
     rubric = parse_rubric(ROLE_RUBRIC, path="roles.toml")
     native_run, python_run, info = _both(tmp_path, path, rubric, monkeypatch)
     _assert_same(native_run, python_run)
-    reasons = [r["reason"] for r in _rows(python_run, "verdicts.parquet") if r["item"] == "correct"]
+    return [r["reason"] for r in _rows(python_run, "verdicts.parquet") if r["item"] == "correct"], info
+
+
+def test_quoted_answers_name_another_answer_alike(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every quoted answer against each truth it could hold: the kernel declines where Python's
+    _named_answer or _more_than may apply, so the rows are the same; Python fails some of them."""
+    reasons, info = _answers_against_truths(tmp_path, monkeypatch, QUOTED_ANSWERS,
+                                            ("shrimp", "cloak", "Paris", "Lyon", "grits"))
     assert sum("as its answer" in r for r in reasons) >= 5 and sum("more than the expected" in r for r in reasons) >= 5
     assert sum(r.startswith("the answer contains") for r in reasons) >= 10
     assert info["counts"]["kernel_episodes"] > 0
@@ -234,16 +242,8 @@ SPELLED_OUT = [
 def test_spelled_out_initials_alike(native: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Initials spelled out, or beside brackets, against truths they are the initials of: the kernel
     declines where Python's _expansion may apply, so the rows are the same; Python fails some."""
-    path = tmp_path / "initials.jsonl"
-    with open(path, "w") as f:
-        for text in SPELLED_OUT + ["the GRS Team", "the FBI"]:
-            for truth in ("Global Response Staff", "Federal Bureau of Investigation"):
-                f.write(json.dumps({"messages": [{"role": "user", "content": "Which one?"},
-                                                 {"role": "assistant", "content": text}], "answer": truth}) + "\n")
-    rubric = parse_rubric(ROLE_RUBRIC, path="roles.toml")
-    native_run, python_run, info = _both(tmp_path, path, rubric, monkeypatch)
-    _assert_same(native_run, python_run)
-    reasons = [r["reason"] for r in _rows(python_run, "verdicts.parquet") if r["item"] == "correct"]
+    reasons, info = _answers_against_truths(tmp_path, monkeypatch, SPELLED_OUT + ["the GRS Team", "the FBI"],
+                                            ("Global Response Staff", "Federal Bureau of Investigation"))
     assert sum(" out as " in r for r in reasons) >= 6
     assert sum("the initials of" in r for r in reasons) >= 4
     assert info["counts"]["kernel_episodes"] > 0
