@@ -2,7 +2,8 @@
 
 The parent plans the work units (`_units`), takes the run directory's lock and builds the new run
 beside it (`_lifecycle`), deals the units out as contiguous shares, scores the first share itself
-while worker processes score the others (`_workers`, `_loop`), and swaps the finished run in.
+while worker processes score the others (`_workers`, `_loop`; a job done early takes units from the
+end of the share with the most left), and swaps the finished run in.
 """
 
 from __future__ import annotations

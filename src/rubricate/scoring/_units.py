@@ -1,5 +1,6 @@
 """Work units: the files of a run, large JSONL files cut into line-aligned byte ranges, dealt out as
-contiguous shares (so part numbers follow the input order), and numbered by line.
+contiguous shares (a job done with its own takes from the end of the fullest: `Dealer`), and numbered
+by line. Parts are named by unit, so the output follows the input order whoever scored a unit.
 
 A unit is the grain of everything after: one unit -> one Parquet part per dataset, one marker; a
 resumed run skips the units whose markers exist; a cluster engine can ship units as tasks.
