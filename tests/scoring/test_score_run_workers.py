@@ -382,3 +382,19 @@ def test_the_cli_scores_and_summarises_without_pandas_or_polars(corpus, tmp_path
             "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'polars'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "0 []"
+
+
+def test_a_dealer_lock_kept_by_a_dead_job_stops_the_run(monkeypatch) -> None:
+    """A job killed while it held the dealer's lock would leave the others waiting for ever: they give up
+    with a RunError that says to resume."""
+    import multiprocessing as mp
+
+    from rubricate.scoring import _units
+
+    monkeypatch.setattr(_units, "LOCK_WAIT_S", 0.2)
+    trace = TraceFile("x.jsonl", ".", 200)
+    units = [Unit(trace, Span(100 * i, 100 * (i + 1)), 100, i) for i in range(2)]
+    dealer = Dealer([units[:1], units[1:]], mp.get_context("fork"))
+    assert dealer.lock is not None and dealer.lock.acquire()  # as a job that died holding it
+    with pytest.raises(RunError, match="a scoring worker died while taking one"):
+        next(dealer.deal(0))

@@ -21,6 +21,7 @@ from ._lineindex import LineIndex
 
 CHUNK_BYTES = 32 << 20
 COUNT_WAIT_S = 3600.0  # a worker waits this long for the line counts it needs (not a limit in practice)
+LOCK_WAIT_S = 10.0  # a job waits this long for the dealer's lock (held for microseconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +90,22 @@ class Dealer:
         for s in shares:
             start = bounds[-1] if bounds else 0
             bounds += [start, start + len(s)]
-        self.bounds = ctx.Array("q", bounds) if ctx is not None else bounds
-        self._lock = self.bounds.get_lock() if ctx is not None else None
+        self.bounds = ctx.Array("q", bounds, lock=False) if ctx is not None else bounds
+        self.lock = ctx.Lock() if ctx is not None else None  # (not reentrant: a job that dies in it is seen)
 
     def deal(self, k: int) -> Iterator[tuple[Unit, bool]]:
         """Job `k`'s units, each with whether it was taken from another share."""
         while True:
-            if self._lock is None:
+            if self.lock is None:
                 taken = self._take(k)
-            else:
-                with self._lock:
+            else:  # held for microseconds; only a job killed inside it keeps it (then this run stops)
+                if not self.lock.acquire(timeout=LOCK_WAIT_S):
+                    raise RunError(f"waited {LOCK_WAIT_S:.0f} s for the next unit: a scoring worker died while "
+                                   "taking one", hint="rerun with --resume to continue")
+                try:
                     taken = self._take(k)
+                finally:
+                    self.lock.release()
             if taken is None:
                 return
             yield self.units[taken[0]], taken[1]
