@@ -7,6 +7,7 @@ The corpora are just big enough (> 8 MB) that score_run really starts two worker
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -255,7 +256,7 @@ def slow_in_a_worker(ctx):
 def test_the_dealer_gives_each_unit_once_and_takes_from_the_tail_of_the_fullest_share() -> None:
     trace = TraceFile("x.jsonl", ".", 800)
     units = [Unit(trace, Span(100 * i, 100 * (i + 1)), 100, i) for i in range(8)]
-    dealer = Dealer([units[:3], units[3:]])
+    dealer = Dealer([units[:3], units[3:]], multiprocessing.get_context("fork"))
     second = dealer.deal(1)
     assert next(second) == (units[3], False)
     first = [(u.index, taken) for u, taken in dealer.deal(0)]
@@ -387,14 +388,12 @@ def test_the_cli_scores_and_summarises_without_pandas_or_polars(corpus, tmp_path
 def test_a_dealer_lock_kept_by_a_dead_job_stops_the_run(monkeypatch) -> None:
     """A job killed while it held the dealer's lock would leave the others waiting for ever: they give up
     with a RunError that says to resume."""
-    import multiprocessing as mp
-
     from rubricate.scoring import _units
 
     monkeypatch.setattr(_units, "LOCK_WAIT_S", 0.2)
     trace = TraceFile("x.jsonl", ".", 200)
     units = [Unit(trace, Span(100 * i, 100 * (i + 1)), 100, i) for i in range(2)]
-    dealer = Dealer([units[:1], units[1:]], mp.get_context("fork"))
-    assert dealer.lock is not None and dealer.lock.acquire()  # as a job that died holding it
+    dealer = Dealer([units[:1], units[1:]], multiprocessing.get_context("fork"))
+    assert dealer.lock.acquire()  # as a job that died holding it
     with pytest.raises(RunError, match="a scoring worker died while taking one"):
         next(dealer.deal(0))

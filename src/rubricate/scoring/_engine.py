@@ -184,10 +184,8 @@ def _counted_ahead(index: _lineindex.LineIndex, shares: list[list[Unit]]) -> boo
     """Every job that starts mid-file finds its file counted up to (a block from) where it starts."""
     for s in shares[1:]:
         first = s[0]
-        if first.continues_file:
-            until = index.counted_until(first.trace.path)
-            if until is None or until + index.block < first.span.start:
-                return False
+        if first.continues_file and not index.reaches(first.trace.path, first.span.start):
+            return False
     return True
 
 

@@ -114,6 +114,12 @@ class LineIndex:
             done += 1
         return min(f.size, done * self.block)
 
+    def reaches(self, path: str, offset: int) -> bool:
+        """Whether `path` is counted up to a block from byte `offset` (then `lines_before` counts at most
+        a block itself)."""
+        until = self.counted_until(path)
+        return until is not None and until + self.block >= offset
+
     def lines_before(self, path: str, offset: int, counter: Counter | None = None) -> int | None:
         """The newlines of `path` before byte `offset`: the counted blocks, and the rest counted now;
         None when the file is not indexed."""

@@ -81,31 +81,28 @@ class Dealer:
     """The units of a local run's shares, handed out while the jobs run: job `k` takes its own share
     from the front and, once that is taken, the last unit not yet taken of the share with the most left
     (work stealing), so the jobs finish together however unevenly their cores go. `bounds` holds, per
-    share, the position of its next unit and the end of what is left of it, in shared memory (`ctx`:
-    a multiprocessing context; without one the dealer serves one process)."""
+    share, the position of its next unit and the end of what is left of it, in memory shared by the
+    processes of `ctx` (a multiprocessing context)."""
 
-    def __init__(self, shares: list[list[Unit]], ctx: Any = None) -> None:
+    def __init__(self, shares: list[list[Unit]], ctx: Any) -> None:
         self.units = [u for s in shares for u in s]
         bounds: list[int] = []
         for s in shares:
             start = bounds[-1] if bounds else 0
             bounds += [start, start + len(s)]
-        self.bounds = ctx.Array("q", bounds, lock=False) if ctx is not None else bounds
-        self.lock = ctx.Lock() if ctx is not None else None  # (not reentrant: a job that dies in it is seen)
+        self.bounds = ctx.Array("q", bounds, lock=False)
+        self.lock = ctx.Lock()  # (not reentrant: a job that dies in it is seen)
 
     def deal(self, k: int) -> Iterator[tuple[Unit, bool]]:
         """Job `k`'s units, each with whether it was taken from another share."""
-        while True:
-            if self.lock is None:
+        while True:  # the lock is held for microseconds; only a job killed inside it keeps it
+            if not self.lock.acquire(timeout=LOCK_WAIT_S):
+                raise RunError(f"waited {LOCK_WAIT_S:.0f} s for the next unit: a scoring worker died while "
+                               "taking one", hint="rerun with --resume to continue")
+            try:
                 taken = self._take(k)
-            else:  # held for microseconds; only a job killed inside it keeps it (then this run stops)
-                if not self.lock.acquire(timeout=LOCK_WAIT_S):
-                    raise RunError(f"waited {LOCK_WAIT_S:.0f} s for the next unit: a scoring worker died while "
-                                   "taking one", hint="rerun with --resume to continue")
-                try:
-                    taken = self._take(k)
-                finally:
-                    self.lock.release()
+            finally:
+                self.lock.release()
             if taken is None:
                 return
             yield self.units[taken[0]], taken[1]
@@ -174,8 +171,8 @@ class LineNumbers:
         it has counted up to (a block from) the unit, else the newlines of `before` (the units ahead of
         it in its file) that no job has published yet are counted here, now (a few milliseconds a unit,
         in C), rather than waited for."""
-        until = None if self.index is None else self.index.counted_until(unit.trace.path)
-        if not unit.continues_file or (until is not None and until + self.index.block >= unit.span.start):
+        if not unit.continues_file or (self.index is not None and self.index.reaches(unit.trace.path,
+                                                                                      unit.span.start)):
             return self.number(unit)
         for u in before:
             if self.counts[u.index] < 0:

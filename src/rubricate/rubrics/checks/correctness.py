@@ -218,7 +218,7 @@ def _more_than(want: str, text: str) -> str | None:
 
 
 # A name of capitalised words (small words between them), as an answer spells out initials with it.
-_NAME = r"[A-Z][A-Za-z'-]*(?:\s+(?:(?:of|the|and|for|a|an|in|on|to|at|by|de)\s+)*[A-Z][A-Za-z'-]*){1,5}"
+_NAME = rf"[A-Z][A-Za-z'-]*(?:\s+(?:(?:{'|'.join(sorted(_SMALL_WORDS))})\s+)*[A-Z][A-Za-z'-]*){{1,5}}"
 
 
 def _expansion(acronym: str, text: str) -> str | None:
