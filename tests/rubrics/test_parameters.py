@@ -4,8 +4,11 @@ reads (a misspelling would otherwise leave its item on the default), and what `p
 
 from __future__ import annotations
 
+import ast
+import inspect
 import textwrap
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +18,7 @@ from rubricate.rubrics import (
     BUILTIN_ALIASES, PARAM_HELP, CheckContext, builtin_rubrics, check, isolated_registry, load_checks_file,
     load_rubric, parameter_rows, parse_rubric, registered_checks, run_check,
 )
-from rubricate.rubrics._params import ENGINE_PARAMS, read_params
+from rubricate.rubrics._params import ENGINE_PARAMS, _walk, read_params
 
 from ._support import builder_episodes
 
@@ -152,3 +155,15 @@ def test_parameter_rows_give_value_default_origin_and_meaning():
     assert confirm["set_in"] == "default" and confirm["value"] == confirm["default"] and "yes" in confirm["value"]
     assert ("answers_question", "handoff_tools") in rows and ("answers_question", "auth_tools") not in rows
     assert all(r["meaning"] for r in rows.values()), [k for k, r in rows.items() if not r["meaning"]]
+
+
+def test_the_scan_walks_every_node_once_in_ast_walk_order_with_its_parent() -> None:
+    """`_walk` (one pass: nodes and parents) sees what `ast.walk` sees, in its order, on the sources of
+    every module that defines a check; the parent map is the one `iter_child_nodes` gives."""
+    modules = {inspect.getsourcefile(c.fn) for c in registered_checks().values()}
+    assert len(modules) >= 4
+    for path in sorted(modules):
+        tree = ast.parse(Path(path).read_text())
+        nodes, parents = _walk(tree)
+        assert nodes == list(ast.walk(tree))
+        assert parents == {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}

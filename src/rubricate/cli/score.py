@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +16,7 @@ from . import EXIT_FAILED, EXIT_THRESHOLD
 
 if TYPE_CHECKING:
     from ..analyzer import Run
+    from ..scoring import RunSummary
 
 # Imports here stay light: `score` first starts counting the lines of large inputs on an idle core
 # (rubricate.scoring.start_line_index), then imports the scoring stack.
@@ -30,6 +34,23 @@ class PathOrURL(click.ParamType):
             if is_remote(value):
                 return value
         return click.Path(exists=True).convert(value, param, ctx)
+
+
+@contextmanager
+def _no_gc_while_starting() -> Iterator[None]:
+    """No garbage collection while the scoring stack is imported and the rubric loaded; then freeze
+    what they made (gc.freeze): ~80k objects that live as long as the process, which the collector
+    would otherwise walk again and again, and whose pages forked workers would copy when it does
+    (the recipe of the gc.freeze documentation). Measured: the imports take ~18 ms less, and the
+    full collection that used to fall just before the workers start (15-35 ms) is gone."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @app.command("score")
@@ -76,14 +97,13 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
     if engine == "local":
         start_line_index(paths, workers)
         click.get_current_context().call_on_close(stop_line_index)  # also when the command fails
-    from ..analyzer import open_run
-    from ..rubrics import load_rubric
-    from ..scoring import score_run
-    from ._output import REDACT, err_console, fail, wants_progress
-    from .summary import print_summary
+    with _no_gc_while_starting():
+        from ..rubrics import load_rubric
+        from ..scoring import score_run
+        from ._output import REDACT, wants_progress
 
-    judge = judge_config(judge_opts)
-    rubric = load_rubric(rubric_ref, checks=checks_files)
+        judge = judge_config(judge_opts)
+        rubric = load_rubric(rubric_ref, checks=checks_files)
     if ray_address and engine != "ray":
         raise click.UsageError("--ray-address needs --engine ray")
     if redact == "none":
@@ -94,6 +114,8 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
     if wants_progress(no_progress):
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                    TransferSpeedColumn)
+
+        from ._output import err_console
 
         columns = (TextColumn("scoring"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
         # refreshed by the progress callback (several times a second), not by a thread of its own: a
@@ -106,15 +128,30 @@ def score_command(paths: tuple[str, ...], rubric_ref: str, out: str, format_: st
                                **kwargs)  # type: ignore[arg-type]
     else:
         result = score_run(list(paths), rubric, out, **kwargs)  # type: ignore[arg-type]
-    for note in result.notes:
-        err_console.print(f"note: {note}", markup=False)
+    _report(result, quiet, strict)
+
+
+def _report(result: RunSummary, quiet: bool, strict: bool) -> None:
+    """The notes, the summary (unless `quiet`), and the exit code of a run that found no episodes or,
+    with --strict, error verdicts. A quiet run that needs none of it imports no printing stack."""
+    from ..redaction import redact_text
+    from ._output import REDACT
+
+    for note in result.notes:  # never wrapped, like errors (see main)
+        click.echo(f"note: {redact_text(note) if REDACT['on'] else note}", err=True)
+    errors = result.info["counts"]["verdicts"].get("error", 0)
+    if quiet and result.episodes and not (strict and errors):
+        return
+    from ..analyzer import open_run
+    from ._output import err_console, fail
+    from .summary import print_summary
+
     run = open_run(result.path)
     if not quiet:
         print_summary(run)
         err_console.print(f"run written to {result.path}", markup=False)
     if result.episodes == 0:
         _no_episodes(run)
-    errors = result.info["counts"]["verdicts"].get("error", 0)
     if strict and errors:
         groups = run.error_reasons(per_item=1)
         first = groups[0] if groups else {"item": "?", "reason": ""}

@@ -20,12 +20,12 @@ import sysconfig
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, Literal
 
 import msgspec
 
+from .._plugins import entry_points
 from ..errors import CheckError, UnknownCheckError
 from ..traces import Episode, ToolCall
 from ._params import read_params
@@ -220,9 +220,7 @@ def _source(fn: Any) -> tuple[str, str]:
 @functools.lru_cache(maxsize=1)
 def _plugin_packages() -> dict[str, str]:
     """Top-level module of each `rubricate.checks` entry point -> its name (the namespace)."""
-    if os.environ.get("RUBRICATE_NO_PLUGINS"):
-        return {}
-    return {ep.value.split(":")[0].split(".")[0]: ep.name for ep in entry_points(group="rubricate.checks")}
+    return {ep.value.split(":")[0].split(".")[0]: ep.name for ep in entry_points("rubricate.checks")}
 
 
 def _plugin_namespace(module: str) -> str | None:
@@ -240,9 +238,7 @@ def _load_builtins_and_plugins() -> None:
     _plugins_loaded = True
     from . import checks  # noqa: F401  (built-in checks register on import)
 
-    if os.environ.get("RUBRICATE_NO_PLUGINS"):
-        return
-    for ep in entry_points(group="rubricate.checks"):
+    for ep in entry_points("rubricate.checks"):
         ep.load()  # its @check functions are namespaced `ep.name/...` (see _plugin_namespace)
 
 

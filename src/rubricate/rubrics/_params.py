@@ -82,11 +82,11 @@ class _Scan:
             return True
         code = getattr(fn, "__code__", None)
         contexts = {"ctx", "context", *(code.co_varnames[:1] if code is not None and code.co_argcount else ())}
-        self.maps |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) and self._is_mapping(n.value)
+        nodes, parents = _walk(tree)
+        self.maps |= {t.id for n in nodes if isinstance(n, ast.Assign) and self._is_mapping(n.value)
                       for t in n.targets if isinstance(t, ast.Name)}
-        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         is_open = False
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Attribute) and node.attr == "answer" and isinstance(node.ctx, ast.Load):
                 self.keys.add("answer_tools")
             if self._is_mapping(node) and isinstance(getattr(node, "ctx", None), ast.Load):
@@ -123,6 +123,24 @@ class _Scan:
             return False
         target = names.get(func.id) if isinstance(func, ast.Name) else None
         return not isinstance(target, FunctionType) or self.function(target)
+
+
+def _walk(tree: ast.AST) -> tuple[list[ast.AST], dict[ast.AST, ast.AST]]:
+    """Every node of `tree` in `ast.walk`'s order, and each node's parent: one pass (a check's scan
+    is part of loading a rubric, so of every command's start-up)."""
+    nodes, parents = [tree], {}
+    for node in nodes:  # grows as it goes: breadth first
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                nodes.append(value)
+                parents[value] = node
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        nodes.append(item)
+                        parents[item] = node
+    return nodes, parents
 
 
 def _is_name(node: ast.AST, names: set[str]) -> bool:

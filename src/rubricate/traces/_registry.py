@@ -15,9 +15,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
+from .._plugins import entry_points
 from ..errors import FormatError
 from .files import (HEAD_BYTES, READ_ERRORS, Container, DamagedStream, Span, TooDeep, container_of, decode_json,
                      decode_lenient, file_problem, iter_lines, read_document, read_head, strip_bom)
@@ -170,10 +170,7 @@ def _load_plugins() -> None:
         return
     _PLUGINS_LOADED = True
     import_module(f"{__package__}.formats")  # built-ins register on import
-
-    if os.environ.get("RUBRICATE_NO_PLUGINS"):
-        return
-    for ep in entry_points(group="rubricate.formats"):
+    for ep in entry_points("rubricate.formats"):
         ep.load()
 
 
