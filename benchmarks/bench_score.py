@@ -7,9 +7,11 @@ For each corpus size: generate a synthetic OpenAI-chat JSONL corpus with shared/
 decoding each line into typed structs), then time `rubricate score --rubric tool-discipline` end to
 end (process start, reading, scoring, Parquet writes, run.json) with 1 and 2 workers, alternating,
 `--repeat` times (medians), and with `--python-path` also 1 worker without the native kernel
-(RUBRICATE_NO_KERNEL=1). Two floor runs side by side show how far the machine itself scales over two
-processes. Prints a Markdown table and writes it as JSON beside the corpora. Measures; never asserts
-timings.
+(RUBRICATE_NO_KERNEL=1). Every round also runs two 1-worker runs side by side, one on each half of
+the corpus (what two independent processes of this code reach: the most a two-worker run can), and
+the floor once and twice side by side: how far the machine itself scales over two processes at that
+moment (it drifts from hour to hour on a shared host). Prints a Markdown table and writes it, with every round, as JSON beside the corpora. Measures;
+never asserts timings.
 """
 
 from __future__ import annotations
@@ -46,8 +48,52 @@ def corpus(shared: str, out: str, n: int) -> str:
     return path
 
 
+def halves(path: str) -> list[str]:
+    """The corpus cut in two at the line nearest its middle byte (made once, beside it)."""
+    out = [path.replace(".jsonl", f".half{k}.jsonl") for k in (0, 1)]
+    if not all(os.path.exists(p) for p in out):
+        with open(path, "rb") as f:
+            f.seek(os.path.getsize(path) // 2)
+            f.readline()
+            cut = f.tell()
+            f.seek(0)
+            for part, size in zip(out, (cut, None)):
+                with open(part + ".tmp", "wb") as w:
+                    while chunk := f.read(min(1 << 24, size) if size is not None else 1 << 24):
+                        w.write(chunk)
+                        if size is not None:
+                            size -= len(chunk)
+                            if size == 0:
+                                break
+                os.replace(part + ".tmp", part)
+    return out
+
+
+def score_pair(parts: list[str], out: str) -> float:
+    """Two 1-worker runs, one on each half, side by side: the wall until both are done. What two
+    independent processes of this code achieve on this machine now: a two-worker run can match it,
+    not beat it (each pays the start-up once)."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "rubricate", "score", part, "--rubric", "tool-discipline",
+                               "--out", os.path.join(out, f"run-half{k}"), "--workers", "1", "--no-progress",
+                               "--quiet"], env=ENV, stdout=subprocess.DEVNULL) for k, part in enumerate(parts)]
+    if any(p.wait() for p in procs):
+        raise SystemExit("a half run failed")
+    return round(time.perf_counter() - t0, 2)
+
+
 def warm(path: str) -> None:
-    """Read the corpus once, so that every timed run reads it from the page cache."""
+    """Drop the corpus from the page cache and read it back once, so that every timed run reads it
+    from the cache, laid out the way reading a file from disk leaves it. A corpus still cached as the
+    generator wrote it (line by line: 4 KB pages) costs the kernel about twice the time per byte read
+    (sys 0.7-1.0 s against 0.36-0.47 s for a 2-worker run at 200k episodes), and two workers reading
+    it scale worse (1.75x against 1.82x end to end in the same ABBA rounds)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # written back first: a dirty page cannot be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
     with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
@@ -106,33 +152,57 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         path = corpus(args.shared, args.out, n)
         warm(path)
-        p = floor(args.shared, path)
-        pair = floor_pair(args.shared, path)
-        ones, twos = [], []
-        for _ in range(args.repeat):
+        parts = halves(path)
+        for part in parts:
+            warm(part)
+        ones, twos, floors, pairs, half_pairs = [], [], [], [], []
+        for _ in range(args.repeat):  # the machine's own scaling is measured in every round: it drifts
             ones.append(score(path, args.out, 1))
             twos.append(score(path, args.out, 2))
+            half_pairs.append(score_pair(parts, args.out))
+            floors.append(floor(args.shared, path)["floor_MBps"])
+            pairs.append(floor_pair(args.shared, path))
         one, two = median_run(ones), median_run(twos)
+        p = {"floor_MBps": statistics.median(floors)}
+        pair = statistics.median(pairs)
+        rounds = [{"speedup_2w": round(a["wall_s"] / b["wall_s"], 3), "floor_pair_scaling": round(fp / f, 3),
+                   "speedup_halves_side_by_side": round(a["wall_s"] / h, 3),
+                   "startup_1w_s": round(a["wall_s"] - a["scoring_s"], 3),
+                   "startup_2w_s": round(b["wall_s"] - b["scoring_s"], 3)}
+                  for a, b, h, f, fp in zip(ones, twos, half_pairs, floors, pairs)]
         python = score(path, args.out, 1, kernel=False) if args.python_path else None
         rows.append({"episodes": n, "MB": round(os.path.getsize(path) / 1e6, 1), "floor_MBps": p["floor_MBps"],
                      "floor_pair_MBps": pair, "floor_pair_scaling": round(pair / p["floor_MBps"], 2),
                      "one_worker": one, "two_workers": two, "python_path_1w": python,
                      "ratio_1w_to_floor": round(one["MBps"] / p["floor_MBps"], 3),
                      "speedup_2w": round(two["MBps"] / one["MBps"], 2),
-                     "speedup_2w_scoring": round(one["scoring_s_median"] / two["scoring_s_median"], 2)})
+                     "speedup_2w_scoring": round(one["scoring_s_median"] / two["scoring_s_median"], 2),
+                     "speedup_2w_paired_median": round(statistics.median(r["speedup_2w"] for r in rounds), 2),
+                     "floor_pair_scaling_paired_median": round(statistics.median(r["floor_pair_scaling"] for r in rounds), 2),
+                     "speedup_halves_side_by_side_paired_median": round(
+                         statistics.median(r["speedup_halves_side_by_side"] for r in rounds), 2),
+                     "startup_s_median": {"1w": round(statistics.median(r["startup_1w_s"] for r in rounds), 3),
+                                          "2w": round(statistics.median(r["startup_2w_s"] for r in rounds), 3)},
+                     "rounds": rounds})
         print(json.dumps(rows[-1]), file=sys.stderr)
     with open(os.path.join(args.out, "bench_score.json"), "w") as f:
         json.dump(rows, f, indent=2)
-    print(f"Medians of {args.repeat} alternating runs; 2w / 1w end to end (process start to run.json) and "
-          "of score_run alone (run.json timings.seconds, no process start-up).\n")
-    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | 2w / 1w score_run | "
-          "two floors side by side | peak RSS per worker (MB) | by the kernel | Python path 1w MB/s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print(f"Medians of {args.repeat} rounds (1 worker, 2 workers, one floor run, two floor runs side by side); "
+          "2w / 1w end to end (process start to exit) as the ratio of the medians and as the median of each "
+          "round's ratio, and of score_run alone (run.json timings.seconds, no process start-up). The floor "
+          "pair's scaling, measured in the same rounds, is what the machine gives two processes.\n")
+    print("| episodes | MB | floor P MB/s | 1 worker MB/s | 1w / P | 2 workers MB/s | 2w / 1w | 2w / 1w per round | "
+          "2w / 1w score_run | two 1w runs on the halves, per round | two floors side by side | "
+          "start-up 1w / 2w (s) | peak RSS per worker (MB) | by the kernel | Python path 1w MB/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
     for r in rows:
         one, two, python = r["one_worker"], r["two_workers"], r["python_path_1w"]
         print(f"| {r['episodes']:,} | {r['MB']:,} | {r['floor_MBps']} | {one['MBps']} | "
-              f"{r['ratio_1w_to_floor']} | {two['MBps']} | {r['speedup_2w']} | {r['speedup_2w_scoring']} | "
-              f"{r['floor_pair_scaling']}x | 1w: {one['peak_rss_mb_per_worker']}, 2w: {two['peak_rss_mb_per_worker']} | "
+              f"{r['ratio_1w_to_floor']} | {two['MBps']} | {r['speedup_2w']} | {r['speedup_2w_paired_median']} | "
+              f"{r['speedup_2w_scoring']} | {r['speedup_halves_side_by_side_paired_median']} | "
+              f"{r['floor_pair_scaling_paired_median']}x | "
+              f"{r['startup_s_median']['1w']} / {r['startup_s_median']['2w']} | "
+              f"1w: {one['peak_rss_mb_per_worker']}, 2w: {two['peak_rss_mb_per_worker']} | "
               f"{one['kernel_episodes']:,} / {one['episodes']:,} | {python['MBps'] if python else '-'} |")
 
 
