@@ -84,6 +84,13 @@ def _array_with_bad_element(path: Path, n: int) -> Expect:
     return Expect(n, [(None, 1)])
 
 
+def _array_with_deep_element(path: Path, n: int) -> Expect:
+    """A JSON array whose second element nests 10,000 deep: only that element is lost."""
+    good = [GOOD_LINE] * n
+    path.write_text("[" + ", ".join(good[:1] + ['{"messages": ' + DEEP + "}"] + good[1:]) + "]")
+    return Expect(n, [(None, 1)])
+
+
 def _fifo(path: Path, n: int) -> Expect:
     os.mkfifo(path)
     return Expect(0, [(None, None)])
@@ -179,6 +186,7 @@ KINDS: dict[str, tuple[str, Callable[[Path, int], Expect]]] = {
     "empty .gz": (".jsonl.gz", _file_issue(b"", gzip.open)),
     "zero-byte .zst": (".jsonl.zst", _file_issue(b"")),
     "binary noise": (".jsonl", _file_issue(bytes(range(256)).replace(b"\n", b"") * 64)),
+    "array with a 10,000-deep element": (".json", _array_with_deep_element),
 }
 
 

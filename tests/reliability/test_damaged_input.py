@@ -24,7 +24,7 @@ from _damage import KINDS, build_damaged, build_good
 from traces.conftest import FORMAT_FIXTURES
 
 GOOD_COPIES = 67   # x 15 formats = 1,005 good files
-DAMAGED_COPIES = 5  # x 30 kinds = 150 damaged files (+5 partners of the symlink loops)
+DAMAGED_COPIES = 5  # x 31 kinds = 155 damaged files (+5 partners of the symlink loops)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,12 @@ import random
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rubricate.traces import Episode, Span, get_format
 from rubricate.traces import files as files_module
+from rubricate.traces._json import array_elements
 from rubricate.traces.files import (
     compression,
     container_of,
@@ -176,3 +179,28 @@ def test_read_head_decompresses(tmp_path):
         path.write_bytes(packed)
         assert read_head(str(path), 1000) == data[:1000]
         assert read_head(str(path)) == data[: 1 << 16]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet='[]{},:"\\ \n\tabcé\u2028'),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(alphabet='[]{}",\\ab'), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_JSON, max_size=6), st.sampled_from([None, 0, 2]), st.booleans(), st.booleans())
+def test_array_elements_find_each_element_without_decoding(values, indent, ascii_only, bom):
+    """The byte ranges `array_elements` finds decode to the array's elements, whatever the strings
+    hold (brackets, commas, quotes, backslashes) and however the array is laid out."""
+    doc = json.dumps(values, indent=indent, ensure_ascii=ascii_only).encode()
+    data = (b"\xef\xbb\xbf" if bom else b"") + b" \n" + doc + b"\n"
+    ranges = list(array_elements(data))
+    assert [json.loads(data[a:b]) for a, b in ranges] == values
+
+
+def test_array_elements_of_what_is_no_array_or_is_cut_short():
+    assert array_elements(b'{"a": [1, 2]}') is None
+    assert array_elements(b"  ") is None
+    data = b'[{"a": "x"}, [1, 2], {"b": ['
+    assert [data[a:b] for a, b in array_elements(data)] == [b'{"a": "x"}', b" [1, 2]", b' {"b": [']

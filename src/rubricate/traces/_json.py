@@ -11,7 +11,8 @@ UTF-8 byte order mark (editors on Windows write one; `cat` of such files puts it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -78,3 +79,48 @@ def depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
         children = v.values() if isinstance(v, dict) else v
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return False
+
+
+_STRUCTURE = re.compile(rb'["\\\[\]{},]')  # the bytes that open, close or separate JSON values
+
+
+def array_elements(data: bytes) -> Iterator[tuple[int, int]] | None:
+    """The byte ranges of the elements of a top-level JSON array, found without decoding them (so a
+    document with one element nested too deep to decode loses only that element); None when `data`
+    is not an array. Strings are skipped with their escapes; anything else malformed shows when an
+    element is decoded. An array cut short yields the elements up to the cut, the last one partial."""
+    start = 3 if data.startswith(BOM) else 0
+    while start < len(data) and data[start] in b" \t\r\n":
+        start += 1
+    if not data.startswith(b"[", start):
+        return None
+    return _elements(data, start)
+
+
+def _elements(data: bytes, start: int) -> Iterator[tuple[int, int]]:
+    depth, in_string, skip, first = 0, False, -1, start + 1
+    for match in _STRUCTURE.finditer(data, start):
+        i = match.start()
+        if i < skip:  # the character after a backslash
+            continue
+        c = data[i]
+        if in_string:
+            if c == 0x5C:  # backslash
+                skip = i + 2
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in b"[{":
+            depth += 1
+        elif c in b"]}":
+            depth -= 1
+            if depth == 0:
+                if data[first:i].strip():
+                    yield first, i
+                return
+        elif depth == 1:  # a comma between elements
+            yield first, i
+            first = i + 1
+    if data[first:].strip():
+        yield first, len(data)

@@ -19,8 +19,9 @@ from typing import Any, ClassVar, TypeVar
 
 from .._plugins import entry_points
 from ..errors import FormatError
+from ._json import array_elements
 from .files import (HEAD_BYTES, READ_ERRORS, Container, DamagedStream, Span, TooDeep, container_of, decode_json,
-                     decode_lenient, file_problem, iter_lines, read_document, read_head, strip_bom)
+                     decode_lenient, file_problem, iter_lines, open_binary, read_document, read_head, strip_bom)
 from ._model import Episode, LoadIssue, Source
 
 
@@ -111,6 +112,9 @@ class RecordFormat(TraceFormat):
             return
         try:
             doc = read_document(path, decode=self.decode)
+        except TooDeep as exc:  # an array loses only its elements that nest too deep
+            yield from self._elements(path, rel, exc)
+            return
         except READ_ERRORS as exc:
             yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
             return
@@ -119,6 +123,30 @@ class RecordFormat(TraceFormat):
                 yield self._convert(value, Source(rel, index=i), None)
         else:
             yield self._convert(doc, Source(rel), None)
+
+    def _elements(self, path: str, rel: str, too_deep: TooDeep) -> Iterator[Episode | LoadIssue]:
+        """A JSON document that nests too deep somewhere, read again one top-level array element at a
+        time: each element too deep (or otherwise not JSON) is a load issue naming its index, and the
+        others are read. A document that is not an array is one issue."""
+        try:
+            with open_binary(path) as f:
+                data = f.read()
+        except READ_ERRORS as exc:
+            yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
+            return
+        elements = array_elements(data)
+        if elements is None:
+            yield LoadIssue(rel, f"cannot read JSON document: {too_deep}", format=self.name)
+            return
+        for i, (start, end) in enumerate(elements):
+            try:
+                value = self.decode(data[start:end])
+            except TooDeep as exc:
+                yield LoadIssue(rel, str(exc), index=i, format=self.name)
+            except ValueError as exc:
+                yield LoadIssue(rel, f"invalid JSON: {exc}", index=i, format=self.name)
+            else:
+                yield self._convert(value, Source(rel, index=i), None)
 
     def record(self, data: bytes, path: str, line: int) -> Episode | LoadIssue:
         """One JSONL line of `path` (as displayed) as an episode, or the load issue it is."""
@@ -227,15 +255,38 @@ def samples_of(path: str) -> Iterator[Sample]:
     elif container == "json" and os.path.getsize(path) < SAMPLE_BYTES:
         try:
             doc = read_document(path, keep=True)
+        except TooDeep as exc:  # an array with an element too deep: the others may still say what it is
+            doc, error = None, str(exc)
+            records = _first_elements(path)
         except READ_ERRORS as exc:
             doc, error = None, str(exc)
-        records = doc[:SAMPLE_RECORDS] if isinstance(doc, list) else [] if doc is None else [doc]
+        else:
+            records = doc[:SAMPLE_RECORDS] if isinstance(doc, list) else [doc]
     empty = True
     for record in records:
         empty = False
         yield Sample(path=path, head=head, container=container, record=record)
     if empty:
         yield Sample(path=path, head=head, container=container, record=None, error=error)
+
+
+def _first_elements(path: str) -> Iterator[Any]:
+    """The first decodable elements of a JSON array document that does not decode whole."""
+    try:
+        with open_binary(path) as f:
+            data = f.read()
+    except READ_ERRORS:
+        return
+    found = 0
+    for start, end in array_elements(data) or ():
+        if found >= SAMPLE_RECORDS:
+            break
+        try:
+            record = decode_lenient(data[start:end])
+        except ValueError:
+            continue
+        found += 1
+        yield record
 
 
 def _first_records(path: str, head: bytes) -> Iterator[Any]:
