@@ -94,10 +94,10 @@ def array_elements(data: bytes) -> Iterator[tuple[int, int]] | None:
         start += 1
     if not data.startswith(b"[", start):
         return None
-    return _elements(data, start)
+    return _element_ranges(data, start)
 
 
-def _elements(data: bytes, start: int) -> Iterator[tuple[int, int]]:
+def _element_ranges(data: bytes, start: int) -> Iterator[tuple[int, int]]:
     depth, in_string, skip, first = 0, False, -1, start + 1
     for match in _STRUCTURE.finditer(data, start):
         i = match.start()
