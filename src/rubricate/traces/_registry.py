@@ -19,9 +19,8 @@ from typing import Any, ClassVar, TypeVar
 
 from .._plugins import entry_points
 from ..errors import FormatError
-from ._json import array_elements
 from .files import (HEAD_BYTES, READ_ERRORS, Container, DamagedStream, Span, TooDeep, container_of, decode_json,
-                     decode_lenient, file_problem, iter_lines, open_binary, read_document, read_head, strip_bom)
+                     decode_lenient, file_problem, iter_lines, read_array_items, read_document, read_head, strip_bom)
 from ._model import Episode, LoadIssue, Source
 
 
@@ -129,18 +128,16 @@ class RecordFormat(TraceFormat):
         time: each element too deep (or otherwise not JSON) is a load issue naming its index, and the
         others are read. A document that is not an array is one issue."""
         try:
-            with open_binary(path) as f:
-                data = f.read()
+            items = read_array_items(path)
         except READ_ERRORS as exc:
             yield LoadIssue(rel, f"cannot read JSON document: {exc}", format=self.name)
             return
-        elements = array_elements(data)
-        if elements is None:
+        if items is None:
             yield LoadIssue(rel, f"cannot read JSON document: {too_deep}", format=self.name)
             return
-        for i, (start, end) in enumerate(elements):
+        for i, item in enumerate(items):
             try:
-                value = self.decode(data[start:end])
+                value = self.decode(item)
             except TooDeep as exc:
                 yield LoadIssue(rel, str(exc), index=i, format=self.name)
             except ValueError as exc:
@@ -256,10 +253,10 @@ def samples_of(path: str) -> Iterator[Sample]:
         try:
             doc = read_document(path, keep=True)
         except TooDeep as exc:  # an array with an element too deep: the others may still say what it is
-            doc, error = None, str(exc)
+            error = str(exc)
             records = _first_elements(path)
         except READ_ERRORS as exc:
-            doc, error = None, str(exc)
+            error = str(exc)
         else:
             records = doc[:SAMPLE_RECORDS] if isinstance(doc, list) else [doc]
     empty = True
@@ -273,16 +270,15 @@ def samples_of(path: str) -> Iterator[Sample]:
 def _first_elements(path: str) -> Iterator[Any]:
     """The first decodable elements of a JSON array document that does not decode whole."""
     try:
-        with open_binary(path) as f:
-            data = f.read()
+        items = read_array_items(path)
     except READ_ERRORS:
         return
     found = 0
-    for start, end in array_elements(data) or ():
+    for item in items or ():
         if found >= SAMPLE_RECORDS:
             break
         try:
-            record = decode_lenient(data[start:end])
+            record = decode_lenient(item)
         except ValueError:
             continue
         found += 1

@@ -19,7 +19,7 @@ from typing import IO, Any, Literal
 import msgspec
 
 from ._compressed import Decompressed
-from ._json import MAX_DEPTH, TooDeep, decode_json, decode_lenient, strip_bom  # noqa: F401 (for readers)
+from ._json import MAX_DEPTH, TooDeep, array_elements, decode_json, decode_lenient, strip_bom  # noqa: F401 (for readers)
 
 TRACE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 COMPRESSED_SUFFIXES = (".zst", ".gz")
@@ -213,6 +213,15 @@ def read_document(path: str, *, keep: bool = False, decode: Callable[[bytes], An
         doc = decode_json(f.read(), decode)
     _kept = (key, doc) if keep else None
     return doc
+
+
+def read_array_items(path: str) -> Iterator[bytes] | None:
+    """The undecoded elements of a JSON document that is an array (for one that does not decode whole:
+    each element is decoded on its own); None when it is not an array. Raises READ_ERRORS."""
+    with open_binary(path) as f:
+        data = f.read()
+    elements = array_elements(data)
+    return None if elements is None else (data[start:end] for start, end in elements)
 
 
 COUNT_WINDOW = 64 << 20  # bytes mapped at a time by count_lines
