@@ -136,24 +136,22 @@ class RecordFormat(TraceFormat):
             yield LoadIssue(rel, f"cannot read JSON document: {too_deep}", format=self.name)
             return
         for i, item in enumerate(items):
-            try:
-                value = self.decode(item)
-            except TooDeep as exc:
-                yield LoadIssue(rel, str(exc), index=i, format=self.name)
-            except ValueError as exc:
-                yield LoadIssue(rel, f"invalid JSON: {exc}", index=i, format=self.name)
-            else:
-                yield self._convert(value, Source(rel, index=i), None)
+            yield self._decoded(item, Source(rel, index=i), None)
 
     def record(self, data: bytes, path: str, line: int) -> Episode | LoadIssue:
         """One JSONL line of `path` (as displayed) as an episode, or the load issue it is."""
+        return self._decoded(data, Source(path, line=line), data)
+
+    def _decoded(self, data: bytes, source: Source, raw: bytes | None) -> Episode | LoadIssue:
+        """One record's JSON from `source` as an episode, or the load issue it is (too deep, not JSON)."""
         try:
             value = self.decode(data)
         except TooDeep as exc:
-            return LoadIssue(path, str(exc), line=line, format=self.name)
+            return LoadIssue(source.path, str(exc), line=source.line, index=source.index, format=self.name)
         except ValueError as exc:
-            return LoadIssue(path, f"invalid JSON: {exc}", line=line, format=self.name)
-        return self._convert(value, Source(path, line=line), data)
+            return LoadIssue(source.path, f"invalid JSON: {exc}", line=source.line, index=source.index,
+                             format=self.name)
+        return self._convert(value, source, raw)
 
     def _convert(self, value: Any, source: Source, raw: bytes | None) -> Episode | LoadIssue:
         if not isinstance(value, dict):
